@@ -1,0 +1,67 @@
+"""Entry point: ``dslsim`` and its command groups; turns input errors into one paragraph and exit code 2."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from dslsim import __version__
+from dslsim.errors import DslsimError
+
+
+class _Root(click.Group):
+    """Click group that reports :class:`DslsimError` without a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except DslsimError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(2)
+        except KeyboardInterrupt:
+            click.echo("interrupted; nothing half-written was left on disk.", err=True)
+            ctx.exit(130)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:  # a bug, not bad input: say so plainly, traceback only on request
+            if os.environ.get("DSLSIM_DEBUG"):
+                raise
+            click.echo(f"internal error: {type(exc).__name__}: {exc}\n"
+                       "This is a bug in dslsim; set DSLSIM_DEBUG=1 to see the traceback and please report it.",
+                       err=True)
+            ctx.exit(3)
+
+
+@click.group(cls=_Root, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="dslsim")
+def cli() -> None:
+    """dslsim: latency, always-on power and battery life of a dynamic network on a device.
+
+    \b
+    Example:
+      dslsim simulate --profile watch --trace traces/dsl-75hz-10min.parquet
+    """
+
+
+def _register() -> None:
+    from dslsim.cli.profiles_cmd import profiles
+    from dslsim.cli.simulate_cmd import simulate
+    from dslsim.cli.trace_cmd import trace
+
+    cli.add_command(simulate)
+    cli.add_command(trace)
+    cli.add_command(profiles)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    cli.main(args=argv, prog_name="dslsim", standalone_mode=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(sys.argv[1:])

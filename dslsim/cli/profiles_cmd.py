@@ -1,0 +1,101 @@
+"""``dslsim profiles``: list, show and validate hardware profiles."""
+
+from __future__ import annotations
+
+import click
+
+from dslsim.errors import DslsimError
+
+
+@click.group()
+def profiles() -> None:
+    """List, show and validate hardware profiles (YAML with units and sources).
+
+    \b
+    Examples:
+      dslsim profiles list
+      dslsim profiles show watch
+      dslsim profiles validate my-device.yaml
+    """
+
+
+@profiles.command("list")
+def list_() -> None:
+    """List the shipped profiles with their cores and battery.
+
+    \b
+    Example:
+      dslsim profiles list
+    """
+    from dslsim.hw.load import load_profile, shipped_profiles
+
+    for name, path in shipped_profiles().items():
+        p = load_profile(path)
+        cores = ", ".join(f"{c} ({core.kind})" for c, core in p.cores.items())
+        click.echo(f"{name:<8} {p.battery.capacity_ah * 1e3:7.1f} mAh  {cores}")
+
+
+@profiles.command()
+@click.argument("profile", metavar="NAME|FILE")
+def show(profile) -> None:
+    """Show a profile's values in SI-prefixed units.
+
+    \b
+    Example:
+      dslsim profiles show earbud
+    """
+    from dslsim.hw.load import load_profile
+    from dslsim.units import format_si as f
+
+    p = load_profile(profile)
+    b = p.battery
+    click.echo(f"{p.name}: {p.description}\n  file {p.source_file}")
+    click.echo(f"  battery  {b.capacity_ah * 1e3:g} mAh at {b.voltage:g} V, usable {b.usable_fraction:.0%}, "
+               f"converter {b.converter_efficiency:.0%} -> {b.usable_energy / 3600:.3f} Wh usable")
+    for name, watts in p.floor.items():
+        click.echo(f"  floor    {name}: {f(watts, 'W')}")
+    for name, c in p.cores.items():
+        click.echo(f"  core {name} ({c.kind}), energies at {c.ref_voltage:g} V")
+        for o in c.opps:
+            click.echo(f"    opp {o.name:<10} {f(o.freq, 'Hz'):>10} {o.voltage:5.2f} V  leakage {f(o.leakage, 'W')}")
+        for kind, cost in c.op_costs.items():
+            click.echo(f"    op  {kind:<18} {cost.macs_per_cycle:g} MAC/cycle  {f(cost.energy_per_mac, 'J')}/MAC")
+        click.echo(f"    memory {f(c.mem_energy_per_byte, 'J')}/B, {c.mem_bytes_per_cycle:g} B/cycle; "
+                   f"idle {f(c.idle_power, 'W')} above leakage")
+        for s in c.sleep_states:
+            click.echo(f"    sleep {s.name:<12} {f(s.power, 'W')}  in {f(s.entry_latency, 's')} / out "
+                       f"{f(s.exit_latency, 's')}  {f(s.entry_energy, 'J')} + {f(s.exit_energy, 'J')}")
+    for link in p.links:
+        click.echo(f"  link {link.name}: {f(link.latency, 's')}, {f(link.bandwidth, 'B/s')}, "
+                   f"{f(link.energy_per_byte, 'J')}/B")
+
+
+@profiles.command()
+@click.argument("files", nargs=-1, required=True, metavar="NAME|FILE...")
+@click.option("--allow-unsourced", is_flag=True, help="Accept numbers without a source or 'assumed' note.")
+def validate(files, allow_unsourced) -> None:
+    """Validate profiles: units, ranges, names, default scenario, and a source for every number.
+
+    \b
+    Example:
+      dslsim profiles validate hw_profiles/*.yaml
+    """
+    from dslsim.hw.load import load_profile
+    from dslsim.sim.scenario import load_scenario
+
+    failed = 0
+    for item in files:
+        try:
+            p = load_profile(item)
+            if p.default_scenario:
+                load_scenario(None, p)
+            if p.unsourced and not allow_unsourced:
+                raise DslsimError(f"{p.source_file}: {len(p.unsourced)} number(s) without a 'source' or "
+                                  f"'assumed' note: {', '.join(p.unsourced[:8])}"
+                                  f"{' ...' if len(p.unsourced) > 8 else ''}.")
+            click.echo(f"ok  {p.source_file}")
+        except DslsimError as exc:
+            failed += 1
+            click.echo(f"error: {exc}", err=True)
+    if failed:
+        raise click.exceptions.Exit(2)

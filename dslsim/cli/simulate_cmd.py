@@ -1,0 +1,52 @@
+"""``dslsim simulate``: replay a trace on a profile and print latency, power and battery life."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from dslsim.cli.progress import SimProgress, progress_option
+
+
+@click.command()
+@click.option("--profile", "-p", required=True, metavar="NAME|FILE",
+              help="A shipped profile (earbud, watch, phone) or a profile YAML file.")
+@click.option("--trace", "-t", "trace_path", required=True, type=click.Path(dir_okay=False), metavar="FILE",
+              help="A v1 trace (Parquet), e.g. traces/dsl-75hz-10min.parquet.")
+@click.option("--scenario", "-s", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Scenario YAML (placement, operating points, sleep policy, deadline). "
+                   "Default: the profile's default_scenario.")
+@click.option("--baseline/--no-baseline", default=True, show_default=True,
+              help="Also simulate every frame on the dense path, for the battery gain.")
+@click.option("--out", "-o", "out_dir", type=click.Path(file_okay=False), default=None, metavar="DIR",
+              help="Write summary.json and the frames / resources / per_core tables here.")
+@click.option("--format", "formats", multiple=True, type=click.Choice(["csv", "parquet", "json"]),
+              help="Table format(s) for --out (repeatable; default: csv and parquet).")
+@click.option("--no-frames", is_flag=True, help="With --out, skip the per-frame table (large for long traces).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of the text report.")
+@progress_option
+def simulate(profile, trace_path, scenario, baseline, out_dir, formats, no_frames, as_json, progress):
+    """Simulate a trace on a device profile; print latency, always-on power and battery life.
+
+    \b
+    Examples:
+      dslsim simulate --profile watch --trace traces/dsl-75hz-10min.parquet
+      dslsim simulate -p phone -t traces/dsl-75hz-10min.parquet -s my-scenario.yaml --out out/phone
+    """
+    from dslsim.report.export import _json_safe, write_result
+    from dslsim.report.text import render_summary
+    from dslsim.sim.run import simulate as run
+
+    bars = SimProgress(progress)
+    try:
+        result = run(profile, trace_path, scenario, baseline=baseline, progress=bars)
+    finally:
+        bars.close()
+    if as_json:
+        click.echo(json.dumps(_json_safe({"summary": result.summary, "meta": result.meta}), indent=1))
+    else:
+        click.echo(render_summary(result))
+    if out_dir:
+        written = write_result(result, out_dir, tuple(formats) or ("csv", "parquet"), frames=not no_frames)
+        click.echo(f"\nwrote {len(written)} files to {out_dir}", err=True)

@@ -1,0 +1,87 @@
+"""``dslsim trace``: make synthetic traces and inspect trace files."""
+
+from __future__ import annotations
+
+import click
+
+from dslsim.errors import DslsimError
+
+
+def _seconds(text: str, what: str) -> float:
+    from dslsim.units import parse_quantity
+
+    return parse_quantity(text, "s", f"--{what}", "", strictly_positive=True)
+
+
+@click.group()
+def trace() -> None:
+    """Make and inspect per-frame routing traces (Parquet, format v1).
+
+    \b
+    Examples:
+      dslsim trace synth out.parquet --duration "10 min" --light-share 0.8
+      dslsim trace info traces/dsl-75hz-10min.parquet
+    """
+
+
+@trace.command()
+@click.argument("out", type=click.Path(dir_okay=False))
+@click.option("--duration", default="10 min", show_default=True, help="Length, with a unit ('90 s', '24 h').")
+@click.option("--frame-rate", default=75.0, show_default=True, type=float,
+              help="Frames per second (75 = 24 kHz / 320-sample hop; 50 = 16 kHz).")
+@click.option("--light-share", default=0.8, show_default=True, type=float,
+              help="Target share of frames on the light path (stationary share of the Markov chain).")
+@click.option("--mean-burst", default="0.5 s", show_default=True, help="Mean length of a full-path burst.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Random seed (same seed, same trace).")
+@click.option("--width", default=16, show_default=True, type=int,
+              help="Channel width C of the SoundStream-shaped op graph (32 = paper size).")
+@click.option("--embed-dim", default=None, type=int, help="Embedding dimension D (default 4C).")
+def synth(out, duration, frame_rate, light_share, mean_burst, seed, width, embed_dim):
+    """Write a seeded synthetic trace: two-state Markov routing over a DSL-SoundStream op graph.
+
+    \b
+    Example:
+      dslsim trace synth day.parquet --duration "24 h" --light-share 0.8 --mean-burst "0.6 s" --seed 1
+    """
+    from dslsim.trace.io import write_trace
+    from dslsim.trace.synth import synth_trace
+
+    if width < 1 or (embed_dim is not None and embed_dim < 1):
+        raise DslsimError(f"--width {width} / --embed-dim {embed_dim}: expected positive whole numbers.")
+    t = synth_trace(duration=_seconds(duration, "duration"), frame_rate=frame_rate, light_share=light_share,
+                    mean_burst=_seconds(mean_burst, "mean-burst"), seed=seed, width=width,
+                    embed_dim=embed_dim or 4 * width)
+    write_trace(t, out)
+    click.echo(f"wrote {out}: {len(t):,} frames, {t.duration:.1f} s, "
+               f"light share {(t.frames['path'] == 'light').mean():.3f}")
+
+
+@trace.command()
+@click.argument("path", type=click.Path(dir_okay=False))
+def info(path):
+    """Summarise a trace: frames, duration, path shares, stages and their MACs per frame.
+
+    \b
+    Example:
+      dslsim trace info traces/dsl-75hz-10min.parquet
+    """
+    from dslsim.trace.io import read_trace
+
+    t = read_trace(path)
+    m = t.meta
+    counts = t.frames["path"].value_counts()
+    click.echo(f"{path}: trace format v{m.version}")
+    click.echo(f"  frames       {len(t):,} over {t.duration:.2f} s at {m.frame_rate:g} frames/s "
+               f"(sample rate {m.sample_rate:g} Hz, hop {m.hop})")
+    click.echo(f"  source       {m.source}")
+    click.echo(f"  threshold    {m.threshold}    dense path: {m.dense_path}")
+    for name, stages in m.paths.items():
+        share = counts.get(name, 0) / len(t)
+        click.echo(f"  path {name:<8} {100 * share:6.2f} % of frames, {m.path_macs(name) / 1e6:9.3f} MMAC/frame: "
+                   f"{' -> '.join(stages)}")
+    click.echo("  stages")
+    for name, st in m.stages.items():
+        click.echo(f"    {name:<14} {len(st.ops):3d} ops {st.macs / 1e6:9.3f} MMAC/frame "
+                   f"{st.weight_bytes / 1e3:9.1f} kB weights  out {st.output_bytes:g} B/frame")
+    extra = [c for c in t.frames.columns if c not in ("frame", "t_arrival", "path")]
+    click.echo(f"  columns      frame, t_arrival, path{', ' + ', '.join(extra) if extra else ''}")

@@ -1,0 +1,134 @@
+"""Reading YAML input with key paths, units and provenance, so every error names file and key.
+
+>>> doc = Node({"freq": "200 MHz", "source": "datasheet"}, "f.yaml")
+>>> doc.quantity("freq", "Hz")
+200000000.0
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from dslsim.errors import DslsimError, InputError, describe
+from dslsim.units import parse_quantity
+
+#: Keys that carry provenance for a value or for every value below them.
+PROVENANCE_KEYS = ("source", "assumed")
+
+
+def load_yaml(path: str | Path) -> Any:
+    """``yaml.safe_load`` a file, turning I/O and syntax problems into one-paragraph errors."""
+    import yaml
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DslsimError(f"{path}: no such file.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DslsimError(f"{path}: cannot be read as UTF-8 text ({exc}).") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise DslsimError(f"{path}: not valid YAML{where}: {problem}.") from None
+
+
+@dataclass
+class Provenance:
+    """Collects the key paths of numbers that carry no source and no 'assumed' note."""
+
+    unsourced: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Node:
+    """A mapping inside a YAML document, with its file, its key path and inherited provenance."""
+
+    data: Any
+    source: Any
+    path: str = ""
+    sourced: bool = False
+    provenance: Provenance = field(default_factory=Provenance)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.data, dict):
+            raise InputError(self.source, self.path or "top level", describe(self.data), "a mapping of keys")
+        if any(k in self.data for k in PROVENANCE_KEYS):
+            self.sourced = True
+            for key in PROVENANCE_KEYS:
+                note = self.data.get(key)
+                if key in self.data and (not isinstance(note, str) or not note.strip()):
+                    raise InputError(self.source, self.at(key), describe(note),
+                                     "a text saying where the numbers come from (or why they are assumed)")
+
+    def at(self, key: Any) -> str:
+        """The key path of a child: ``cores.dsp`` + ``opps`` -> ``cores.dsp.opps``."""
+        return f"{self.path}.{key}" if self.path else str(key)
+
+    def check_keys(self, allowed: set[str] | tuple[str, ...], required: tuple[str, ...] = ()) -> None:
+        """Reject unknown keys (typos) and missing required ones."""
+        allowed = set(allowed) | set(PROVENANCE_KEYS)
+        for key in self.data:
+            if key not in allowed:
+                raise InputError(self.source, self.at(key), f"the unknown key {key!r}",
+                                 f"one of {sorted(allowed - set(PROVENANCE_KEYS))}")
+        for key in required:
+            if key not in self.data:
+                raise InputError(self.source, self.at(key), "nothing", "this key to be present")
+
+    def has(self, key: str) -> bool:
+        """True when ``key`` is present."""
+        return key in self.data
+
+    def child(self, key: str) -> "Node":
+        """The mapping under ``key``, inheriting provenance."""
+        return Node(self.data.get(key), self.source, self.at(key), self.sourced, self.provenance)
+
+    def children(self, key: str) -> Iterator[tuple[str, "Node"]]:
+        """(name, node) for each entry of the mapping under ``key``, in file order."""
+        for name in self.child(key).data:
+            yield str(name), self.child(key).child(name)
+
+    def items_of(self, key: str) -> Iterator["Node"]:
+        """Nodes for each entry of the list under ``key``."""
+        value = self.data.get(key)
+        if not isinstance(value, list) or not value:
+            raise InputError(self.source, self.at(key), describe(value), "a non-empty list")
+        for i, item in enumerate(value):
+            yield Node(item, self.source, f"{self.at(key)}[{i}]", self.sourced, self.provenance)
+
+    def text(self, key: str, default: str | None = None, choices: tuple[str, ...] | None = None) -> str:
+        """A string value (required unless ``default`` is given)."""
+        value = self.data.get(key, default)
+        if not isinstance(value, str) or not value:
+            raise InputError(self.source, self.at(key), describe(value), "a non-empty text")
+        if choices and value not in choices:
+            raise InputError(self.source, self.at(key), repr(value), f"one of {list(choices)}")
+        return value
+
+    def quantity(self, key: str, unit: str, default: Any = None, **checks: Any) -> float:
+        """A number with units, as an SI float; a value may be ``{value: ..., source: ...}``."""
+        raw = self.data.get(key, default)
+        path = self.at(key)
+        sourced = self.sourced
+        if isinstance(raw, dict):
+            node = Node(raw, self.source, path, self.sourced, self.provenance)
+            node.check_keys({"value"}, required=("value",))
+            raw, sourced, path = raw["value"], node.sourced, node.at("value")
+        if raw is None:
+            raise InputError(self.source, self.at(key), "nothing", _expected(unit))
+        value = parse_quantity(raw, unit, self.source, path, **checks)
+        if not sourced and key in self.data:
+            self.provenance.unsourced.append(path)
+        return value
+
+
+def _expected(unit: str) -> str:
+    from dslsim.units import EXAMPLES
+
+    return EXAMPLES.get(unit, f"a quantity in {unit}")

@@ -1,0 +1,160 @@
+"""Load and validate hardware profiles from YAML (units parsed once, every error names file and key path)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dslsim.config import Node, Provenance, load_yaml
+from dslsim.errors import DslsimError, InputError, describe
+from dslsim.hw.profile import CORE_KINDS, Battery, Core, Link, OpCost, OperatingPoint, Profile, SleepState
+
+#: Shipped profiles live at the top of the repository, beside the package.
+SHIPPED_DIR = Path(__file__).resolve().parents[2] / "hw_profiles"
+
+
+def shipped_profiles() -> dict[str, Path]:
+    """Names and files of the shipped profiles in ``hw_profiles/``."""
+    if not SHIPPED_DIR.is_dir():
+        return {}
+    return {p.stem: p for p in sorted(SHIPPED_DIR.glob("*.yaml"))}
+
+
+def profile_path(name_or_path: str | Path) -> Path:
+    """Resolve a shipped profile name (``watch``) or a file path to a path."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise DslsimError(f"{path}: no such profile file.")
+        return path
+    shipped = shipped_profiles()
+    if str(name_or_path) in shipped:
+        return shipped[str(name_or_path)]
+    raise DslsimError(f"{name_or_path!r} is neither a profile file nor a shipped profile; "
+                      f"shipped profiles: {', '.join(shipped) or 'none found'}.")
+
+
+def load_profile(name_or_path: str | Path) -> Profile:
+    """Load a profile by shipped name or path and validate every field.
+
+    >>> load_profile("earbud").battery.capacity_ah    # doctest: +SKIP
+    0.0497
+    """
+    path = profile_path(name_or_path)
+    return parse_profile(load_yaml(path), str(path))
+
+
+def parse_profile(data: object, source: str = "<profile>") -> Profile:
+    """Validate a profile document (already parsed from YAML) and build a :class:`Profile`."""
+    prov = Provenance()
+    root = Node(data, source, provenance=prov)
+    root.check_keys({"name", "description", "battery", "platform", "cores", "links", "default_scenario"},
+                    required=("name", "battery", "cores"))
+    cores = {name: _core(name, node) for name, node in root.children("cores")}
+    if not cores:
+        raise InputError(source, "cores", "no cores", "at least one core")
+    links = tuple(_link(node, cores) for node in root.items_of("links")) if root.has("links") else ()
+    seen = set()
+    for i, link in enumerate(links):
+        key = frozenset((link.a, link.b))
+        if key in seen:
+            raise InputError(source, f"links[{i}]", f"a second link {link.name}", "one link per pair of cores")
+        seen.add(key)
+    scenario = root.data.get("default_scenario", {})
+    if not isinstance(scenario, dict):
+        raise InputError(source, "default_scenario", describe(scenario), "a scenario mapping")
+    return Profile(
+        name=root.text("name"),
+        description=str(root.data.get("description", "")),
+        battery=_battery(root.child("battery")),
+        floor=_floor(root),
+        cores=cores,
+        links=links,
+        default_scenario=scenario,
+        source_file=source,
+        unsourced=tuple(prov.unsourced),
+    )
+
+
+def _battery(node: Node) -> Battery:
+    node.check_keys({"capacity", "voltage", "usable_fraction", "converter_efficiency"},
+                    required=("capacity", "voltage"))
+    return Battery(
+        capacity_ah=node.quantity("capacity", "A*h", strictly_positive=True),
+        voltage=node.quantity("voltage", "V", strictly_positive=True),
+        usable_fraction=_fraction(node, "usable_fraction", 1.0),
+        converter_efficiency=_fraction(node, "converter_efficiency", 1.0),
+    )
+
+
+def _fraction(node: Node, key: str, default: float) -> float:
+    value = node.quantity(key, "", default=default, strictly_positive=True)
+    if value > 1:
+        raise InputError(node.source, node.at(key), repr(node.data.get(key)), "a fraction in (0, 1]")
+    return value
+
+
+def _floor(root: Node) -> dict[str, float]:
+    if not root.has("platform"):
+        return {}
+    platform = root.child("platform")
+    platform.check_keys({"floor"})
+    floor = {}
+    for name, item in platform.children("floor"):
+        item.check_keys({"power"}, required=("power",))
+        floor[name] = item.quantity("power", "W")
+    return floor
+
+
+def _core(name: str, node: Node) -> Core:
+    node.check_keys({"kind", "ref_voltage", "opps", "ops", "memory", "idle", "sleep"},
+                    required=("kind", "opps", "ops", "ref_voltage"))
+    opps = []
+    for item in node.items_of("opps"):
+        item.check_keys({"name", "freq", "voltage", "leakage"}, required=("name", "freq", "voltage"))
+        opps.append(OperatingPoint(name=item.text("name"), freq=item.quantity("freq", "Hz", strictly_positive=True),
+                                   voltage=item.quantity("voltage", "V", strictly_positive=True),
+                                   leakage=item.quantity("leakage", "W", default="0 W")))
+    names = [p.name for p in opps]
+    if len(set(names)) != len(names):
+        raise InputError(node.source, node.at("opps"), f"repeated names {names}", "a unique name per operating point")
+    op_costs = {}
+    for kind, item in node.children("ops"):
+        item.check_keys({"macs_per_cycle", "energy_per_mac"}, required=("macs_per_cycle", "energy_per_mac"))
+        op_costs[kind] = OpCost(macs_per_cycle=item.quantity("macs_per_cycle", "", strictly_positive=True),
+                                energy_per_mac=item.quantity("energy_per_mac", "J"))
+    if not op_costs:
+        raise InputError(node.source, node.at("ops"), "no op kinds", "at least a 'default' entry")
+    memory = node.child("memory") if node.has("memory") else Node({}, node.source, node.at("memory"), True)
+    memory.check_keys({"energy_per_byte", "bytes_per_cycle"})
+    idle = node.child("idle") if node.has("idle") else Node({}, node.source, node.at("idle"), True)
+    idle.check_keys({"power"})
+    sleep_states = []
+    if node.has("sleep"):
+        for state_name, item in node.children("sleep"):
+            item.check_keys({"power", "entry_latency", "exit_latency", "entry_energy", "exit_energy"},
+                            required=("power",))
+            sleep_states.append(SleepState(
+                name=state_name, power=item.quantity("power", "W"),
+                entry_latency=item.quantity("entry_latency", "s", default="0 s"),
+                exit_latency=item.quantity("exit_latency", "s", default="0 s"),
+                entry_energy=item.quantity("entry_energy", "J", default="0 J"),
+                exit_energy=item.quantity("exit_energy", "J", default="0 J")))
+    kind = node.text("kind", choices=CORE_KINDS)
+    return Core(name=name, kind=kind, opps=tuple(opps),
+                ref_voltage=node.quantity("ref_voltage", "V", strictly_positive=True), op_costs=op_costs,
+                mem_energy_per_byte=memory.quantity("energy_per_byte", "J/B", default="0 J/B"),
+                mem_bytes_per_cycle=memory.quantity("bytes_per_cycle", "", default=float("inf"),
+                                                    strictly_positive=True)
+                if memory.has("bytes_per_cycle") else float("inf"),
+                idle_power=idle.quantity("power", "W", default="0 W"),
+                sleep_states=tuple(sleep_states))
+
+
+def _link(node: Node, cores: dict[str, Core]) -> Link:
+    node.check_keys({"between", "latency", "bandwidth", "energy_per_byte"}, required=("between", "bandwidth"))
+    ends = node.data.get("between")
+    if not (isinstance(ends, list) and len(ends) == 2 and all(e in cores for e in ends) and ends[0] != ends[1]):
+        raise InputError(node.source, node.at("between"), describe(ends), f"two different cores from {list(cores)}")
+    return Link(a=ends[0], b=ends[1], latency=node.quantity("latency", "s", default="0 s"),
+                bandwidth=node.quantity("bandwidth", "B/s", strictly_positive=True),
+                energy_per_byte=node.quantity("energy_per_byte", "J/B", default="0 J/B"))

@@ -1,0 +1,53 @@
+"""Write a simulation result to disk: frames, resources, per-core table and summary, each written atomically."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from dslsim.errors import DslsimError
+from dslsim.fileio import write_atomic, write_text_atomic
+from dslsim.sim.results import SimResult
+
+EXPORT_FORMATS = ("csv", "parquet", "json")
+
+
+def _json_safe(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def write_table(df: pd.DataFrame, path: Path, fmt: str) -> Path:
+    """Write one DataFrame as CSV, Parquet or JSON records."""
+    if fmt == "csv":
+        return write_atomic(path, lambda p: df.to_csv(p, index=False))
+    if fmt == "parquet":
+        return write_atomic(path, lambda p: df.to_parquet(p, index=False))
+    if fmt == "json":
+        return write_atomic(path, lambda p: df.to_json(p, orient="records", indent=1))
+    raise DslsimError(f"unknown table format {fmt!r}; expected one of {list(EXPORT_FORMATS)}.")
+
+
+def write_result(result: SimResult, out_dir: str | Path, formats: tuple[str, ...] = ("csv", "json"),
+                 frames: bool = True) -> list[Path]:
+    """Write ``summary.json`` always, plus ``frames``, ``resources`` and ``per_core`` tables in each format."""
+    out = Path(out_dir)
+    written = [write_text_atomic(out / "summary.json", json.dumps(
+        _json_safe({"summary": result.summary, "baseline": result.baseline, "meta": result.meta}), indent=1))]
+    tables = {"resources": result.resources, "per_core": result.per_core()}
+    if frames:
+        tables["frames"] = result.frames
+    for fmt in formats:
+        for name, df in tables.items():
+            written.append(write_table(df, out / f"{name}.{fmt}", fmt))
+    return written

@@ -1,0 +1,49 @@
+"""Human-readable text for a simulation result: headline figures, then a per-core power breakdown."""
+
+from __future__ import annotations
+
+import math
+
+from dslsim.sim.results import PERCENTILES, SimResult
+
+
+def _ms(x: float) -> str:
+    return "n/a" if not math.isfinite(x) else f"{x * 1e3:.3f} ms"
+
+
+def _mw(x: float) -> str:
+    return f"{x * 1e3:.3f} mW"
+
+
+def render_summary(result: SimResult) -> str:
+    """A plain-text report of ``result`` (what ``dslsim simulate`` prints)."""
+    s, m = result.summary, result.meta
+    lines = [f"dslsim: profile '{m.get('profile')}', scenario '{m.get('scenario')}', "
+             f"{s['frames']:,} frames over {s['duration_s']:.1f} s", ""]
+    shares = ", ".join(f"{k[6:]} {100 * v:.1f} %" for k, v in s.items() if k.startswith("share_"))
+    lines.append(f"  paths               {shares}")
+    lat = "  ".join(f"p{p} {_ms(s[f'latency_p{p}_s'])}" for p in PERCENTILES)
+    lines.append(f"  latency             {lat}  max {_ms(s['latency_max_s'])}")
+    lines.append(f"  deadline            {_ms(s['deadline_s'])}: {s['deadline_misses']:,} missed "
+                 f"({100 * s['deadline_miss_rate']:.2f} %), {s['dropped']:,} dropped")
+    per_frame = ", ".join(f"{k[17:-2]} {v * 1e6:.2f} uJ" for k, v in s.items()
+                          if k.startswith("energy_per_frame_") and math.isfinite(v))
+    lines.append(f"  energy per frame    {per_frame}  (dynamic + wake-ups + links)")
+    lines.append(f"  wake-ups            {s['wakeups']:,}, costing {s['transition_energy_J'] * 1e3:.3f} mJ "
+                 f"({_mw(s['transition_energy_J'] / s['duration_s'])} on average)")
+    lines.append(f"  compute power       {_mw(s['compute_power_W'])}  (cores and links)")
+    lines.append(f"  always-on power     {_mw(s['always_on_power_W'])}  (+ platform floor {_mw(s['floor_power_W'])})")
+    lines.append(f"  battery draw        {_mw(s['battery_power_W'])}  (after converter losses)")
+    lines.append(f"  battery life        {s['battery_life_h']:.1f} h = {s['battery_life_days']:.2f} days")
+    if "battery_gain_h" in s:
+        lines.append(f"  vs all-'{m.get('dense_path')}'      {s['baseline_battery_life_h']:.1f} h at "
+                     f"{_mw(s['baseline_always_on_power_W'])}: gain {s['battery_gain_h']:+.1f} h "
+                     f"({s['battery_gain_pct']:+.1f} %)")
+    lines += ["", "  per resource (mean power over the run)"]
+    table = result.per_core()
+    header = f"  {'resource':<14}{'opp':<10}{'active':>8}{'static':>12}{'dynamic':>12}{'wake':>12}{'total':>12}{'wakes':>9}"
+    lines.append(header)
+    for row in table.itertuples():
+        lines.append(f"  {row.resource:<14}{row.opp:<10}{row.active_pct:>7.2f}%{row.static_mW:>9.4f} mW"
+                     f"{row.dynamic_mW:>9.4f} mW{row.transitions_mW:>9.4f} mW{row.total_mW:>9.4f} mW{row.wakeups:>9,}")
+    return "\n".join(lines)

@@ -1,0 +1,11 @@
+"""Simulation: SimPy replay of a trace on a device profile under a scenario. Never imports torch.
+
+>>> from dslsim.sim import simulate
+>>> result = simulate("watch", "traces/dsl-75hz-10min.parquet")   # doctest: +SKIP
+"""
+
+from dslsim.sim.results import SimResult
+from dslsim.sim.run import simulate
+from dslsim.sim.scenario import Scenario, load_scenario, parse_scenario
+
+__all__ = ["SimResult", "Scenario", "load_scenario", "parse_scenario", "simulate"]

@@ -1,0 +1,159 @@
+"""Compile (trace metadata, profile, scenario) into per-path hops: which resource, for how long, at what energy.
+
+Consecutive stages on the same core merge into one hop; a change of core inserts a transfer on the link
+between the two cores. Every per-frame cost is fixed per path, so the engine only looks costs up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dslsim.errors import DslsimError
+from dslsim.hw.profile import Core, Profile
+from dslsim.sim.scenario import Scenario
+from dslsim.trace.schema import Stage, TraceMeta
+
+
+@dataclass(frozen=True)
+class SleepPolicy:
+    """A sleep state in use on a core: its timeout (idle time before entry) plus the state's figures."""
+
+    name: str
+    timeout: float
+    power: float
+    entry_latency: float
+    exit_latency: float
+    entry_energy: float
+    exit_energy: float
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A core or a link as the engine sees it: a FIFO server with a power model (links have no states)."""
+
+    name: str
+    is_core: bool
+    drop_when_busy: bool
+    active_power: float = 0.0
+    idle_power: float = 0.0
+    sleep: tuple[SleepPolicy, ...] = ()
+    opp: str = ""
+    freq: float = 0.0
+    voltage: float = 0.0
+
+    @property
+    def state_names(self) -> list[str]:
+        """Residency buckets: active, idle, wake (exit transitions), then the sleep states in depth order."""
+        return ["active", "idle", "wake"] + [s.name for s in self.sleep]
+
+    @property
+    def state_powers(self) -> list[float]:
+        """Power of each residency bucket; transition energy is lumped per transition, so 'wake' draws 0 W."""
+        return [self.active_power, self.idle_power, 0.0] + [s.power for s in self.sleep]
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One step of a path: ``service`` seconds on ``resource``, then ``delay`` before the next hop may start."""
+
+    resource: int
+    service: float
+    delay: float
+    energy: float
+    stages: tuple[str, ...]
+    macs: float = 0.0
+    bytes: float = 0.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything the engine needs, independent of the per-frame table."""
+
+    resources: tuple[Resource, ...]
+    path_names: tuple[str, ...]
+    hops: tuple[tuple[Hop, ...], ...]
+    frame_duration: float
+    deadline: float
+
+    @property
+    def core_indices(self) -> list[int]:
+        """Indices of the resources that are cores."""
+        return [i for i, r in enumerate(self.resources) if r.is_core]
+
+
+def stage_cost(stage: Stage, core: Core, opp_name: str) -> tuple[float, float]:
+    """(seconds, joules) of one frame of ``stage`` on ``core`` at operating point ``opp_name``.
+
+    >>> # 1 M MACs at 2 MAC/cycle and 100 MHz take 5 ms; at 1 pJ/MAC and V = Vref they cost 1 uJ.
+    """
+    opp = core.opp(opp_name)
+    v2 = (opp.voltage / core.ref_voltage) ** 2
+    seconds = joules = 0.0
+    for op in stage.ops:
+        cost = core.op_cost(op.kind)
+        if cost is None:
+            raise DslsimError(
+                f"core '{core.name}' has no cost entry for op kind '{op.kind}' (stage '{stage.name}', op "
+                f"'{op.name}'); add '{op.kind}' or 'default' under cores.{core.name}.ops in the profile.")
+        cycles = max(op.macs / cost.macs_per_cycle, op.bytes_moved / core.mem_bytes_per_cycle)
+        seconds += cycles / opp.freq
+        joules += op.macs * cost.energy_per_mac * v2 + op.bytes_moved * core.mem_energy_per_byte
+    return seconds, joules
+
+
+def build_plan(meta: TraceMeta, profile: Profile, scenario: Scenario) -> Plan:
+    """Resolve placement, operating points, links and sleep policies into a :class:`Plan`."""
+    resources: list[Resource] = []
+    index: dict[str, int] = {}
+    for name, core in profile.cores.items():
+        opp = core.opp(scenario.opp[name])
+        states = []
+        for state_name, timeout in scenario.sleep.get(name, ()):
+            s = core.sleep_state(state_name)
+            states.append(SleepPolicy(s.name, timeout, s.power, s.entry_latency, s.exit_latency,
+                                      s.entry_energy, s.exit_energy))
+        index[name] = len(resources)
+        resources.append(Resource(name=name, is_core=True, drop_when_busy=scenario.busy_policy(name) == "drop",
+                                  active_power=opp.leakage, idle_power=opp.leakage + core.idle_power,
+                                  sleep=tuple(states), opp=opp.name, freq=opp.freq, voltage=opp.voltage))
+    for link in profile.links:
+        index[link.name] = len(resources)
+        resources.append(Resource(name=link.name, is_core=False,
+                                  drop_when_busy=scenario.busy_policy(link.name) == "drop"))
+
+    all_hops = []
+    for path, stages in meta.paths.items():
+        groups: list[tuple[str, list[str]]] = []
+        for stage in stages:
+            core = scenario.core_of(stage)
+            if core is None:
+                raise DslsimError(f"scenario '{scenario.name}': stage '{stage}' (path '{path}') is not placed on "
+                                  f"any core; add 'placement.{stage}: <core>' or 'placement.default'.")
+            if groups and groups[-1][0] == core:
+                groups[-1][1].append(stage)
+            else:
+                groups.append((core, [stage]))
+        hops: list[Hop] = []
+        for g, (core_name, group) in enumerate(groups):
+            if g > 0:
+                prev_core, prev_group = groups[g - 1]
+                link = profile.link_between(prev_core, core_name)
+                if link is None:
+                    raise DslsimError(
+                        f"path '{path}' moves from core '{prev_core}' (stage '{prev_group[-1]}') to core "
+                        f"'{core_name}' (stage '{group[0]}'), but profile '{profile.name}' has no link between "
+                        f"them; add one under 'links' or place both stages on one core.")
+                nbytes = meta.stages[prev_group[-1]].output_bytes
+                hops.append(Hop(resource=index[link.name], service=nbytes / link.bandwidth, delay=link.latency,
+                                energy=nbytes * link.energy_per_byte, stages=(), bytes=nbytes))
+            core = profile.cores[core_name]
+            seconds = joules = macs = 0.0
+            for stage in group:
+                s, j = stage_cost(meta.stages[stage], core, scenario.opp[core_name])
+                seconds, joules, macs = seconds + s, joules + j, macs + meta.stages[stage].macs
+            hops.append(Hop(resource=index[core_name], service=seconds, delay=0.0, energy=joules,
+                            stages=tuple(group), macs=macs))
+        all_hops.append(tuple(hops))
+    deadline = scenario.deadline if scenario.deadline is not None else meta.frame_duration
+    return Plan(resources=tuple(resources), path_names=tuple(meta.paths), hops=tuple(all_hops),
+                frame_duration=meta.frame_duration, deadline=deadline)

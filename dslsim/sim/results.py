@@ -1,0 +1,126 @@
+"""Turn raw engine output into the DataFrames a user keeps: per frame, per resource, and a summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dslsim.hw.profile import Profile
+from dslsim.sim.engine import EngineOutput
+from dslsim.sim.plan import Plan
+
+#: Latency percentiles reported in the summary.
+PERCENTILES = (50, 95, 99)
+
+
+@dataclass
+class SimResult:
+    """Results of one simulation.
+
+    * ``frames``: one row per frame (path, ready, start, end, latency_s, energy_J, wakeups, cores, dropped);
+    * ``resources``: one row per core or link and component (a power state with its residency, or the
+      'dynamic' / 'transitions' energy), with time_s, energy_J and mean power_mW;
+    * ``summary``: a flat dict of headline figures (SI units in the key names);
+    * ``baseline``: the summary of the all-dense-path run on the same scenario, when computed.
+    """
+
+    frames: pd.DataFrame
+    resources: pd.DataFrame
+    summary: dict[str, Any]
+    baseline: dict[str, Any] | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def per_core(self) -> pd.DataFrame:
+        """Wide table per resource: time share per state and mean power split into static/dynamic/transitions."""
+        df = self.resources
+        t_end = self.summary["duration_s"]
+        rows = []
+        for name, group in df.groupby("resource", sort=False):
+            states = group[group["time_s"].notna()]
+            static = states["energy_J"].sum()
+            dynamic = group.loc[group["component"] == "dynamic", "energy_J"].sum()
+            trans = group.loc[group["component"] == "transitions", "energy_J"].sum()
+            active = states.loc[states["component"] == "active", "time_s"].sum()
+            rows.append({"resource": name, "type": group["type"].iloc[0], "opp": group["opp"].iloc[0],
+                         "active_pct": 100 * active / t_end, "static_mW": 1e3 * static / t_end,
+                         "dynamic_mW": 1e3 * dynamic / t_end, "transitions_mW": 1e3 * trans / t_end,
+                         "total_mW": 1e3 * (static + dynamic + trans) / t_end,
+                         "wakeups": int(group["wakeups"].iloc[0])})
+        return pd.DataFrame(rows)
+
+
+def build_result(out: EngineOutput, plan: Plan, profile: Profile, ready: np.ndarray, codes: np.ndarray,
+                 frame_index: np.ndarray) -> SimResult:
+    """Assemble :class:`SimResult` from engine arrays (vectorised; no per-frame Python work)."""
+    names = list(plan.path_names)
+    latency = out.end - ready
+    mask_codes, mask_inverse = np.unique(out.used, return_inverse=True)
+    mask_labels = ["+".join(r.name for i, r in enumerate(plan.resources) if m >> i & 1) or "-"
+                   for m in mask_codes.tolist()]
+    frames = pd.DataFrame({
+        "frame": frame_index,
+        "path": pd.Categorical.from_codes(codes.astype(np.int8), categories=names),
+        "ready_s": ready,
+        "start_s": out.start,
+        "end_s": out.end,
+        "latency_s": latency,
+        "energy_J": out.energy,
+        "wakeups": out.wakeups,
+        "cores": pd.Categorical.from_codes(mask_inverse.astype(np.int32), categories=mask_labels),
+        "dropped": out.dropped,
+    })
+    rows = []
+    for r, res in enumerate(plan.resources):
+        kind = "core" if res.is_core else "link"
+        for state, power, time in zip(res.state_names, res.state_powers, out.residency[r]):
+            if not res.is_core and state not in ("active", "idle"):
+                continue
+            rows.append((res.name, kind, res.opp, state, time, time * power, out.wake_count[r]))
+        rows.append((res.name, kind, res.opp, "dynamic", np.nan, out.dynamic_energy[r], out.wake_count[r]))
+        if res.is_core:
+            rows.append((res.name, kind, res.opp, "transitions", np.nan, out.transition_energy[r],
+                         out.wake_count[r]))
+    resources = pd.DataFrame(rows, columns=["resource", "type", "opp", "component", "time_s", "energy_J",
+                                            "wakeups"])
+    resources["power_mW"] = 1e3 * resources["energy_J"] / out.t_end
+    summary = summarize(frames, resources, plan, profile, out)
+    return SimResult(frames=frames, resources=resources, summary=summary)
+
+
+def summarize(frames: pd.DataFrame, resources: pd.DataFrame, plan: Plan, profile: Profile,
+              out: EngineOutput) -> dict[str, Any]:
+    """Headline figures: latency percentiles, deadline misses, power, energy per frame by path, battery life."""
+    t_end = out.t_end
+    n = len(frames)
+    done = ~out.dropped
+    lat = frames["latency_s"].to_numpy()[done]
+    s: dict[str, Any] = {"frames": n, "duration_s": t_end, "dropped": int(out.dropped.sum())}
+    for p in PERCENTILES:
+        s[f"latency_p{p}_s"] = float(np.percentile(lat, p)) if len(lat) else float("nan")
+    s["latency_max_s"] = float(lat.max()) if len(lat) else float("nan")
+    s["deadline_s"] = plan.deadline
+    late = int((lat > plan.deadline).sum())
+    s["deadline_misses"] = late + s["dropped"]
+    s["deadline_miss_rate"] = s["deadline_misses"] / n if n else 0.0
+    codes = frames["path"].cat.codes.to_numpy()
+    energy = frames["energy_J"].to_numpy()
+    for i, name in enumerate(plan.path_names):
+        sel = codes == i
+        s[f"share_{name}"] = float(sel.mean()) if n else 0.0
+        s[f"energy_per_frame_{name}_J"] = float(energy[sel].mean()) if sel.any() else float("nan")
+    s["wakeups"] = int(sum(out.wake_count))
+    s["transition_energy_J"] = float(sum(out.transition_energy))
+    compute = float(resources["energy_J"].sum())
+    s["compute_energy_J"] = compute
+    s["compute_power_W"] = compute / t_end
+    s["floor_power_W"] = profile.floor_power
+    s["always_on_power_W"] = s["compute_power_W"] + profile.floor_power
+    battery = profile.battery
+    s["battery_power_W"] = s["always_on_power_W"] / battery.converter_efficiency
+    life_s = battery.usable_energy / s["battery_power_W"] if s["battery_power_W"] > 0 else float("inf")
+    s["battery_life_h"] = life_s / 3600.0
+    s["battery_life_days"] = life_s / 86400.0
+    return s

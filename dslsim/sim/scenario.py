@@ -1,0 +1,133 @@
+"""Scenario: where each stage runs, at which operating point, with which sleep policy and deadline.
+
+YAML form (a file, or a profile's ``default_scenario``)::
+
+    name: watch-default
+    placement: {default: dsp, full_decoder: big}   # stage -> core ('default' covers the rest)
+    opp: {dsp: nominal, big: low}                   # core -> operating point name
+    sleep:                                          # core -> sleep state -> idle time before entering it
+      big: {core_off: 2 ms, cluster_off: 20 ms}
+    deadline: 20 ms                                 # or 'frame' (one frame duration)
+    when_busy: queue                                # or drop, or {default: queue, big: drop}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dslsim.config import Node, load_yaml
+from dslsim.errors import InputError, describe
+from dslsim.hw.profile import Profile
+
+BUSY_POLICIES = ("queue", "drop")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario; core and state names are checked against the profile."""
+
+    name: str
+    placement: dict[str, str]
+    default_core: str | None
+    opp: dict[str, str]
+    sleep: dict[str, tuple[tuple[str, float], ...]]
+    deadline: float | None
+    when_busy: dict[str, str] = field(default_factory=dict)
+
+    def core_of(self, stage: str) -> str | None:
+        """The core that runs ``stage`` (None when neither placed nor covered by a default)."""
+        return self.placement.get(stage, self.default_core)
+
+    def busy_policy(self, resource: str) -> str:
+        """'queue' or 'drop' for a core or link."""
+        return self.when_busy.get(resource, self.when_busy.get("default", "queue"))
+
+
+def load_scenario(path: str | Path | None, profile: Profile) -> Scenario:
+    """Load a scenario file, or the profile's default scenario when ``path`` is None."""
+    if path is None:
+        if not profile.default_scenario:
+            raise InputError(profile.source_file, "default_scenario", "nothing",
+                             "a default scenario in the profile, or a --scenario file")
+        return parse_scenario(profile.default_scenario, profile, profile.source_file, "default_scenario")
+    return parse_scenario(load_yaml(path), profile, str(path))
+
+
+def parse_scenario(data: Any, profile: Profile, source: str = "<scenario>", prefix: str = "") -> Scenario:
+    """Validate a scenario mapping against ``profile``."""
+    root = Node(data, source, prefix, sourced=True)
+    root.check_keys({"name", "placement", "opp", "sleep", "deadline", "when_busy", "description"},
+                    required=("placement",))
+    cores = list(profile.cores)
+
+    def core_name(node: Node, key: str) -> str:
+        value = node.data[key]
+        if value not in profile.cores:
+            raise InputError(source, node.at(key), describe(value), f"a core of profile '{profile.name}': {cores}")
+        return value
+
+    placement_node = root.child("placement")
+    placement = {stage: core_name(placement_node, stage) for stage in placement_node.data}
+    default_core = placement.pop("default", None)
+
+    opp: dict[str, str] = {}
+    if root.has("opp"):
+        node = root.child("opp")
+        for core in node.data:
+            core_name_checked = _known(node, core, cores, "a core")
+            names = [p.name for p in profile.cores[core_name_checked].opps]
+            value = node.data[core]
+            if value not in names:
+                raise InputError(source, node.at(core), describe(value),
+                                 f"an operating point of core '{core}': {names}")
+            opp[core] = value
+    for core, spec in profile.cores.items():
+        opp.setdefault(core, spec.opps[-1].name)
+
+    sleep: dict[str, tuple[tuple[str, float], ...]] = {}
+    if root.has("sleep"):
+        node = root.child("sleep")
+        for core in node.data:
+            _known(node, core, cores, "a core")
+            policy = node.child(core)
+            declared = [s.name for s in profile.cores[core].sleep_states]
+            timeouts = []
+            for state in policy.data:
+                if state not in declared:
+                    raise InputError(source, policy.at(state), describe(state),
+                                     f"a sleep state of core '{core}': {declared or 'it has none'}")
+                timeouts.append((state, policy.quantity(state, "s")))
+            order = sorted(timeouts, key=lambda st: declared.index(st[0]))
+            for (s1, t1), (s2, t2) in zip(order, order[1:]):
+                if not t2 > t1:
+                    raise InputError(source, policy.at(s2), f"{t2 * 1e3:g} ms",
+                                     f"a timeout longer than the shallower state '{s1}' ({t1 * 1e3:g} ms)")
+            sleep[core] = tuple(order)
+
+    deadline: float | None = None
+    if root.has("deadline") and root.data["deadline"] != "frame":
+        deadline = root.quantity("deadline", "s", strictly_positive=True)
+
+    when_busy: dict[str, str] = {}
+    raw = root.data.get("when_busy", "queue")
+    if isinstance(raw, str):
+        when_busy["default"] = raw
+        if raw not in BUSY_POLICIES:
+            raise InputError(source, root.at("when_busy"), repr(raw), f"one of {list(BUSY_POLICIES)}")
+    else:
+        node = root.child("when_busy")
+        for key in node.data:
+            if key != "default":
+                _known(node, key, cores, "'default' or a core")
+            when_busy[key] = node.text(key, choices=BUSY_POLICIES)
+
+    return Scenario(name=str(root.data.get("name", Path(source).stem)), placement=placement,
+                    default_core=default_core, opp=opp, sleep=sleep, deadline=deadline, when_busy=when_busy)
+
+
+def _known(node: Node, key: str, names: list[str], what: str) -> str:
+    if key not in names:
+        raise InputError(node.source, node.at(key), describe(key), f"{what} of the profile: {names}")
+    return key

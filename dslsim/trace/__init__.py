@@ -1,0 +1,12 @@
+"""Trace: the per-frame routing of a model plus its op graph, the one contract between model and hardware.
+
+>>> from dslsim.trace import read_trace
+>>> trace = read_trace("traces/dsl-75hz-10min.parquet")   # doctest: +SKIP
+>>> trace.meta.paths                                       # doctest: +SKIP
+{'light': ['encoder', 'rvq', 'switch', 'light_decoder'], 'full': ['encoder', 'rvq', 'switch', 'full_decoder']}
+"""
+
+from dslsim.trace.schema import FORMAT, VERSION, Op, Stage, Trace, TraceMeta
+from dslsim.trace.io import read_trace, write_trace
+
+__all__ = ["FORMAT", "VERSION", "Op", "Stage", "Trace", "TraceMeta", "read_trace", "write_trace"]

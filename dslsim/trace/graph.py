@@ -1,0 +1,135 @@
+"""Analytic op graph of a SoundStream-sized codec with a Dynamic Switch Layer.
+
+Used by ``dslsim trace synth`` until a trained model supplies a measured graph. The per-layer formulas
+are the standard ones (per frame of ``hop`` samples, streaming with cached causal history):
+
+* Conv1d: MACs = C_out * (C_in / groups) * k * L_out
+* ConvTranspose1d: MACs = C_in * (C_out / groups) * k * L_in  (input length, before the causal trim)
+* Linear: in_features * out_features * rows
+
+Architecture (Zeghidour et al., SoundStream, arXiv:2107.03312): encoder stem k7 (1 -> C); four blocks of three
+residual units (dilated k7 conv N -> N, ELU, 1x1 conv N -> N, skip) and a strided conv k = 2S (N -> 2N) for
+strides 2, 4, 5, 8; head k3 (16C -> D); RVQ; mirrored decoder. For C = 32, D = 128 this gives 60.8 + 61.1
+= 121.9 MMAC per frame, the figure measured with FlopCounterMode in the project's reference notes.
+
+>>> stages, paths = dsl_soundstream_graph(width=32, embed_dim=128)
+>>> round(stages["encoder"].macs / 1e6, 1), round(stages["full_decoder"].macs / 1e6, 1)
+(60.8, 61.1)
+"""
+
+from __future__ import annotations
+
+from dslsim.trace.schema import DTYPE_BYTES, Op, Stage
+
+STRIDES = (2, 4, 5, 8)
+DILATIONS = (1, 3, 9)
+
+
+class _Builder:
+    """Collects ops of one stage; lengths are samples (or latent steps) per frame."""
+
+    def __init__(self, bytes_per_elem: int, dtype: str):
+        self.ops: list[Op] = []
+        self.b = bytes_per_elem
+        self.dtype = dtype
+
+    def conv(self, name: str, c_in: int, c_out: int, k: int, l_in: int, l_out: int) -> None:
+        params = c_out * c_in * k + c_out
+        self._add(name, "conv1d", c_out * c_in * k * l_out, params, c_in * l_in, c_out * l_out)
+
+    def conv_t(self, name: str, c_in: int, c_out: int, k: int, l_in: int, l_out: int) -> None:
+        params = c_in * c_out * k + c_out
+        self._add(name, "conv_transpose1d", c_in * c_out * k * l_in, params, c_in * l_in, c_out * l_out)
+
+    def linear(self, name: str, f_in: int, f_out: int, rows: int = 1) -> None:
+        self._add(name, "linear", f_in * f_out * rows, f_in * f_out + f_out, f_in * rows, f_out * rows)
+
+    def elementwise(self, name: str, elems: int, params: int = 0) -> None:
+        self._add(name, "elementwise", elems, params, elems, elems)
+
+    def residual_units(self, prefix: str, n: int, length: int) -> None:
+        for j, dil in enumerate(DILATIONS):
+            self.conv(f"{prefix}.res{j}.conv_d{dil}", n, n, 7, length, length)
+            self.conv(f"{prefix}.res{j}.conv1x1", n, n, 1, length, length)
+            self.elementwise(f"{prefix}.res{j}.elu_add", 3 * n * length)
+
+    def _add(self, name, kind, macs, params, elems_in, elems_out) -> None:
+        self.ops.append(Op(name=name, kind=kind, macs=float(macs), weight_bytes=float(params * self.b),
+                           act_in_bytes=float(elems_in * self.b), act_out_bytes=float(elems_out * self.b),
+                           dtype=self.dtype))
+
+    def stage(self, name: str) -> Stage:
+        return Stage(name=name, ops=tuple(self.ops))
+
+
+def encoder_stage(width: int, embed_dim: int, hop: int, dtype: str = "int8") -> Stage:
+    """Causal SoundStream encoder, costed per frame of ``hop`` samples."""
+    b = _Builder(DTYPE_BYTES[dtype], dtype)
+    length, n = hop, width
+    b.conv("stem", 1, n, 7, length, length)
+    for i, s in enumerate(STRIDES):
+        b.residual_units(f"block{i}", n, length)
+        b.conv(f"block{i}.down", n, 2 * n, 2 * s, length, length // s)
+        length //= s
+        n *= 2
+    b.conv("head", n, embed_dim, 3, length, length)
+    return b.stage("encoder")
+
+
+def decoder_stage(name: str, width: int, embed_dim: int, hop: int, dtype: str = "int8") -> Stage:
+    """Causal SoundStream decoder (mirror of the encoder) at channel width ``width``."""
+    b = _Builder(DTYPE_BYTES[dtype], dtype)
+    length = hop
+    for s in STRIDES:
+        length //= s
+    n = width * 2 ** len(STRIDES)
+    b.conv("input", embed_dim, n, 7, length, length)
+    for i, s in enumerate(reversed(STRIDES)):
+        b.conv_t(f"block{i}.up", n, n // 2, 2 * s, length, length * s)
+        length *= s
+        n //= 2
+        b.residual_units(f"block{i}", n, length)
+    b.conv("output", n, 1, 7, length, length)
+    return b.stage(name)
+
+
+def rvq_stage(embed_dim: int, n_q: int, codebook: int, dtype: str = "int8") -> Stage:
+    """Residual VQ: nearest-code search (as a matmul: n_q * K * D MACs) and residual updates."""
+    b = _Builder(DTYPE_BYTES[dtype], dtype)
+    bpe = DTYPE_BYTES[dtype]
+    b.ops.append(Op(name="search", kind="vq_search", macs=float(n_q * codebook * embed_dim),
+                    weight_bytes=float(n_q * codebook * embed_dim * bpe), act_in_bytes=float(embed_dim * bpe),
+                    act_out_bytes=float(n_q * 2), dtype=dtype))
+    b.elementwise("residual_update", 2 * n_q * embed_dim)
+    return b.stage("rvq")
+
+
+def switch_stage(embed_dim: int, hidden: int = 32, dtype: str = "int8") -> Stage:
+    """The Dynamic Switch Layer's gate: a two-layer MLP on the quantized embedding, then a sigmoid."""
+    b = _Builder(DTYPE_BYTES[dtype], dtype)
+    b.linear("fc1", embed_dim, hidden)
+    b.elementwise("elu", hidden)
+    b.linear("fc2", hidden, 1)
+    b.elementwise("sigmoid", 1)
+    return b.stage("switch")
+
+
+def dsl_soundstream_graph(width: int = 32, embed_dim: int = 128, light_width: int | None = None, n_q: int = 8,
+                          codebook: int = 1024, hop: int = 320, dtype: str = "int8"
+                          ) -> tuple[dict[str, Stage], dict[str, list[str]]]:
+    """Stages and paths of a DSL-SoundStream: a shared encoder, RVQ and switch, then a light or full decoder.
+
+    ``light_width`` defaults to ``width // 4`` (at C = 32: a decoder about 15x cheaper in MACs and
+    16x smaller than the full one).
+    """
+    light_width = light_width or max(1, width // 4)
+    stages = {
+        "encoder": encoder_stage(width, embed_dim, hop, dtype),
+        "rvq": rvq_stage(embed_dim, n_q, codebook, dtype),
+        "switch": switch_stage(embed_dim, dtype=dtype),
+        "light_decoder": decoder_stage("light_decoder", light_width, embed_dim, hop, dtype),
+        "full_decoder": decoder_stage("full_decoder", width, embed_dim, hop, dtype),
+    }
+    shared = ["encoder", "rvq", "switch"]
+    paths = {"light": shared + ["light_decoder"], "full": shared + ["full_decoder"]}
+    return stages, paths

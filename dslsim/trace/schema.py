@@ -1,0 +1,282 @@
+"""Trace format v1: dataclasses for the metadata and the checks that make a trace trustworthy.
+
+A trace is a table with one row per frame (``frame``, ``t_arrival`` in seconds, ``path``, optional ``score``
+and any extra per-frame columns) plus versioned JSON metadata: frame rate, sample rate, hop, source, threshold,
+the paths as ordered lists of stages, and each stage's op list.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dslsim.errors import InputError, describe
+
+FORMAT = "dslsim.trace"
+VERSION = 1
+
+#: Op kinds the shipped profiles know. A profile may add any other kind (one table entry).
+KNOWN_OP_KINDS = ("conv1d", "conv_transpose1d", "linear", "vq_search", "elementwise")
+
+#: Bytes per element of the dtypes a trace may declare.
+DTYPE_BYTES = {"int8": 1, "uint8": 1, "int16": 2, "float16": 2, "bfloat16": 2, "int32": 4, "float32": 4}
+
+
+@dataclass(frozen=True)
+class Op:
+    """One operation of a stage, costed per frame.
+
+    ``macs`` counts multiply-accumulates per frame (for ``elementwise`` ops: element operations).
+    Byte counts are per frame too.
+    """
+
+    name: str
+    kind: str
+    macs: float
+    weight_bytes: float = 0.0
+    act_in_bytes: float = 0.0
+    act_out_bytes: float = 0.0
+    dtype: str = "int8"
+
+    @property
+    def bytes_moved(self) -> float:
+        """Bytes read and written per frame: weights, inputs and outputs."""
+        return self.weight_bytes + self.act_in_bytes + self.act_out_bytes
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A named group of ops that runs on one core (``encoder``, ``rvq``, ``full_decoder``, …)."""
+
+    name: str
+    ops: tuple[Op, ...]
+
+    @property
+    def macs(self) -> float:
+        """MACs per frame of the whole stage."""
+        return float(sum(op.macs for op in self.ops))
+
+    @property
+    def weight_bytes(self) -> float:
+        """Weight bytes of the stage (its share of model size)."""
+        return float(sum(op.weight_bytes for op in self.ops))
+
+    @property
+    def output_bytes(self) -> float:
+        """Bytes handed to the next stage per frame: the last op's output."""
+        return self.ops[-1].act_out_bytes if self.ops else 0.0
+
+
+@dataclass(frozen=True)
+class TraceMeta:
+    """File-level metadata of a trace (format ``dslsim.trace``, version 1)."""
+
+    frame_rate: float
+    sample_rate: float
+    hop: int
+    paths: dict[str, list[str]]
+    stages: dict[str, Stage]
+    dense_path: str
+    threshold: float | None = None
+    source: dict[str, Any] = field(default_factory=dict)
+    version: int = VERSION
+
+    @property
+    def frame_duration(self) -> float:
+        """Seconds of audio per frame (1 / frame rate)."""
+        return 1.0 / self.frame_rate
+
+    def path_macs(self, path: str) -> float:
+        """MACs per frame of a path (sum over its stages)."""
+        return float(sum(self.stages[s].macs for s in self.paths[path]))
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON-ready dict; the inverse of :meth:`from_json`."""
+        return {
+            "format": FORMAT,
+            "version": self.version,
+            "frame_rate": self.frame_rate,
+            "sample_rate": self.sample_rate,
+            "hop": self.hop,
+            "threshold": self.threshold,
+            "dense_path": self.dense_path,
+            "source": self.source,
+            "paths": {name: list(stages) for name, stages in self.paths.items()},
+            "stages": {name: {"ops": [asdict(op) for op in st.ops]} for name, st in self.stages.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: Any, source: str = "<trace>") -> "TraceMeta":
+        """Validate and build metadata from its JSON form; errors name the key path."""
+        if not isinstance(data, dict):
+            raise InputError(source, "metadata", describe(data), "a JSON object")
+        if data.get("format") != FORMAT:
+            raise InputError(source, "metadata.format", describe(data.get("format")), f"'{FORMAT}'")
+        version = data.get("version")
+        if version != VERSION:
+            raise InputError(source, "metadata.version", describe(version),
+                             f"{VERSION} (this dslsim reads trace format v{VERSION})")
+        frame_rate = _positive(data, "frame_rate", source)
+        sample_rate = _positive(data, "sample_rate", source)
+        hop = data.get("hop")
+        if not isinstance(hop, int) or isinstance(hop, bool) or hop <= 0:
+            raise InputError(source, "metadata.hop", describe(hop), "a positive whole number of samples")
+        threshold = data.get("threshold")
+        if threshold is not None and (not _is_number(threshold) or not 0 <= threshold <= 1):
+            raise InputError(source, "metadata.threshold", describe(threshold), "null or a number in [0, 1]")
+        src = data.get("source", {})
+        if not isinstance(src, dict):
+            raise InputError(source, "metadata.source", describe(src), "a JSON object")
+        stages = _stages(data.get("stages"), source)
+        paths = _paths(data.get("paths"), stages, source)
+        dense = data.get("dense_path")
+        if dense not in paths:
+            raise InputError(source, "metadata.dense_path", describe(dense), f"one of the paths {list(paths)}")
+        return cls(frame_rate=float(frame_rate), sample_rate=float(sample_rate), hop=hop, paths=paths,
+                   stages=stages, dense_path=dense, threshold=threshold, source=src, version=version)
+
+
+@dataclass
+class Trace:
+    """A trace in memory: :class:`TraceMeta` plus one row per frame in ``frames``.
+
+    ``frames`` has columns ``frame`` (int64), ``t_arrival`` (float64, seconds), ``path`` (categorical over
+    ``meta.paths`` in declared order), optionally ``score`` (float, switch score in [0, 1]) and any extra
+    per-frame columns (``label``, ``err_light``, ``err_full``, …).
+    """
+
+    meta: TraceMeta
+    frames: pd.DataFrame
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    @property
+    def duration(self) -> float:
+        """Seconds covered: from 0 to the end of the last frame."""
+        if len(self.frames) == 0:
+            return 0.0
+        return float(self.frames["t_arrival"].iloc[-1]) + self.meta.frame_duration
+
+    def path_codes(self) -> np.ndarray:
+        """Per-frame path as small integers indexing ``list(meta.paths)``."""
+        return self.frames["path"].cat.codes.to_numpy()
+
+    def with_paths(self, path: str | np.ndarray) -> "Trace":
+        """A copy whose frames all take ``path`` (a name) or the given per-frame path names."""
+        frames = self.frames.copy()
+        values = np.full(len(frames), path, dtype=object) if isinstance(path, str) else path
+        frames["path"] = pd.Categorical(values, categories=list(self.meta.paths))
+        return Trace(self.meta, frames)
+
+    def validate(self, source: str = "<trace>") -> "Trace":
+        """Check the per-frame table against the metadata; returns self, raises :class:`InputError`."""
+        frames = self.frames
+        for col in ("frame", "t_arrival", "path"):
+            if col not in frames.columns:
+                raise InputError(source, f"column '{col}'", "no such column",
+                                 "the columns frame, t_arrival and path (trace format v1)")
+        if len(frames) == 0:
+            raise InputError(source, "frames", "an empty table", "at least one frame")
+        idx = frames["frame"].to_numpy()
+        if not np.issubdtype(idx.dtype, np.integer):
+            raise InputError(source, "column 'frame'", f"dtype {idx.dtype}", "whole numbers")
+        if len(idx) > 1 and np.any(np.diff(idx) <= 0):
+            bad = int(np.argmax(np.diff(idx) <= 0)) + 1
+            raise InputError(source, f"column 'frame' row {bad}", f"{idx[bad]} after {idx[bad - 1]}",
+                             "strictly increasing frame indices")
+        t = frames["t_arrival"].to_numpy()
+        if not np.issubdtype(t.dtype, np.floating) and not np.issubdtype(t.dtype, np.integer):
+            raise InputError(source, "column 't_arrival'", f"dtype {t.dtype}", "seconds as numbers")
+        t = t.astype(np.float64, copy=False)
+        if not np.all(np.isfinite(t)):
+            bad = int(np.argmax(~np.isfinite(t)))
+            raise InputError(source, f"column 't_arrival' row {bad}", repr(t[bad]), "a finite time in seconds")
+        if t[0] < 0:
+            raise InputError(source, "column 't_arrival' row 0", repr(t[0]), "a time >= 0 s")
+        if len(t) > 1 and np.any(np.diff(t) < 0):
+            bad = int(np.argmax(np.diff(t) < 0)) + 1
+            raise InputError(source, f"column 't_arrival' row {bad}", f"{t[bad]!r} after {t[bad - 1]!r}",
+                             "monotonic (non-decreasing) arrival times")
+        path = frames["path"]
+        names = list(self.meta.paths)
+        if not isinstance(path.dtype, pd.CategoricalDtype) or list(path.cat.categories) != names:
+            values = path.astype(object)
+            unknown = ~values.isin(names)
+            if unknown.any():
+                bad = int(np.argmax(unknown.to_numpy()))
+                raise InputError(source, f"column 'path' row {bad}", describe(values.iloc[bad]),
+                                 f"one of the declared paths {names}")
+            frames["path"] = pd.Categorical(values, categories=names)
+        elif (path.cat.codes < 0).any():
+            bad = int(np.argmax((path.cat.codes < 0).to_numpy()))
+            raise InputError(source, f"column 'path' row {bad}", "a missing value", f"one of {names}")
+        if "score" in frames.columns:
+            s = frames["score"].to_numpy(dtype=np.float64, na_value=np.nan)
+            outside = ~np.isnan(s) & ((s < 0) | (s > 1))
+            if outside.any():
+                bad = int(np.argmax(outside))
+                raise InputError(source, f"column 'score' row {bad}", repr(s[bad]), "a switch score in [0, 1]")
+        return self
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _positive(data: dict, key: str, source: str) -> float:
+    value = data.get(key)
+    if not _is_number(value) or value <= 0:
+        raise InputError(source, f"metadata.{key}", describe(value), "a positive number")
+    return float(value)
+
+
+def _stages(raw: Any, source: str) -> dict[str, Stage]:
+    if not isinstance(raw, dict) or not raw:
+        raise InputError(source, "metadata.stages", describe(raw), "an object of stages, each with an op list")
+    stages = {}
+    for name, body in raw.items():
+        where = f"metadata.stages.{name}"
+        ops_raw = body.get("ops") if isinstance(body, dict) else None
+        if not isinstance(ops_raw, list) or not ops_raw:
+            raise InputError(source, f"{where}.ops", describe(ops_raw), "a non-empty list of ops (the op graph)")
+        ops = []
+        for i, op in enumerate(ops_raw):
+            at = f"{where}.ops[{i}]"
+            if not isinstance(op, dict):
+                raise InputError(source, at, describe(op), "an object with name, kind, macs, bytes and dtype")
+            kind = op.get("kind")
+            if not isinstance(kind, str) or not kind:
+                raise InputError(source, f"{at}.kind", describe(kind), f"an op kind such as {KNOWN_OP_KINDS}")
+            dtype = op.get("dtype", "int8")
+            if dtype not in DTYPE_BYTES:
+                raise InputError(source, f"{at}.dtype", describe(dtype), f"one of {list(DTYPE_BYTES)}")
+            numbers = {}
+            for key in ("macs", "weight_bytes", "act_in_bytes", "act_out_bytes"):
+                value = op.get(key, 0 if key != "macs" else None)
+                if not _is_number(value) or value < 0:
+                    raise InputError(source, f"{at}.{key}", describe(value), "a number >= 0 (per frame)")
+                numbers[key] = float(value)
+            ops.append(Op(name=str(op.get("name", f"op{i}")), kind=kind, dtype=dtype, **numbers))
+        stages[name] = Stage(name=name, ops=tuple(ops))
+    return stages
+
+
+def _paths(raw: Any, stages: dict[str, Stage], source: str) -> dict[str, list[str]]:
+    if not isinstance(raw, dict) or not raw:
+        raise InputError(source, "metadata.paths", describe(raw),
+                         "an object mapping each path name to its ordered list of stages")
+    paths = {}
+    for name, seq in raw.items():
+        if not isinstance(seq, list) or not seq:
+            raise InputError(source, f"metadata.paths.{name}", describe(seq), "a non-empty list of stage names")
+        for i, stage in enumerate(seq):
+            if stage not in stages:
+                raise InputError(source, f"metadata.paths.{name}[{i}]", describe(stage),
+                                 f"a stage with an op list, one of {list(stages)}")
+        paths[str(name)] = [str(s) for s in seq]
+    return paths

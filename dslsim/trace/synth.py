@@ -1,0 +1,90 @@
+"""Seeded synthetic traces: two-state Markov routing over the op graph of a SoundStream-sized DSL model.
+
+The hidden state is "background" (light path) or "speech burst" (full path). A burst lasts on average
+``mean_burst`` seconds; the chance to start one is set so that the stationary light share equals
+``light_share``. Switch scores are drawn on the right side of the threshold so that re-applying the
+threshold reproduces the path exactly.
+
+>>> trace = synth_trace(duration=10.0, frame_rate=75.0, light_share=0.8, mean_burst=0.5, seed=0)
+>>> len(trace), trace.meta.dense_path
+(750, 'full')
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from dslsim.errors import DslsimError
+from dslsim.trace.graph import dsl_soundstream_graph
+from dslsim.trace.schema import Trace, TraceMeta
+
+
+def markov_routing(n_frames: int, light_share: float, mean_burst_frames: float, seed: int) -> np.ndarray:
+    """Boolean array, True where a frame is in a burst (full path), from a two-state Markov chain.
+
+    P(burst -> background) = 1 / mean_burst_frames; P(background -> burst) = a, chosen so that the
+    stationary burst share a / (a + 1/B) equals 1 - light_share. The first state is drawn from the
+    stationary distribution, so the expected share holds from frame 0.
+    """
+    if not 0.0 < light_share < 1.0:
+        raise DslsimError(f"light share {light_share!r}: expected a number strictly between 0 and 1.")
+    if mean_burst_frames < 1.0:
+        raise DslsimError(f"mean burst of {mean_burst_frames:g} frames: expected at least one frame per burst.")
+    q = 1.0 - light_share
+    leave = 1.0 / mean_burst_frames
+    enter = q * leave / (1.0 - q)
+    if enter > 1.0:
+        raise DslsimError(
+            f"a light share of {light_share:g} with bursts of {mean_burst_frames:g} frames needs bursts to start "
+            f"more often than every frame; use longer bursts or a larger light share.")
+    rng = np.random.default_rng(seed)
+    u = rng.random(n_frames)
+    # Run-length generation: draw alternating geometric run lengths instead of stepping frame by frame.
+    state = np.empty(n_frames, dtype=bool)
+    burst = bool(u[0] < q)
+    pos = 0
+    while pos < n_frames:
+        p_leave = leave if burst else enter
+        run = int(rng.geometric(p_leave))
+        state[pos:pos + run] = burst
+        pos += run
+        burst = not burst
+    return state
+
+
+def synth_trace(duration: float, frame_rate: float = 75.0, light_share: float = 0.8, mean_burst: float = 0.5,
+                seed: int = 0, width: int = 32, embed_dim: int = 128, threshold: float = 0.5,
+                sample_rate: float | None = None) -> Trace:
+    """A synthetic v1 trace of ``duration`` seconds at ``frame_rate`` frames per second.
+
+    ``mean_burst`` is the mean length of a full-path burst in seconds. The op graph is the analytic
+    DSL-SoundStream at channel width ``width`` (see :mod:`dslsim.trace.graph`).
+    """
+    if not duration > 0 or not frame_rate > 0:
+        raise DslsimError(f"duration {duration!r} s at {frame_rate!r} frames/s: both must be positive.")
+    n = int(round(duration * frame_rate))
+    if n < 1:
+        raise DslsimError(f"{duration:g} s at {frame_rate:g} frames/s is less than one frame.")
+    hop = 320
+    sample_rate = sample_rate or frame_rate * hop
+    full = markov_routing(n, light_share, mean_burst * frame_rate, seed)
+    rng = np.random.default_rng([seed, 1])
+    # Scores stay on their side of the threshold: light in [0, thr), full in [thr, 1].
+    score = np.where(full, threshold + (1 - threshold) * rng.beta(5, 2, n), threshold * rng.beta(2, 5, n))
+    score = np.minimum(score, np.nextafter(threshold, 0), where=~full, out=score)
+    stages, paths = dsl_soundstream_graph(width=width, embed_dim=embed_dim, hop=hop)
+    meta = TraceMeta(
+        frame_rate=float(frame_rate), sample_rate=float(sample_rate), hop=hop, paths=paths, stages=stages,
+        dense_path="full", threshold=threshold,
+        source={"generator": "dslsim trace synth", "model": f"DSL-SoundStream (analytic graph, C={width}, "
+                f"D={embed_dim})", "seed": seed, "light_share_target": light_share, "mean_burst_s": mean_burst},
+    )
+    frames = pd.DataFrame({
+        "frame": np.arange(n, dtype=np.int64),
+        "t_arrival": np.arange(n, dtype=np.float64) / frame_rate,
+        "path": pd.Categorical.from_codes(full.astype(np.int8), categories=list(paths)),
+        "score": score.astype(np.float32),
+        "label": full,
+    })
+    return Trace(meta, frames)

@@ -1,0 +1,85 @@
+"""Units at the edge: parse '200 MHz' once when loading, keep SI floats inside.
+
+>>> parse_quantity("200 MHz", "Hz", "f.yaml", "cores.dsp.opps[0].freq")
+200000000.0
+>>> parse_quantity("45 mAh", "A*h", "f.yaml", "battery.capacity")
+0.045
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from typing import Any
+
+from dslsim.errors import InputError, describe
+
+#: Examples shown in errors, keyed by the unit a field expects.
+EXAMPLES = {
+    "Hz": "a frequency such as '200 MHz'",
+    "V": "a voltage such as '0.9 V'",
+    "W": "a power such as '12 uW' or '3.5 mW'",
+    "J": "an energy such as '0.9 pJ' or '2 uJ'",
+    "s": "a time such as '5 ms' or '1.2 us'",
+    "A*h": "a charge such as '50 mAh'",
+    "B": "a size such as '4 kB'",
+    "B/s": "a bandwidth such as '20 MB/s'",
+    "J/B": "an energy per byte such as '5 pJ/B'",
+    "": "a plain number such as 0.9",
+}
+
+
+@lru_cache(maxsize=1)
+def registry():
+    """The one pint registry of the process (built lazily: it takes ~0.4 s)."""
+    import pint
+
+    return pint.UnitRegistry()
+
+
+def parse_quantity(value: Any, unit: str, source: Any, key_path: str, *, minimum: float | None = 0.0,
+                   strictly_positive: bool = False) -> float:
+    """Parse a value with units into a float in ``unit`` (an SI-ish base like 'Hz', 'J', 'A*h').
+
+    Plain numbers are accepted only for dimensionless fields (``unit == ""``); a quantity field
+    given a bare number is an error, since '200' could be Hz or MHz.
+    """
+    expected = EXAMPLES.get(unit, f"a quantity in {unit}")
+    if isinstance(value, bool) or value is None:
+        raise InputError(source, key_path, describe(value), expected)
+    if isinstance(value, (int, float)):
+        if unit:
+            raise InputError(source, key_path, f"the bare number {value!r}",
+                             f"{expected} (a number needs a unit here)")
+        number = float(value)
+    elif isinstance(value, str):
+        import pint
+
+        ureg = registry()
+        try:
+            quantity = ureg.Quantity(value.strip())
+            number = float(quantity.to(unit or "dimensionless").magnitude)
+        except pint.DimensionalityError:
+            raise InputError(source, key_path, f"{value!r} (wrong kind of unit)", expected) from None
+        except Exception:
+            raise InputError(source, key_path, f"{value!r} (not a quantity)", expected) from None
+    else:
+        raise InputError(source, key_path, describe(value), expected)
+    if not math.isfinite(number):
+        raise InputError(source, key_path, repr(value), f"{expected}, finite")
+    if strictly_positive and number <= 0:
+        raise InputError(source, key_path, repr(value), f"{expected}, greater than zero")
+    if minimum is not None and number < minimum:
+        raise InputError(source, key_path, repr(value), f"{expected}, at least {minimum:g}")
+    return number
+
+
+def format_si(value: float, unit: str, digits: int = 3) -> str:
+    """Format an SI float with an engineering prefix: ``format_si(0.0123, 'W') == '12.3 mW'``."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g} {unit}"
+    prefixes = [(1e9, "G"), (1e6, "M"), (1e3, "k"), (1, ""), (1e-3, "m"), (1e-6, "u"), (1e-9, "n"), (1e-12, "p")]
+    for scale, prefix in prefixes:
+        if abs(value) >= scale:
+            return f"{value / scale:.{digits}g} {prefix}{unit}"
+    return f"{value / 1e-12:.{digits}g} p{unit}"
