@@ -94,10 +94,10 @@ class Node:
         for name in self.child(key).data:
             yield str(name), self.child(key).child(name)
 
-    def items_of(self, key: str) -> Iterator["Node"]:
+    def items_of(self, key: str, allow_empty: bool = False) -> Iterator["Node"]:
         """Nodes for each entry of the list under ``key``."""
         value = self.data.get(key)
-        if not isinstance(value, list) or not value:
+        if not isinstance(value, list) or not (value or allow_empty):
             raise InputError(self.source, self.at(key), describe(value), "a non-empty list")
         for i, item in enumerate(value):
             yield Node(item, self.source, f"{self.at(key)}[{i}]", self.sourced, self.provenance)

@@ -49,10 +49,13 @@ def parse_profile(data: object, source: str = "<profile>") -> Profile:
     root = Node(data, source, provenance=prov)
     root.check_keys({"name", "description", "battery", "platform", "cores", "links", "default_scenario"},
                     required=("name", "battery", "cores"))
+    battery = _battery(root.child("battery"))  # parsed in file order, so errors list keys top-down
+    floor = _floor(root)
     cores = {name: _core(name, node) for name, node in root.children("cores")}
     if not cores:
         raise InputError(source, "cores", "no cores", "at least one core")
-    links = tuple(_link(node, cores) for node in root.items_of("links")) if root.has("links") else ()
+    links = tuple(_link(node, cores) for node in root.items_of("links", allow_empty=True)) \
+        if root.has("links") else ()
     seen = set()
     for i, link in enumerate(links):
         key = frozenset((link.a, link.b))
@@ -65,8 +68,8 @@ def parse_profile(data: object, source: str = "<profile>") -> Profile:
     return Profile(
         name=root.text("name"),
         description=str(root.data.get("description", "")),
-        battery=_battery(root.child("battery")),
-        floor=_floor(root),
+        battery=battery,
+        floor=floor,
         cores=cores,
         links=links,
         default_scenario=scenario,

@@ -48,6 +48,7 @@ class EngineOutput:
     transition_energy: list[float]
     wake_count: list[int]
     sleep_entries: list[list[int]]
+    unattributed_energy: list[float]
     t_end: float
 
 
@@ -70,6 +71,7 @@ class _Server:
         self.entries = [0] * len(resource.sleep)
         self.dynamic = 0.0
         self.transitions = 0.0
+        self.unattributed = 0.0
         self.wakes = 0
         self.heap: list[tuple[float, int, int, int]] = []
         self.free_at = 0.0
@@ -147,6 +149,7 @@ class _Server:
         for k in range(reached + 1):
             self.entries[k] += 1
             self.transitions += self.entry_energy[k]
+            self.unattributed += self.entry_energy[k]  # no frame follows to be charged for it
 
     def run(self):
         """The server's SimPy process."""
@@ -267,4 +270,5 @@ def run_engine(plan: Plan, ready: np.ndarray, codes: np.ndarray,
         start=sim.start, end=sim.end, energy=sim.energy, wakeups=sim.wakeups, used=sim.used,
         dropped=sim.dropped, residency=[s.residency for s in sim.servers],
         dynamic_energy=[s.dynamic for s in sim.servers], transition_energy=[s.transitions for s in sim.servers],
-        wake_count=[s.wakes for s in sim.servers], sleep_entries=[s.entries for s in sim.servers], t_end=t_end)
+        wake_count=[s.wakes for s in sim.servers], sleep_entries=[s.entries for s in sim.servers],
+        unattributed_energy=[s.unattributed for s in sim.servers], t_end=t_end)

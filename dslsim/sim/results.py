@@ -113,6 +113,7 @@ def summarize(frames: pd.DataFrame, resources: pd.DataFrame, plan: Plan, profile
         s[f"energy_per_frame_{name}_J"] = float(energy[sel].mean()) if sel.any() else float("nan")
     s["wakeups"] = int(sum(out.wake_count))
     s["transition_energy_J"] = float(sum(out.transition_energy))
+    s["unattributed_energy_J"] = float(sum(out.unattributed_energy))  # sleep entries after the last frame
     compute = float(resources["energy_J"].sum())
     s["compute_energy_J"] = compute
     s["compute_power_W"] = compute / t_end

@@ -1,0 +1,166 @@
+"""Bad profiles, scenarios and traces give one paragraph naming file and key, exit code 2, no traceback."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from conftest import SHIPPED_TRACE, SIMPLE
+from dslsim.cli.main import cli
+
+
+def invoke(*args):
+    result = CliRunner().invoke(cli, list(map(str, args)))
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result
+
+
+def write_profile(tmp_path, mutate=None, name="dev.yaml"):
+    data = copy.deepcopy(SIMPLE)
+    if mutate:
+        mutate(data)
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def _set(path: str, value):
+    def mutate(data):
+        node = data
+        keys = path.split(".")
+        for k in keys[:-1]:
+            node = node[int(k)] if isinstance(node, list) else node[k]
+        last = keys[-1]
+        if value is _DELETE:
+            del node[last]
+        elif isinstance(node, list):
+            node[int(last)] = value
+        else:
+            node[last] = value
+    return mutate
+
+
+_DELETE = object()
+
+PROFILE_CASES = [
+    ("cores.a.opps.1.freq", "fast", "cores.a.opps[1].freq", "frequency"),
+    ("cores.a.opps.1.freq", 200, "cores.a.opps[1].freq", "needs a unit"),
+    ("cores.a.opps.1.voltage", "3 mW", "cores.a.opps[1].voltage", "wrong kind of unit"),
+    ("cores.a.opps.0.leakage", "-1 mW", "cores.a.opps[0].leakage", "at least 0"),
+    ("battery.capacity", _DELETE, "battery.capacity", "present"),
+    ("battery.usable_fraction", 1.5, "battery.usable_fraction", "(0, 1]"),
+    ("cores.a.kind", "gpu", "cores.a.kind", "mcu"),
+    ("cores.a.leakge", "1 mW", "cores.a.leakge", "unknown key"),
+    ("cores.a.ops", {}, "cores.a.ops", "default"),
+    ("cores.a.sleep.s1.exit_latency", "soon", "cores.a.sleep.s1.exit_latency", "time"),
+    ("links.0.between", ["a", "z"], "links[0].between", "two different cores"),
+    ("links.0.bandwidth", "0 B/s", "links[0].bandwidth", "greater than zero"),
+    ("cores.a.opps", [], "cores.a.opps", "non-empty list"),
+]
+
+
+@pytest.mark.parametrize("key, value, path, expected", PROFILE_CASES)
+def test_bad_profile_values(tmp_path, key, value, path, expected):
+    f = write_profile(tmp_path, _set(key, value))
+    r = invoke("profiles", "validate", "--allow-unsourced", f)
+    assert r.exit_code == 2
+    assert str(f) in r.output and path in r.output and expected in r.output
+
+
+SCENARIO_CASES = [
+    ({"placement": {"default": "z"}}, "placement.default", "a core of profile"),
+    ({"placement": {"default": "a"}, "opp": {"a": "turbo"}}, "opp.a", "an operating point of core 'a'"),
+    ({"placement": {"default": "a"}, "sleep": {"a": {"deep": "1 ms"}}}, "sleep.a.deep", "a sleep state"),
+    ({"placement": {"default": "a"}, "sleep": {"a": {"s1": "soon"}}}, "sleep.a.s1", "time"),
+    ({"placement": {"default": "a"}, "deadline": "-3 ms"}, "deadline", "greater than zero"),
+    ({"placement": {"default": "a"}, "when_busy": "panic"}, "when_busy", "queue"),
+    ({"placement": {"light_decoder": "a"}}, "", "is not placed on any core"),
+    ({"placemnt": {"default": "a"}}, "placemnt", "unknown key"),
+]
+
+
+@pytest.mark.parametrize("scenario, path, expected", SCENARIO_CASES)
+def test_bad_scenarios(tmp_path, scenario, path, expected):
+    profile = write_profile(tmp_path)
+    s = tmp_path / "scn.yaml"
+    s.write_text(yaml.safe_dump(scenario))
+    r = invoke("simulate", "-p", profile, "-t", SHIPPED_TRACE, "-s", s, "--no-baseline")
+    assert r.exit_code == 2
+    assert path in r.output and expected in r.output
+
+
+def test_missing_link_and_missing_op_cost_are_explained(tmp_path):
+    no_link = write_profile(tmp_path, _set("links", []), "nolink.yaml")
+    s = tmp_path / "split.yaml"
+    s.write_text(yaml.safe_dump({"placement": {"default": "a", "full_decoder": "b"}}))
+    r = invoke("simulate", "-p", no_link, "-t", SHIPPED_TRACE, "-s", s, "--no-baseline")
+    assert r.exit_code == 2 and "no link between" in r.output
+
+    def only_conv(data):
+        data["cores"]["a"]["ops"] = {"conv1d": {"macs_per_cycle": 1, "energy_per_mac": "1 pJ"}}
+    f = write_profile(tmp_path, only_conv, "noops.yaml")
+    r = invoke("simulate", "-p", f, "-t", SHIPPED_TRACE, "--no-baseline")
+    assert r.exit_code == 2 and "no cost entry for op kind" in r.output and "cores.a.ops" in r.output
+
+
+def test_unsourced_numbers_fail_strict_validation(tmp_path):
+    f = write_profile(tmp_path)
+    r = invoke("profiles", "validate", f)
+    assert r.exit_code == 2 and "without a 'source' or 'assumed' note" in r.output
+    assert "battery.capacity" in r.output
+
+
+def test_shipped_profiles_validate_strictly():
+    r = invoke("profiles", "validate", "earbud", "watch", "phone")
+    assert r.exit_code == 0, r.output
+
+
+@pytest.mark.parametrize("content, expected", [
+    ("cores: [\n", "not valid YAML"),
+    ("- just\n- a list\n", "a mapping of keys"),
+])
+def test_unreadable_yaml(tmp_path, content, expected):
+    f = tmp_path / "broken.yaml"
+    f.write_text(content)
+    r = invoke("profiles", "validate", f)
+    assert r.exit_code == 2 and expected in r.output and "broken.yaml" in r.output
+
+
+def test_missing_files_and_unknown_profile():
+    assert "no such trace file" in invoke("simulate", "-p", "watch", "-t", "nope.parquet").output
+    r = invoke("simulate", "-p", "toaster", "-t", SHIPPED_TRACE)
+    assert r.exit_code == 2 and "shipped profiles: earbud" in r.output
+
+
+def test_bad_synth_arguments():
+    r = invoke("trace", "synth", "x.parquet", "--light-share", "1.5")
+    assert r.exit_code == 2 and "light share" in r.output
+    r = invoke("trace", "synth", "x.parquet", "--duration", "ten")
+    assert r.exit_code == 2 and "--duration" in r.output
+
+
+def test_real_console_script_exit_code_and_stderr(tmp_path):
+    f = write_profile(tmp_path, _set("cores.a.opps.1.freq", "fast"))
+    proc = subprocess.run([sys.executable, "-m", "dslsim.cli.main", "profiles", "validate", str(f)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and "cores.a.opps[1].freq" in proc.stderr
+
+
+def test_failed_write_leaves_nothing_half_written(tmp_path):
+    from dslsim.fileio import write_atomic
+
+    target = tmp_path / "out.csv"
+
+    def boom(path):
+        path.write_text("partial")
+        raise RuntimeError("disk full")
+    with pytest.raises(RuntimeError):
+        write_atomic(target, boom)
+    assert list(tmp_path.iterdir()) == []
