@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from array import array
 from dataclasses import dataclass
 from typing import Callable
 
@@ -28,9 +29,10 @@ import simpy
 
 from dslsim.sim.plan import Plan
 
-ACTIVE, IDLE, WAKE = 0, 1, 2
 _CHUNK = 1 << 16
 _INF = math.inf
+#: How far (simulated seconds) a resource that receives no hand-overs may run ahead of the clock.
+RUN_AHEAD = 0.5
 
 
 @dataclass
@@ -53,61 +55,65 @@ class EngineOutput:
 
 
 class _Server:
-    """One FIFO resource (core or link) with its lazy power-state machine."""
+    """One FIFO resource (core or link) with its lazy power-state machine.
 
-    def __init__(self, sim: "_Simulation", r: int, ext_frames: np.ndarray, ext_ready: np.ndarray,
-                 ext_codes: np.ndarray):
+    Idle gaps are accounted by the deepest sleep state they reach: ``reach[k]`` counts gaps that reached
+    state k and ``tail[k]`` sums the time spent in it; time in the shallower states of such a gap is fixed
+    by the timeouts, so residencies follow from counts at the end, exactly, with no per-gap lists.
+    """
+
+    def __init__(self, sim: "_Simulation", r: int, ext_frames: np.ndarray | None):
         resource = sim.plan.resources[r]
         self.sim = sim
-        self.r = r
         self.bit = 1 << r
         self.drop = resource.drop_when_busy
-        self.timeouts = [s.timeout for s in resource.sleep]
-        self.entry_energy = [s.entry_energy for s in resource.sleep]
-        self.exit_energy = [s.exit_energy for s in resource.sleep]
-        self.entry_latency = [s.entry_latency for s in resource.sleep]
-        self.exit_latency = [s.exit_latency for s in resource.sleep]
-        self.residency = [0.0] * (3 + len(resource.sleep))
-        self.entries = [0] * len(resource.sleep)
-        self.dynamic = 0.0
-        self.transitions = 0.0
-        self.unattributed = 0.0
+        sleep = resource.sleep
+        self.timeouts = [s.timeout for s in sleep]
+        self.first_timeout = self.timeouts[0] if sleep else _INF
+        self.entry_energy = [s.entry_energy for s in sleep]
+        # Wake-up from state k: entry into every state down to k, then exit from k.
+        self.cycle_energy = [sum(self.entry_energy[: k + 1]) + sleep[k].exit_energy for k in range(len(sleep))]
+        self.entry_end = [s.timeout + s.entry_latency for s in sleep]
+        self.exit_latency = [s.exit_latency for s in sleep]
+        self.reach = [0] * len(sleep)
+        self.tail = [0.0] * len(sleep)
+        self.active_time = self.idle_time = self.wake_time = 0.0
+        self.dynamic = self.transitions = self.unattributed = 0.0
         self.wakes = 0
         self.heap: list[tuple[float, int, int, int]] = []
         self.free_at = 0.0
         self.commit_key: tuple[float, int] | None = None
         self.signal: simpy.Event | None = None
         self.proc: simpy.Process | None = None
-        # External arrivals (frames whose first hop is here), read in chunks to keep memory bounded.
+        # External arrivals (frames whose first hop is here; None = every frame), read in chunks of plain
+        # Python values so the hot loop never touches numpy scalars and memory stays bounded.
         self._ext_frames = ext_frames
-        self._ext_ready = ext_ready
-        self._ext_codes = ext_codes
+        self._ext_count = len(sim.ready) if ext_frames is None else len(ext_frames)
         self._ext_pos = 0
-        self._chunk_f: list[int] = []
-        self._chunk_t: list[float] = []
-        self._chunk_c: list[int] = []
+        self._chunk: tuple[list, list, list] = ([], [], [])
         self._chunk_i = 0
-        self.ext_t = _INF
-        self.ext_f = -1
-        self.ext_c = 0
+        self.ext_t, self.ext_f, self.ext_c = _INF, -1, 0
         self._advance_ext()
 
     def _advance_ext(self) -> None:
-        if self._chunk_i >= len(self._chunk_t):
+        if self._chunk_i >= len(self._chunk[0]):
             lo = self._ext_pos
-            if lo >= len(self._ext_ready):
+            if lo >= self._ext_count:
                 self.ext_t, self.ext_f = _INF, -1
                 return
-            hi = min(lo + _CHUNK, len(self._ext_ready))
-            self._chunk_t = self._ext_ready[lo:hi].tolist()
-            self._chunk_f = self._ext_frames[lo:hi].tolist()
-            self._chunk_c = self._ext_codes[lo:hi].tolist()
+            hi = min(lo + _CHUNK, self._ext_count)
+            if self._ext_frames is None:
+                idx = slice(lo, hi)
+                frames = list(range(lo, hi))
+            else:
+                idx = self._ext_frames[lo:hi]
+                frames = idx.tolist()
+            self._chunk = (self.sim.ready[idx].tolist(), frames, self.sim.codes[idx].tolist())
             self._chunk_i = 0
             self._ext_pos = hi
-        self.ext_t = self._chunk_t[self._chunk_i]
-        self.ext_f = self._chunk_f[self._chunk_i]
-        self.ext_c = self._chunk_c[self._chunk_i]
-        self._chunk_i += 1
+        i = self._chunk_i
+        self.ext_t, self.ext_f, self.ext_c = self._chunk[0][i], self._chunk[1][i], self._chunk[2][i]
+        self._chunk_i = i + 1
 
     def push(self, t: float, f: int, h: int, code: int) -> None:
         """Hand a job over from another resource; it is ready at ``t`` (>= now)."""
@@ -119,45 +125,95 @@ class _Server:
             self.commit_key = None
             self.proc.interrupt()
 
-    def gap(self, g: float) -> tuple[float, float, int, list[tuple[int, float]]]:
-        """Split an idle gap of ``g`` seconds: (wake delay, transition energy, deepest state, residencies)."""
-        timeouts = self.timeouts
-        reached = -1
-        for k, timeout in enumerate(timeouts):
-            if g > timeout:
-                reached = k
-            else:
+    def deepest(self, g: float) -> int:
+        """Index of the deepest sleep state an idle gap of ``g`` seconds reaches (-1: stays idle)."""
+        k = -1
+        for timeout in self.timeouts:
+            if g <= timeout:
                 break
-        if reached < 0:
-            return 0.0, 0.0, -1, [(IDLE, g)]
-        parts = [(IDLE, timeouts[0])]
-        for k in range(reached):
-            parts.append((3 + k, timeouts[k + 1] - timeouts[k]))
-        parts.append((3 + reached, g - timeouts[reached]))
-        energy = sum(self.entry_energy[: reached + 1]) + self.exit_energy[reached]
-        unfinished_entry = max(0.0, timeouts[reached] + self.entry_latency[reached] - g)
-        return self.exit_latency[reached] + unfinished_entry, energy, reached, parts
+            k += 1
+        return k
+
+    def _plan(self, t: float, h: int, code: int) -> tuple[float, float, float, int]:
+        """(start, end, idle gap, deepest state) of a job arriving at ``t``; nothing is accounted yet."""
+        g = t - self.free_at
+        if g <= 0:
+            start, k = self.free_at, -2
+        elif g <= self.first_timeout:
+            start, k = t, -1
+        else:
+            k = self.deepest(g)
+            # Waking waits for an unfinished entry, then takes the state's exit latency.
+            start = max(t, self.free_at + self.entry_end[k]) + self.exit_latency[k]
+        return start, start + self.sim.hops[code][h][1], g, k
+
+    def _serve(self, f: int, h: int, code: int, plan: tuple[float, float, float, int]) -> None:
+        """Account a finished job (its idle gap, wake-up, service) and pass the frame on."""
+        sim = self.sim
+        start, end, g, k = plan
+        hops = sim.hops[code]
+        _, service, delay, energy = hops[h]
+        self.dynamic += energy
+        if k == -1:
+            self.idle_time += g
+        elif k >= 0:
+            self.reach[k] += 1
+            self.tail[k] += g - self.timeouts[k]
+            self.wake_time += start - self.free_at - g
+            self.wakes += 1
+            self.transitions += self.cycle_energy[k]
+            energy += self.cycle_energy[k]
+            sim.wakeups[f] += 1
+        self.active_time += service
+        if h == 0:
+            sim.start[f] = start
+            sim.energy[f] = energy
+            sim.used[f] = self.bit
+        else:
+            sim.energy[f] += energy
+            sim.used[f] |= self.bit
+        self.free_at = end
+        if h + 1 < len(hops):
+            sim.servers[hops[h + 1][0]].push(end + delay, f, h + 1, code)
+        else:
+            sim.end[f] = end
 
     def close(self, t_end: float) -> None:
         """Account the final idle stretch up to ``t_end`` (no wake-up: nothing arrives)."""
         g = t_end - self.free_at
         if g <= 0:
             return
-        _, _, reached, parts = self.gap(g)
-        for state, dt in parts:
-            self.residency[state] += dt
-        for k in range(reached + 1):
-            self.entries[k] += 1
-            self.transitions += self.entry_energy[k]
-            self.unattributed += self.entry_energy[k]  # no frame follows to be charged for it
+        k = self.deepest(g)
+        if k < 0:
+            self.idle_time += g
+            return
+        self.reach[k] += 1
+        self.tail[k] += g - self.timeouts[k]
+        entries = sum(self.entry_energy[: k + 1])
+        self.transitions += entries
+        self.unattributed += entries  # no frame follows to be charged for it
+
+    @property
+    def entries(self) -> list[int]:
+        """How often each sleep state was entered: once by every gap that reached it or a deeper one."""
+        return [sum(self.reach[j:]) for j in range(len(self.reach))]
+
+    @property
+    def residency(self) -> list[float]:
+        """Seconds in active, idle, wake and each sleep state (call after :meth:`close`)."""
+        n = len(self.reach)
+        t = self.timeouts
+        sleeping = sum(self.reach)
+        states = [self.active_time, self.idle_time + (t[0] * sleeping if n else 0.0), self.wake_time]
+        for j in range(n):
+            deeper = sum(self.reach[j + 1:])
+            states.append(self.tail[j] + (deeper * (t[j + 1] - t[j]) if j + 1 < n else 0.0))
+        return states
 
     def run(self):
-        """The server's SimPy process."""
-        sim = self.sim
-        env = sim.env
+        """The server's SimPy process: event-driven, for resources that receive hand-overs."""
+        env = self.sim.env
         heap = self.heap
-        hops = sim.hops
-        out_start, out_end, out_energy = sim.start, sim.end, sim.energy
         while True:
             from_heap = bool(heap) and (heap[0][0], heap[0][1]) < (self.ext_t, self.ext_f)
             if from_heap:
@@ -171,47 +227,38 @@ class _Server:
                 continue
             if t < self.free_at and self.drop:
                 self._consume(from_heap)
-                sim.dropped[f] = True
+                self.sim.dropped[f] = True
                 continue
-            wake = trans = 0.0
-            reached, parts = -1, ()
-            if t > self.free_at:
-                wake, trans, reached, parts = self.gap(t - self.free_at)
-                start = t + wake
-            else:
-                start = self.free_at
-            resource, service, delay, energy = hops[code][h]
-            end = start + service
-            if end > env.now:
+            plan = self._plan(t, h, code)
+            if plan[1] > env.now:
                 self.commit_key = (t, f)
                 try:
-                    yield env.timeout(end - env.now)
+                    yield env.timeout(plan[1] - env.now)
                 except simpy.Interrupt:
-                    continue
+                    continue  # an earlier job was handed over: plan again
                 self.commit_key = None
             self._consume(from_heap)
-            # The job is done: account the gap before it, its wake-up and its service.
-            res = self.residency
-            for state, dt in parts:
-                res[state] += dt
-            if reached >= 0:
-                res[WAKE] += wake
-                self.wakes += 1
-                self.transitions += trans
-                for k in range(reached + 1):
-                    self.entries[k] += 1
-                sim.wakeups[f] += 1
-            res[ACTIVE] += service
-            self.dynamic += energy
-            out_energy[f] += energy + trans
-            sim.used[f] |= self.bit
-            if h == 0:
-                out_start[f] = start
-            self.free_at = end
-            if h + 1 < len(hops[code]):
-                sim.servers[hops[code][h + 1][0]].push(end + delay, f, h + 1, code)
-            else:
-                out_end[f] = end
+            self._serve(f, h, code, plan)
+
+    def run_ahead(self, horizon: float):
+        """The SimPy process of a resource that no path hands work to.
+
+        Its schedule depends on its own arrivals only, so it serves them in a tight loop up to ``horizon``
+        seconds ahead of the clock, with one event per batch; hand-overs it makes are future-dated, which
+        the receiving servers handle like any other (interrupting a commitment when they come first).
+        """
+        env = self.sim.env
+        dropped = self.sim.dropped
+        while self.ext_t < _INF:
+            limit = env.now + horizon
+            while self.ext_t <= limit:
+                t, f, code = self.ext_t, self.ext_f, self.ext_c
+                self._advance_ext()
+                if t < self.free_at and self.drop:
+                    dropped[f] = True
+                    continue
+                self._serve(f, 0, code, self._plan(t, 0, code))
+            yield env.timeout(max(limit, self.free_at) - env.now)
 
     def _consume(self, from_heap: bool) -> None:
         if from_heap:
@@ -221,25 +268,32 @@ class _Server:
 
 
 class _Simulation:
-    def __init__(self, plan: Plan, ready: np.ndarray, codes: np.ndarray):
+    def __init__(self, plan: Plan, ready: np.ndarray, codes: np.ndarray, horizon: float):
         n = len(ready)
         self.plan = plan
+        self.ready = ready
+        self.codes = codes
         self.env = simpy.Environment()
         self.hops = [[(h.resource, h.service, h.delay, h.energy) for h in hops] for hops in plan.hops]
-        self.start = np.full(n, np.nan)
-        self.end = np.full(n, np.nan)
-        self.energy = np.zeros(n)
-        self.wakeups = np.zeros(n, dtype=np.int16)
-        self.used = np.zeros(n, dtype=np.int64)
-        self.dropped = np.zeros(n, dtype=bool)
-        first = np.array([hops[0].resource for hops in plan.hops], dtype=np.int64)[codes]
-        frames = np.arange(n, dtype=np.int64)
+        # Per-frame results in compact typed arrays: item access is several times cheaper than numpy's.
+        self.start = array("d", bytes(8 * n))
+        self.end = array("d", bytes(8 * n))
+        self.energy = array("d", bytes(8 * n))
+        self.wakeups = array("h", bytes(2 * n))
+        self.used = array("q", bytes(8 * n))
+        self.dropped = array("b", bytes(n))
+        first_of_path = [hops[0].resource for hops in plan.hops]
         self.servers = []
         for r in range(len(plan.resources)):
-            mine = first == r
-            self.servers.append(_Server(self, r, frames[mine], ready[mine], codes[mine]))
-        for server in self.servers:
-            server.proc = self.env.process(server.run())
+            starts_here = [c for c, first in enumerate(first_of_path) if first == r]
+            if len(starts_here) == len(first_of_path):
+                ext = None  # every frame starts here: no index array needed
+            else:
+                ext = np.flatnonzero(np.isin(codes, starts_here)) if starts_here else np.empty(0, np.int64)
+            self.servers.append(_Server(self, r, ext))
+        receives = {h.resource for hops in plan.hops for h in hops[1:]}
+        for r, server in enumerate(self.servers):
+            server.proc = self.env.process(server.run() if r in receives else server.run_ahead(horizon))
 
 
 def run_engine(plan: Plan, ready: np.ndarray, codes: np.ndarray,
@@ -250,8 +304,8 @@ def run_engine(plan: Plan, ready: np.ndarray, codes: np.ndarray,
     with the simulated time about 200 times over the run.
     """
     ready = np.ascontiguousarray(ready, dtype=np.float64)
-    codes = np.ascontiguousarray(codes, dtype=np.int64)
-    sim = _Simulation(plan, ready, codes)
+    codes = np.ascontiguousarray(codes, dtype=np.int16)
+    sim = _Simulation(plan, ready, codes, RUN_AHEAD)
     env = sim.env
     span = float(ready[-1]) if len(ready) else 0.0
     if progress is not None and span > 0:
@@ -262,13 +316,19 @@ def run_engine(plan: Plan, ready: np.ndarray, codes: np.ndarray,
                 progress(env.now)
         env.process(ticker())
     env.run()
-    last = float(np.nanmax(sim.end)) if np.isfinite(sim.end).any() else 0.0
-    t_end = max(horizon or 0.0, last, max(s.free_at for s in sim.servers))
+    dropped = np.frombuffer(sim.dropped, dtype=np.int8).view(bool)
+    start = np.frombuffer(sim.start, dtype=np.float64)   # views on the arrays: no copies
+    end = np.frombuffer(sim.end, dtype=np.float64)
+    if dropped.any():
+        start[dropped & (np.frombuffer(sim.used, dtype=np.int64) == 0)] = np.nan
+        end[dropped] = np.nan
+    t_end = max(horizon or 0.0, max(s.free_at for s in sim.servers))
     for server in sim.servers:
         server.close(t_end)
     return EngineOutput(
-        start=sim.start, end=sim.end, energy=sim.energy, wakeups=sim.wakeups, used=sim.used,
-        dropped=sim.dropped, residency=[s.residency for s in sim.servers],
+        start=start, end=end, energy=np.frombuffer(sim.energy, dtype=np.float64),
+        wakeups=np.frombuffer(sim.wakeups, dtype=np.int16), used=np.frombuffer(sim.used, dtype=np.int64),
+        dropped=dropped, residency=[s.residency for s in sim.servers],
         dynamic_energy=[s.dynamic for s in sim.servers], transition_energy=[s.transitions for s in sim.servers],
         wake_count=[s.wakes for s in sim.servers], sleep_entries=[s.entries for s in sim.servers],
         unattributed_energy=[s.unattributed for s in sim.servers], t_end=t_end)

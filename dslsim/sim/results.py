@@ -57,7 +57,8 @@ def build_result(out: EngineOutput, plan: Plan, profile: Profile, ready: np.ndar
     """Assemble :class:`SimResult` from engine arrays (vectorised; no per-frame Python work)."""
     names = list(plan.path_names)
     latency = out.end - ready
-    mask_codes, mask_inverse = np.unique(out.used, return_inverse=True)
+    mask_codes = np.unique(out.used)
+    mask_index = np.searchsorted(mask_codes, out.used).astype(np.int16)
     mask_labels = ["+".join(r.name for i, r in enumerate(plan.resources) if m >> i & 1) or "-"
                    for m in mask_codes.tolist()]
     frames = pd.DataFrame({
@@ -69,9 +70,9 @@ def build_result(out: EngineOutput, plan: Plan, profile: Profile, ready: np.ndar
         "latency_s": latency,
         "energy_J": out.energy,
         "wakeups": out.wakeups,
-        "cores": pd.Categorical.from_codes(mask_inverse.astype(np.int32), categories=mask_labels),
+        "cores": pd.Categorical.from_codes(mask_index, categories=mask_labels),
         "dropped": out.dropped,
-    })
+    }, copy=False)
     rows = []
     for r, res in enumerate(plan.resources):
         kind = "core" if res.is_core else "link"

@@ -36,7 +36,7 @@ def simulate(profile: str | Path | Profile, trace: str | Path | Trace, scenario:
         scenario = load_scenario(scenario, profile)
     plan = build_plan(trace.meta, profile, scenario)
     ready = trace.frames["t_arrival"].to_numpy(dtype=np.float64) + trace.meta.frame_duration
-    codes = trace.path_codes().astype(np.int64)
+    codes = trace.path_codes()
     index = trace.frames["frame"].to_numpy()
     horizon = trace.duration
 

@@ -39,10 +39,9 @@ def markov_routing(n_frames: int, light_share: float, mean_burst_frames: float, 
             f"a light share of {light_share:g} with bursts of {mean_burst_frames:g} frames needs bursts to start "
             f"more often than every frame; use longer bursts or a larger light share.")
     rng = np.random.default_rng(seed)
-    u = rng.random(n_frames)
     # Run-length generation: draw alternating geometric run lengths instead of stepping frame by frame.
     state = np.empty(n_frames, dtype=bool)
-    burst = bool(u[0] < q)
+    burst = bool(rng.random() < q)
     pos = 0
     while pos < n_frames:
         p_leave = leave if burst else enter

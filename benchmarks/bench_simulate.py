@@ -1,0 +1,60 @@
+"""Benchmark: simulate 1 h and 24 h of 75 Hz frames on the phone profile.
+
+Each case runs in a fresh process so that its peak memory (ru_maxrss) is its own. Reports wall time of
+the simulation (trace generation excluded and reported separately), frames per second and peak memory.
+
+    python benchmarks/bench_simulate.py                 # 1 h and 24 h, default scenario, no baseline
+    python benchmarks/bench_simulate.py --hours 1 --baseline
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+
+
+def one_case(hours: float, profile: str, baseline: bool) -> dict:
+    from dslsim.sim.run import simulate
+    from dslsim.trace.synth import synth_trace
+
+    t0 = time.perf_counter()
+    trace = synth_trace(duration=hours * 3600, frame_rate=75.0, light_share=0.8, mean_burst=0.5, seed=1,
+                        width=16, embed_dim=64)
+    t1 = time.perf_counter()
+    result = simulate(profile, trace, baseline=baseline)
+    t2 = time.perf_counter()
+    frames = len(trace) * (2 if baseline else 1)
+    return {"hours": hours, "profile": profile, "baseline": baseline, "frames": len(trace),
+            "synth_s": round(t1 - t0, 2), "simulate_s": round(t2 - t1, 2),
+            "frames_per_s": round(frames / (t2 - t1)),
+            "peak_rss_MB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "battery_life_h": round(result.summary["battery_life_h"], 2)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--hours", type=float, nargs="+", default=[1.0, 24.0])
+    ap.add_argument("--profile", default="phone")
+    ap.add_argument("--baseline", action="store_true", help="also run the all-full baseline (2x the frames)")
+    ap.add_argument("--case", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.case:
+        print(json.dumps(one_case(args.hours[0], args.profile, args.baseline)))
+        return
+    print(f"# {platform.processor() or platform.machine()}, Python {platform.python_version()}, "
+          f"{platform.system()} {platform.release()}")
+    for hours in args.hours:
+        cmd = [sys.executable, __file__, "--case", "--hours", str(hours), "--profile", args.profile]
+        if args.baseline:
+            cmd.append("--baseline")
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+        print(out.strip(), flush=True)
+
+
+if __name__ == "__main__":
+    main()
