@@ -19,9 +19,18 @@ from dslsim.sim.scenario import parse_scenario
 REL = 1e-9
 
 
+@pytest.fixture(autouse=True, params=[True, False], ids=["lookahead", "events"])
+def engine_mode(request, monkeypatch):
+    """Every case runs twice: with lookahead batching and purely event-driven."""
+    monkeypatch.setattr(__import__(__name__), "LOOKAHEAD", request.param)
+
+
+LOOKAHEAD = True
+
+
 def run(trace, scenario: dict, profile=None, baseline=False):
     profile = profile or simple_profile()
-    return simulate(profile, trace, parse_scenario(scenario, profile), baseline=baseline)
+    return simulate(profile, trace, parse_scenario(scenario, profile), baseline=baseline, lookahead=LOOKAHEAD)
 
 
 def residency(result, core: str) -> dict[str, float]:
@@ -157,3 +166,17 @@ def test_fifo_order_when_a_handover_beats_a_waiting_arrival():
     f = r.frames
     assert f["start_s"].tolist() == pytest.approx([10e-3, 20e-3], rel=REL)
     assert f["end_s"].tolist() == pytest.approx([28e-3, 26e-3], rel=REL)
+
+
+def test_cycle_between_cores_is_served_in_fifo_order():
+    # 'full' goes a -> b -> a (post-processing back on a): a and b feed each other, so both are event-driven.
+    # Frame 0 (full): front on a 10-11 ms, link 150 us, back on b 11.15-13.15 ms, link 150 us, post on a
+    # 13.3-14.3 ms. Frame 1 (light) ready at 20 ms: a idle, 20-21 ms.
+    stages = {"front": stage("front", 100_000, 100), "back": stage("back", 200_000, 100),
+              "post": stage("post", 100_000)}
+    trace = make_trace(["full", "light", "full"], stages=stages,
+                       paths={"light": ["front"], "full": ["front", "back", "post"]})
+    r = run(trace, {"placement": {"default": "a", "back": "b"}, "opp": {"a": "full"}})
+    f = r.frames
+    assert f["end_s"].tolist() == pytest.approx([14.3e-3, 21e-3, 34.3e-3], rel=REL)
+    assert f["cores"].astype(str).tolist() == ["a+b+a<->b", "a", "a+b+a<->b"]

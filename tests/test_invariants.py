@@ -76,6 +76,15 @@ def test_dynamic_energy_matches_op_table_by_hand(name, trace):
         assert dyn[core_name] == pytest.approx(joules, rel=1e-9)
 
 
+@pytest.mark.parametrize("name", PROFILES)
+def test_lookahead_and_event_driven_engines_agree_bit_for_bit(name, trace):
+    a = simulate(name, trace, lookahead=True)
+    b = simulate(name, trace, lookahead=False)
+    pd.testing.assert_frame_equal(a.frames, b.frames, check_exact=True)
+    pd.testing.assert_frame_equal(a.resources, b.resources, check_exact=True)
+    assert a.summary == b.summary
+
+
 def test_same_inputs_same_numbers_bit_for_bit(trace):
     a = simulate("watch", trace)
     b = simulate("watch", trace)

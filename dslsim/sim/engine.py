@@ -85,6 +85,8 @@ class _Server:
         self.commit_key: tuple[float, int] | None = None
         self.signal: simpy.Event | None = None
         self.proc: simpy.Process | None = None
+        self.feeders: list[_Server] = []
+        self.finished = False
         # External arrivals (frames whose first hop is here; None = every frame), read in chunks of plain
         # Python values so the hot loop never touches numpy scalars and memory stays bounded.
         self._ext_frames = ext_frames
@@ -240,25 +242,52 @@ class _Server:
             self._consume(from_heap)
             self._serve(f, h, code, plan)
 
-    def run_ahead(self, horizon: float):
-        """The SimPy process of a resource that no path hands work to.
+    def frontier(self) -> float:
+        """A lower bound on the ready time of every hand-over this server will still make.
 
-        Its schedule depends on its own arrivals only, so it serves them in a tight loop up to ``horizon``
+        Any future job starts no earlier than now-free and no earlier than its own arrival, which is at
+        least the next known arrival or the earliest hand-over the feeders can still make.
+        """
+        if self.finished:
+            return _INF
+        pending = min(self.ext_t, self.heap[0][0] if self.heap else _INF, self.feeders_frontier())
+        return max(self.free_at, pending)
+
+    def feeders_frontier(self) -> float:
+        """The earliest ready time any feeder may still hand over to this server."""
+        return min((f.frontier() for f in self.feeders), default=_INF)
+
+    def run_ahead(self, horizon: float):
+        """The SimPy process of a resource whose inputs are all known ahead (conservative lookahead).
+
+        A resource with no feeders knows every arrival in advance; one whose feeders all run ahead knows
+        every hand-over earlier than their frontier. It serves those jobs in a tight loop, up to ``horizon``
         seconds ahead of the clock, with one event per batch; hand-overs it makes are future-dated, which
-        the receiving servers handle like any other (interrupting a commitment when they come first).
+        receiving servers handle like any other.
         """
         env = self.sim.env
+        heap = self.heap
         dropped = self.sim.dropped
-        while self.ext_t < _INF:
+        while True:
             limit = env.now + horizon
-            while self.ext_t <= limit:
-                t, f, code = self.ext_t, self.ext_f, self.ext_c
-                self._advance_ext()
+            safe = self.feeders_frontier()
+            while True:
+                from_heap = bool(heap) and (heap[0][0], heap[0][1]) < (self.ext_t, self.ext_f)
+                if from_heap:
+                    t, f, h, code = heap[0]
+                else:
+                    t, f, h, code = self.ext_t, self.ext_f, 0, self.ext_c
+                if t > limit or t >= safe:  # beyond the batch, or a feeder may still hand over earlier
+                    break
+                self._consume(from_heap)
                 if t < self.free_at and self.drop:
                     dropped[f] = True
                     continue
-                self._serve(f, 0, code, self._plan(t, 0, code))
-            yield env.timeout(max(limit, self.free_at) - env.now)
+                self._serve(f, h, code, self._plan(t, h, code))
+            if self.ext_t == _INF and not heap and all(f.finished for f in self.feeders):
+                self.finished = True
+                return
+            yield env.timeout(horizon)
 
     def _consume(self, from_heap: bool) -> None:
         if from_heap:
@@ -267,8 +296,25 @@ class _Server:
             self._advance_ext()
 
 
+def run_ahead_set(plan: Plan) -> set[int]:
+    """Resources that can run ahead: not on a cycle of hand-overs, and fed only by resources that can."""
+    feeders = {r: set() for r in range(len(plan.resources))}
+    for hops in plan.hops:
+        for a, b in zip(hops, hops[1:]):
+            feeders[b.resource].add(a.resource)
+    ahead: set[int] = set()
+    grew = True
+    while grew:
+        grew = False
+        for r, fed_by in feeders.items():
+            if r not in ahead and fed_by <= ahead:
+                ahead.add(r)
+                grew = True
+    return ahead
+
+
 class _Simulation:
-    def __init__(self, plan: Plan, ready: np.ndarray, codes: np.ndarray, horizon: float):
+    def __init__(self, plan: Plan, ready: np.ndarray, codes: np.ndarray, horizon: float, lookahead: bool):
         n = len(ready)
         self.plan = plan
         self.ready = ready
@@ -291,21 +337,27 @@ class _Simulation:
             else:
                 ext = np.flatnonzero(np.isin(codes, starts_here)) if starts_here else np.empty(0, np.int64)
             self.servers.append(_Server(self, r, ext))
-        receives = {h.resource for hops in plan.hops for h in hops[1:]}
+        for hops in plan.hops:
+            for a, b in zip(hops, hops[1:]):
+                if self.servers[a.resource] not in self.servers[b.resource].feeders:
+                    self.servers[b.resource].feeders.append(self.servers[a.resource])
+        ahead = run_ahead_set(plan) if lookahead else set()
         for r, server in enumerate(self.servers):
-            server.proc = self.env.process(server.run() if r in receives else server.run_ahead(horizon))
+            server.proc = self.env.process(server.run_ahead(horizon) if r in ahead else server.run())
 
 
 def run_engine(plan: Plan, ready: np.ndarray, codes: np.ndarray,
-               progress: Callable[[float], None] | None = None, horizon: float | None = None) -> EngineOutput:
+               progress: Callable[[float], None] | None = None, horizon: float | None = None,
+               lookahead: bool = True) -> EngineOutput:
     """Replay frames (ready times in seconds, path codes into ``plan.hops``) and return raw results.
 
     ``horizon`` is the end of the simulated window (at least the last completion); ``progress`` is called
-    with the simulated time about 200 times over the run.
+    with the simulated time about 200 times over the run. ``lookahead=False`` makes every resource purely
+    event-driven (slower; the same numbers, which the tests check).
     """
     ready = np.ascontiguousarray(ready, dtype=np.float64)
     codes = np.ascontiguousarray(codes, dtype=np.int16)
-    sim = _Simulation(plan, ready, codes, RUN_AHEAD)
+    sim = _Simulation(plan, ready, codes, RUN_AHEAD, lookahead)
     env = sim.env
     span = float(ready[-1]) if len(ready) else 0.0
     if progress is not None and span > 0:

@@ -53,10 +53,17 @@ class SimResult:
 
 
 def build_result(out: EngineOutput, plan: Plan, profile: Profile, ready: np.ndarray, codes: np.ndarray,
-                 frame_index: np.ndarray) -> SimResult:
-    """Assemble :class:`SimResult` from engine arrays (vectorised; no per-frame Python work)."""
+                 frame_index: np.ndarray, with_frames: bool = True) -> SimResult:
+    """Assemble :class:`SimResult` from engine arrays (vectorised; no per-frame Python work).
+
+    With ``with_frames=False`` the per-frame table is left empty (a baseline only needs its summary).
+    """
     names = list(plan.path_names)
     latency = out.end - ready
+    resources = resource_table(out, plan)
+    summary = summarize(latency, codes, out, resources, plan, profile)
+    if not with_frames:
+        return SimResult(frames=pd.DataFrame(), resources=resources, summary=summary)
     mask_codes = np.unique(out.used)
     mask_index = np.searchsorted(mask_codes, out.used).astype(np.int16)
     mask_labels = ["+".join(r.name for i, r in enumerate(plan.resources) if m >> i & 1) or "-"
@@ -73,6 +80,11 @@ def build_result(out: EngineOutput, plan: Plan, profile: Profile, ready: np.ndar
         "cores": pd.Categorical.from_codes(mask_index, categories=mask_labels),
         "dropped": out.dropped,
     }, copy=False)
+    return SimResult(frames=frames, resources=resources, summary=summary)
+
+
+def resource_table(out: EngineOutput, plan: Plan) -> pd.DataFrame:
+    """One row per resource and component: residency and energy of each state, dynamic, transitions."""
     rows = []
     for r, res in enumerate(plan.resources):
         kind = "core" if res.is_core else "link"
@@ -87,27 +99,24 @@ def build_result(out: EngineOutput, plan: Plan, profile: Profile, ready: np.ndar
     resources = pd.DataFrame(rows, columns=["resource", "type", "opp", "component", "time_s", "energy_J",
                                             "wakeups"])
     resources["power_mW"] = 1e3 * resources["energy_J"] / out.t_end
-    summary = summarize(frames, resources, plan, profile, out)
-    return SimResult(frames=frames, resources=resources, summary=summary)
+    return resources
 
 
-def summarize(frames: pd.DataFrame, resources: pd.DataFrame, plan: Plan, profile: Profile,
-              out: EngineOutput) -> dict[str, Any]:
+def summarize(latency: np.ndarray, codes: np.ndarray, out: EngineOutput, resources: pd.DataFrame, plan: Plan,
+              profile: Profile) -> dict[str, Any]:
     """Headline figures: latency percentiles, deadline misses, power, energy per frame by path, battery life."""
     t_end = out.t_end
-    n = len(frames)
-    done = ~out.dropped
-    lat = frames["latency_s"].to_numpy()[done]
+    n = len(latency)
+    lat = latency[~out.dropped]
     s: dict[str, Any] = {"frames": n, "duration_s": t_end, "dropped": int(out.dropped.sum())}
-    for p in PERCENTILES:
-        s[f"latency_p{p}_s"] = float(np.percentile(lat, p)) if len(lat) else float("nan")
+    for p, value in zip(PERCENTILES, np.percentile(lat, PERCENTILES) if len(lat) else [np.nan] * 3):
+        s[f"latency_p{p}_s"] = float(value)
     s["latency_max_s"] = float(lat.max()) if len(lat) else float("nan")
     s["deadline_s"] = plan.deadline
     late = int((lat > plan.deadline).sum())
     s["deadline_misses"] = late + s["dropped"]
     s["deadline_miss_rate"] = s["deadline_misses"] / n if n else 0.0
-    codes = frames["path"].cat.codes.to_numpy()
-    energy = frames["energy_J"].to_numpy()
+    energy = out.energy
     for i, name in enumerate(plan.path_names):
         sel = codes == i
         s[f"share_{name}"] = float(sel.mean()) if n else 0.0

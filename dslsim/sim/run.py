@@ -23,12 +23,14 @@ from dslsim.trace.schema import Trace
 
 
 def simulate(profile: str | Path | Profile, trace: str | Path | Trace, scenario: str | Path | Scenario | None = None,
-             *, baseline: bool = True, progress: Callable[[str, float, float], None] | None = None) -> SimResult:
+             *, baseline: bool = True, progress: Callable[[str, float, float], None] | None = None,
+             lookahead: bool = True) -> SimResult:
     """Simulate ``trace`` on ``profile`` under ``scenario`` (default: the profile's default scenario).
 
     With ``baseline=True`` the same scenario is simulated again with every frame on the trace's dense path,
     and the summary gains ``baseline_*`` and ``battery_gain_*`` entries. ``progress(label, done, total)``
-    is called as simulated time advances.
+    is called as simulated time advances. ``lookahead=False`` runs every resource purely event-driven:
+    slower, same numbers (a cross-check).
     """
     profile = profile if isinstance(profile, Profile) else load_profile(profile)
     trace = trace if isinstance(trace, Trace) else read_trace(trace)
@@ -40,20 +42,21 @@ def simulate(profile: str | Path | Profile, trace: str | Path | Trace, scenario:
     index = trace.frames["frame"].to_numpy()
     horizon = trace.duration
 
-    def run(label: str, path_codes: np.ndarray) -> SimResult:
+    def run(label: str, path_codes: np.ndarray, with_frames: bool = True) -> SimResult:
         span = float(ready[-1])
         tick = (lambda now: progress(label, now, span)) if progress else None
-        out = run_engine(plan, ready, path_codes, progress=tick, horizon=horizon)
-        return build_result(out, plan, profile, ready, path_codes, index)
+        out = run_engine(plan, ready, path_codes, progress=tick, horizon=horizon, lookahead=lookahead)
+        return build_result(out, plan, profile, ready, path_codes, index, with_frames=with_frames)
 
+    # The baseline runs first and keeps only its summary, so peak memory is one run's, not two.
+    base = run("baseline", np.full_like(codes, list(trace.meta.paths).index(trace.meta.dense_path)),
+               with_frames=False) if baseline else None
     result = run("simulate", codes)
     result.meta = {"profile": profile.name, "profile_file": profile.source_file, "scenario": scenario.name,
                    "trace_source": trace.meta.source, "dense_path": trace.meta.dense_path,
                    "resources": [r.name for r in plan.resources],
                    "opp": {r.name: r.opp for r in plan.resources if r.is_core}}
-    if baseline:
-        dense = list(trace.meta.paths).index(trace.meta.dense_path)
-        base = run("baseline", np.full_like(codes, dense))
+    if base is not None:
         result.baseline = base.summary
         s = result.summary
         s["baseline_always_on_power_W"] = base.summary["always_on_power_W"]
