@@ -67,16 +67,16 @@ class _Server:
         self.sim = sim
         self.bit = 1 << r
         self.drop = resource.drop_when_busy
-        sleep = resource.sleep
-        self.timeouts = [s.timeout for s in sleep]
-        self.first_timeout = self.timeouts[0] if sleep else _INF
-        self.entry_energy = [s.entry_energy for s in sleep]
+        self.timeouts = [p.timeout for p in resource.sleep]
+        self.first_timeout = self.timeouts[0] if resource.sleep else _INF
+        states = [p.state for p in resource.sleep]
+        self.entry_energy = [s.entry_energy for s in states]
         # Wake-up from state k: entry into every state down to k, then exit from k.
-        self.cycle_energy = [sum(self.entry_energy[: k + 1]) + sleep[k].exit_energy for k in range(len(sleep))]
-        self.entry_end = [s.timeout + s.entry_latency for s in sleep]
-        self.exit_latency = [s.exit_latency for s in sleep]
-        self.reach = [0] * len(sleep)
-        self.tail = [0.0] * len(sleep)
+        self.cycle_energy = [sum(self.entry_energy[: k + 1]) + s.exit_energy for k, s in enumerate(states)]
+        self.entry_end = [p.timeout + p.state.entry_latency for p in resource.sleep]
+        self.exit_latency = [s.exit_latency for s in states]
+        self.reach = [0] * len(states)
+        self.tail = [0.0] * len(states)
         self.active_time = self.idle_time = self.wake_time = 0.0
         self.dynamic = self.transitions = self.unattributed = 0.0
         self.wakes = 0

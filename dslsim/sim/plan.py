@@ -9,22 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dslsim.errors import DslsimError
-from dslsim.hw.profile import Core, Profile
+from dslsim.hw.profile import Core, Profile, SleepState
 from dslsim.sim.scenario import Scenario
 from dslsim.trace.schema import Stage, TraceMeta
 
 
 @dataclass(frozen=True)
 class SleepPolicy:
-    """A sleep state in use on a core: its timeout (idle time before entry) plus the state's figures."""
+    """A sleep state in use on a core, entered after ``timeout`` seconds of idleness."""
 
-    name: str
+    state: SleepState
     timeout: float
-    power: float
-    entry_latency: float
-    exit_latency: float
-    entry_energy: float
-    exit_energy: float
 
 
 @dataclass(frozen=True)
@@ -44,12 +39,12 @@ class Resource:
     @property
     def state_names(self) -> list[str]:
         """Residency buckets: active, idle, wake (exit transitions), then the sleep states in depth order."""
-        return ["active", "idle", "wake"] + [s.name for s in self.sleep]
+        return ["active", "idle", "wake"] + [s.state.name for s in self.sleep]
 
     @property
     def state_powers(self) -> list[float]:
         """Power of each residency bucket; transition energy is lumped per transition, so 'wake' draws 0 W."""
-        return [self.active_power, self.idle_power, 0.0] + [s.power for s in self.sleep]
+        return [self.active_power, self.idle_power, 0.0] + [s.state.power for s in self.sleep]
 
 
 @dataclass(frozen=True)
@@ -107,11 +102,7 @@ def build_plan(meta: TraceMeta, profile: Profile, scenario: Scenario) -> Plan:
     index: dict[str, int] = {}
     for name, core in profile.cores.items():
         opp = core.opp(scenario.opp[name])
-        states = []
-        for state_name, timeout in scenario.sleep.get(name, ()):
-            s = core.sleep_state(state_name)
-            states.append(SleepPolicy(s.name, timeout, s.power, s.entry_latency, s.exit_latency,
-                                      s.entry_energy, s.exit_energy))
+        states = [SleepPolicy(core.sleep_state(state), timeout) for state, timeout in scenario.sleep.get(name, ())]
         index[name] = len(resources)
         resources.append(Resource(name=name, is_core=True, drop_when_busy=scenario.busy_policy(name) == "drop",
                                   active_power=opp.leakage, idle_power=opp.leakage + core.idle_power,
