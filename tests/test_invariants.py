@@ -116,3 +116,25 @@ def test_synthetic_trace_is_reproducible_by_seed():
     pd.testing.assert_frame_equal(a.frames, b.frames)
     assert not a.frames["path"].equals(c.frames["path"])
     assert np.array_equal(a.frames["score"] >= 0.5, a.frames["path"] == "full")
+
+
+@pytest.mark.parametrize("name", PROFILES)
+def test_timeline_tiles_the_window_and_matches_totals(name, trace):
+    """A window covering the whole run: intervals tile it on every core and give back each state's residency."""
+    r = simulate(name, trace, baseline=False, window=(0.0, 1e9))
+    tl, t_end = r.timeline, r.summary["duration_s"]
+    for core, group in tl.groupby("resource"):
+        g = group.sort_values("start_s")
+        assert g["start_s"].iloc[0] == 0.0 and g["end_s"].iloc[-1] == pytest.approx(t_end, rel=1e-12)
+        assert np.allclose(g["start_s"].to_numpy()[1:], g["end_s"].to_numpy()[:-1], rtol=0, atol=1e-9)
+        by_state = (g["end_s"] - g["start_s"]).groupby(g["state"]).sum()
+        res = r.resources[(r.resources["resource"] == core) & r.resources["time_s"].notna()]
+        # Interval lengths are differences of absolute times (~100 s), each good to ~1e-14 s.
+        slack = 4 * np.finfo(float).eps * t_end * len(g)
+        for state, seconds in zip(res["component"], res["time_s"]):
+            assert by_state.get(state, 0.0) == pytest.approx(seconds, rel=1e-9, abs=slack), (core, state)
+        # Energy from the intervals (state power + dynamic power while active) is the core's whole energy
+        # except lumped transition energy.
+        energy = ((g["end_s"] - g["start_s"]) * g["power_W"]).sum()
+        parts = r.resources[(r.resources["resource"] == core) & (r.resources["component"] != "transitions")]
+        assert energy == pytest.approx(parts["energy_J"].sum(), rel=1e-9)

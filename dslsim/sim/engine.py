@@ -29,6 +29,7 @@ import simpy
 
 from dslsim.sim.plan import Plan
 
+ACTIVE, IDLE, WAKE, SLEEP0 = 0, 1, 2, 3  # residency buckets; sleep state k is SLEEP0 + k
 _CHUNK = 1 << 16
 _INF = math.inf
 #: How far (simulated seconds) a resource that receives no hand-overs may run ahead of the clock.
@@ -52,6 +53,8 @@ class EngineOutput:
     sleep_entries: list[list[int]]
     unattributed_energy: list[float]
     t_end: float
+    timeline: list[list[tuple[int, float, float, float]]] | None = None
+    window: tuple[float, float] | None = None
 
 
 class _Server:
@@ -87,6 +90,8 @@ class _Server:
         self.proc: simpy.Process | None = None
         self.feeders: list[_Server] = []
         self.finished = False
+        self.window = sim.window
+        self.timeline: list[tuple[int, float, float, float]] = []
         # External arrivals (frames whose first hop is here; None = every frame), read in chunks of plain
         # Python values so the hot loop never touches numpy scalars and memory stays bounded.
         self._ext_frames = ext_frames
@@ -167,6 +172,8 @@ class _Server:
             energy += self.cycle_energy[k]
             sim.wakeups[f] += 1
         self.active_time += service
+        if self.window is not None and end >= self.window[0] and self.free_at <= self.window[1]:
+            self._record(g, k, start, end, hops[h][3] / service if service > 0 else 0.0)
         if h == 0:
             sim.start[f] = start
             sim.energy[f] = energy
@@ -180,12 +187,29 @@ class _Server:
         else:
             sim.end[f] = end
 
+    def _record(self, g: float, k: int, start: float, end: float, dynamic_power: float) -> None:
+        """Append the state intervals of one idle gap (if any), its wake-up and a job to the timeline."""
+        rows, t = self.timeline, self.free_at
+        if k == -1:
+            rows.append((IDLE, t, t + g, 0.0))
+        elif k >= 0:
+            bounds = [t] + [t + timeout for timeout in self.timeouts[: k + 1]] + [t + g]
+            rows.append((IDLE, bounds[0], bounds[1], 0.0))
+            rows.extend((SLEEP0 + j, bounds[j + 1], bounds[j + 2], 0.0) for j in range(k + 1))
+            rows.append((WAKE, t + g, start, 0.0))
+        if end is not None:
+            rows.append((ACTIVE, start, end, dynamic_power))
+
     def close(self, t_end: float) -> None:
         """Account the final idle stretch up to ``t_end`` (no wake-up: nothing arrives)."""
         g = t_end - self.free_at
         if g <= 0:
             return
         k = self.deepest(g)
+        if self.window is not None and self.free_at <= self.window[1]:
+            self._record(g, k, t_end, None, 0.0)
+            if k >= 0:
+                self.timeline.pop()  # no wake-up follows the last gap
         if k < 0:
             self.idle_time += g
             return
@@ -314,9 +338,11 @@ def run_ahead_set(plan: Plan) -> set[int]:
 
 
 class _Simulation:
-    def __init__(self, plan: Plan, ready: np.ndarray, codes: np.ndarray, horizon: float, lookahead: bool):
+    def __init__(self, plan: Plan, ready: np.ndarray, codes: np.ndarray, horizon: float, lookahead: bool,
+                 window: tuple[float, float] | None = None):
         n = len(ready)
         self.plan = plan
+        self.window = window
         self.ready = ready
         self.codes = codes
         self.env = simpy.Environment()
@@ -348,16 +374,17 @@ class _Simulation:
 
 def run_engine(plan: Plan, ready: np.ndarray, codes: np.ndarray,
                progress: Callable[[float], None] | None = None, horizon: float | None = None,
-               lookahead: bool = True) -> EngineOutput:
+               lookahead: bool = True, window: tuple[float, float] | None = None) -> EngineOutput:
     """Replay frames (ready times in seconds, path codes into ``plan.hops``) and return raw results.
 
     ``horizon`` is the end of the simulated window (at least the last completion); ``progress`` is called
     with the simulated time about 200 times over the run. ``lookahead=False`` makes every resource purely
-    event-driven (slower; the same numbers, which the tests check).
+    event-driven (slower; the same numbers, which the tests check). With ``window=(t0, t1)`` every state
+    interval that overlaps the window is recorded per resource as (state, start, end, dynamic power).
     """
     ready = np.ascontiguousarray(ready, dtype=np.float64)
     codes = np.ascontiguousarray(codes, dtype=np.int16)
-    sim = _Simulation(plan, ready, codes, RUN_AHEAD, lookahead)
+    sim = _Simulation(plan, ready, codes, RUN_AHEAD, lookahead, window)
     env = sim.env
     span = float(ready[-1]) if len(ready) else 0.0
     if progress is not None and span > 0:
@@ -383,4 +410,5 @@ def run_engine(plan: Plan, ready: np.ndarray, codes: np.ndarray,
         dropped=dropped, residency=[s.residency for s in sim.servers],
         dynamic_energy=[s.dynamic for s in sim.servers], transition_energy=[s.transitions for s in sim.servers],
         wake_count=[s.wakes for s in sim.servers], sleep_entries=[s.entries for s in sim.servers],
-        unattributed_energy=[s.unattributed for s in sim.servers], t_end=t_end)
+        unattributed_energy=[s.unattributed for s in sim.servers], t_end=t_end,
+        timeline=[s.timeline for s in sim.servers] if window is not None else None, window=window)

@@ -24,7 +24,9 @@ class SimResult:
     * ``resources``: one row per core or link and component (a power state with its residency, or the
       'dynamic' / 'transitions' energy), with time_s, energy_J and mean power_mW;
     * ``summary``: a flat dict of headline figures (SI units in the key names);
-    * ``baseline``: the summary of the all-dense-path run on the same scenario, when computed.
+    * ``baseline``: the summary of the all-dense-path run on the same scenario, when computed;
+    * ``timeline``: when a window was asked for, every state interval overlapping it (resource, state,
+      start_s, end_s, power_W with the job's dynamic power included while active), clipped to the window.
     """
 
     frames: pd.DataFrame
@@ -32,6 +34,7 @@ class SimResult:
     summary: dict[str, Any]
     baseline: dict[str, Any] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    timeline: pd.DataFrame | None = None
 
     def per_core(self) -> pd.DataFrame:
         """Wide table per resource: time share per state and mean power split into static/dynamic/transitions."""
@@ -62,8 +65,9 @@ def build_result(out: EngineOutput, plan: Plan, profile: Profile, ready: np.ndar
     latency = out.end - ready
     resources = resource_table(out, plan)
     summary = summarize(latency, codes, out, resources, plan, profile)
+    timeline = timeline_table(out, plan)
     if not with_frames:
-        return SimResult(frames=pd.DataFrame(), resources=resources, summary=summary)
+        return SimResult(frames=pd.DataFrame(), resources=resources, summary=summary, timeline=timeline)
     mask_codes = np.unique(out.used)
     mask_index = np.searchsorted(mask_codes, out.used).astype(np.int16)
     mask_labels = ["+".join(r.name for i, r in enumerate(plan.resources) if m >> i & 1) or "-"
@@ -80,7 +84,24 @@ def build_result(out: EngineOutput, plan: Plan, profile: Profile, ready: np.ndar
         "cores": pd.Categorical.from_codes(mask_index, categories=mask_labels),
         "dropped": out.dropped,
     }, copy=False)
-    return SimResult(frames=frames, resources=resources, summary=summary)
+    return SimResult(frames=frames, resources=resources, summary=summary, timeline=timeline)
+
+
+def timeline_table(out: EngineOutput, plan: Plan) -> pd.DataFrame | None:
+    """State intervals recorded in the engine's window, as a DataFrame, sorted by resource and time."""
+    if out.timeline is None:
+        return None
+    w0, w1 = out.window
+    w1 = min(w1, out.t_end)
+    rows = []
+    for r, res in enumerate(plan.resources):
+        names, powers = res.state_names, res.state_powers
+        for state, t0, t1, dyn in out.timeline[r]:
+            t0, t1 = max(t0, w0), min(t1, w1)
+            if t1 > t0:
+                rows.append((res.name, names[state], t0, t1, powers[state] + dyn))
+    df = pd.DataFrame(rows, columns=["resource", "state", "start_s", "end_s", "power_W"])
+    return df.sort_values(["resource", "start_s"], kind="stable").reset_index(drop=True)
 
 
 def resource_table(out: EngineOutput, plan: Plan) -> pd.DataFrame:

@@ -24,13 +24,14 @@ from dslsim.trace.schema import Trace
 
 def simulate(profile: str | Path | Profile, trace: str | Path | Trace, scenario: str | Path | Scenario | None = None,
              *, baseline: bool = True, progress: Callable[[str, float, float], None] | None = None,
-             lookahead: bool = True) -> SimResult:
+             lookahead: bool = True, window: tuple[float, float] | None = None) -> SimResult:
     """Simulate ``trace`` on ``profile`` under ``scenario`` (default: the profile's default scenario).
 
     With ``baseline=True`` the same scenario is simulated again with every frame on the trace's dense path,
     and the summary gains ``baseline_*`` and ``battery_gain_*`` entries. ``progress(label, done, total)``
     is called as simulated time advances. ``lookahead=False`` runs every resource purely event-driven:
-    slower, same numbers (a cross-check).
+    slower, same numbers (a cross-check). ``window=(t0, t1)`` (seconds) records every core's state intervals
+    there, in ``result.timeline``, for timeline and power-over-time plots.
     """
     profile = profile if isinstance(profile, Profile) else load_profile(profile)
     trace = trace if isinstance(trace, Trace) else read_trace(trace)
@@ -45,7 +46,8 @@ def simulate(profile: str | Path | Profile, trace: str | Path | Trace, scenario:
     def run(label: str, path_codes: np.ndarray, with_frames: bool = True) -> SimResult:
         span = float(ready[-1])
         tick = (lambda now: progress(label, now, span)) if progress else None
-        out = run_engine(plan, ready, path_codes, progress=tick, horizon=horizon, lookahead=lookahead)
+        out = run_engine(plan, ready, path_codes, progress=tick, horizon=horizon, lookahead=lookahead,
+                         window=window if with_frames else None)
         return build_result(out, plan, profile, ready, path_codes, index, with_frames=with_frames)
 
     # The baseline runs first and keeps only its summary, so peak memory is one run's, not two.
