@@ -47,12 +47,13 @@ def cli() -> None:
 
 def _register() -> None:
     from dslsim.cli.profiles_cmd import profiles
+    from dslsim.cli.report_cmd import report
     from dslsim.cli.simulate_cmd import simulate
+    from dslsim.cli.sweep_cmd import sweep
     from dslsim.cli.trace_cmd import trace
 
-    cli.add_command(simulate)
-    cli.add_command(trace)
-    cli.add_command(profiles)
+    for command in (simulate, sweep, report, trace, profiles):
+        cli.add_command(command)
 
 
 _register()

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dslsim.errors import InputError, describe
+from dslsim.errors import DslsimError, InputError, describe
 
 FORMAT = "dslsim.trace"
 VERSION = 1
@@ -172,6 +172,40 @@ class Trace:
         values = np.full(len(frames), path, dtype=object) if isinstance(path, str) else path
         frames["path"] = pd.Categorical(values, categories=list(self.meta.paths))
         return Trace(self.meta, frames)
+
+    def rethreshold(self, threshold: float) -> "Trace":
+        """A copy routed again from the stored switch scores: score >= threshold takes the dense path.
+
+        Only for two-path traces with a ``score`` column (a DSL or Gated Compression switch).
+        """
+        names = list(self.meta.paths)
+        if "score" not in self.frames.columns or len(names) != 2:
+            raise DslsimError(f"re-thresholding needs a two-path trace with a score column; this one has paths "
+                              f"{names} and columns {list(self.frames.columns)}.")
+        other = names[1 - names.index(self.meta.dense_path)]
+        dense = self.frames["score"].to_numpy() >= threshold
+        frames = self.frames.copy()
+        frames["path"] = pd.Categorical(np.where(dense, self.meta.dense_path, other), categories=names)
+        meta = TraceMeta(**{**self.meta.__dict__, "threshold": float(threshold)})
+        return Trace(meta, frames)
+
+    def routed_error(self) -> dict[str, float]:
+        """Mean per-frame distortion of the path each frame took, when the trace stores ``err_<path>`` columns.
+
+        Returns ``{}`` without them; with a boolean ``label`` column (True = signal, e.g. speech) the mean over
+        labelled frames is given too, as ``error_on_label``.
+        """
+        cols = [f"err_{p}" for p in self.meta.paths]
+        if not all(c in self.frames.columns for c in cols):
+            return {}
+        table = self.frames[cols].to_numpy(dtype=np.float64)
+        chosen = table[np.arange(len(table)), self.path_codes().astype(np.int64)]
+        out = {"error": float(chosen.mean())}
+        if "label" in self.frames.columns:
+            labelled = self.frames["label"].to_numpy(dtype=bool)
+            if labelled.any():
+                out["error_on_label"] = float(chosen[labelled].mean())
+        return out
 
     def validate(self, source: str = "<trace>") -> "Trace":
         """Check the per-frame table against the metadata; returns self, raises :class:`InputError`."""

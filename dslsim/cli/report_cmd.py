@@ -1,0 +1,56 @@
+"""``dslsim report``: a self-contained HTML report for one simulation or one sweep."""
+
+from __future__ import annotations
+
+import click
+
+from dslsim.errors import DslsimError
+
+
+def _window(text: str | None) -> tuple[float, float] | None:
+    from dslsim.units import parse_quantity
+
+    if not text:
+        return None
+    if ":" not in text:
+        raise DslsimError(f"--window {text!r}: expected START:END, e.g. '10 s:13 s'.")
+    a, b = (parse_quantity(part.strip(), "s", "--window", "") for part in text.split(":", 1))
+    if not b > a:
+        raise DslsimError(f"--window {text!r}: the end must come after the start.")
+    return a, b
+
+
+@click.command()
+@click.option("--profile", "-p", metavar="NAME|FILE", help="Profile to simulate (with --trace).")
+@click.option("--trace", "-t", "trace_path", type=click.Path(dir_okay=False), help="Trace to simulate.")
+@click.option("--scenario", "-s", type=click.Path(dir_okay=False), help="Scenario (default: the profile's).")
+@click.option("--window", metavar="START:END", help="Timeline window, e.g. '10 s:13 s' (default: 3 s around "
+                                                    "the first full-path frame).")
+@click.option("--sweep", "sweep_dir", type=click.Path(file_okay=False), help="A sweep store folder instead.")
+@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="The HTML file to write.")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Also write each figure's and table's data as CSV.")
+def report(profile, trace_path, scenario, window, sweep_dir, out, data_dir):
+    """Write a self-contained HTML report (figures embedded) for one simulation or one sweep.
+
+    \b
+    Examples:
+      dslsim report -p watch -t traces/dsl-75hz-10min.parquet --out watch.html
+      dslsim report --sweep sweeps/heavy-path --out heavy-path.html --data-dir heavy-path-data
+    """
+    from dslsim.report.build import simulation_report, sweep_report
+
+    if sweep_dir:
+        if profile or trace_path or scenario:
+            raise DslsimError("give either --sweep, or --profile and --trace, not both.")
+        rep = sweep_report(sweep_dir)
+    else:
+        if not (profile and trace_path):
+            raise DslsimError("give --profile and --trace (one simulation), or --sweep DIR.")
+        from dslsim.hw.load import load_profile
+        from dslsim.sim.scenario import load_scenario
+        from dslsim.trace.io import read_trace
+
+        p = load_profile(profile)
+        rep = simulation_report(p, read_trace(trace_path), load_scenario(scenario, p), _window(window))
+    written = rep.write(out, data_dir)
+    click.echo(f"wrote {out}" + (f" and {len(written) - 1} data files in {data_dir}" if data_dir else ""))

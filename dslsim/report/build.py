@@ -1,0 +1,127 @@
+"""Build the HTML reports: one simulation (with named baselines and timelines) or one sweep."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from dslsim.hw.profile import Profile
+from dslsim.report import plots
+from dslsim.report.analysis import baseline_table, pareto_front
+from dslsim.report.html import HtmlReport
+from dslsim.sim.results import SimResult
+from dslsim.sim.scenario import Scenario
+from dslsim.trace.schema import Trace
+
+
+def default_window(trace: Trace, width: float = 1.0) -> tuple[float, float]:
+    """A window of ``width`` seconds starting 0.2 s before the first frame on the dense path."""
+    frames = trace.frames
+    dense = frames.index[frames["path"] == trace.meta.dense_path]
+    t0 = float(frames["t_arrival"].iloc[dense[0]]) - 0.2 if len(dense) else 0.0
+    t0 = max(0.0, min(t0, trace.duration - width))
+    return t0, t0 + width
+
+
+def summary_table(result: SimResult) -> pd.DataFrame:
+    """Headline figures as (figure, value) rows with units."""
+    s = result.summary
+    rows = [("frames", f"{s['frames']:,}"), ("simulated time", f"{s['duration_s']:.1f} s")]
+    rows += [(f"share on '{k[6:]}'", f"{100 * v:.1f} %") for k, v in s.items() if k.startswith("share_")]
+    rows += [(f"latency {k.split('_')[1]}", f"{1e3 * s[k]:.3f} ms") for k in
+             ("latency_p50_s", "latency_p95_s", "latency_p99_s", "latency_max_s")]
+    rows += [("deadline", f"{1e3 * s['deadline_s']:.3f} ms"), ("deadline misses", f"{100 * s['deadline_miss_rate']:.2f} %"),
+             ("dropped frames", f"{s['dropped']:,}"), ("wake-ups", f"{s['wakeups']:,}"),
+             ("wake-up energy", f"{1e3 * s['transition_energy_J']:.3f} mJ")]
+    rows += [(f"energy per '{k[17:-2]}' frame", f"{1e6 * v:.2f} uJ") for k, v in s.items()
+             if k.startswith("energy_per_frame_") and math.isfinite(v)]
+    rows += [("compute power", f"{1e3 * s['compute_power_W']:.3f} mW"),
+             ("platform floor", f"{1e3 * s['floor_power_W']:.3f} mW"),
+             ("always-on power", f"{1e3 * s['always_on_power_W']:.3f} mW"),
+             ("battery draw", f"{1e3 * s['battery_power_W']:.3f} mW"),
+             ("battery life", f"{s['battery_life_h']:.1f} h ({s['battery_life_days']:.2f} days)")]
+    if "battery_gain_h" in s:
+        rows.append(("battery gain vs all-dense", f"{s['battery_gain_h']:+.1f} h ({s['battery_gain_pct']:+.1f} %)"))
+    return pd.DataFrame(rows, columns=["figure", "value"])
+
+
+def simulation_report(profile: Profile, trace: Trace, scenario: Scenario,
+                      window: tuple[float, float] | None = None) -> HtmlReport:
+    """Report for one simulation: summary, named baselines, per-core energy, latency, timelines."""
+    from dslsim.sim.run import simulate
+
+    window = window or default_window(trace)
+    result = simulate(profile, trace, scenario, window=window)
+    rep = HtmlReport(f"dslsim: {profile.name} / {scenario.name}")
+    src = trace.meta.source
+    rep.text(f"Profile {profile.source_file}; scenario '{scenario.name}'; trace of {len(trace):,} frames at "
+             f"{trace.meta.frame_rate:g} frames/s from {src.get('model', src.get('generator', 'unknown source'))}.")
+    if profile.unsourced:
+        rep.text(f"Warning: {len(profile.unsourced)} profile numbers carry no source: "
+                 f"{', '.join(profile.unsourced[:10])}.", note=True)
+    rep.heading("Summary")
+    rep.table("summary", summary_table(result))
+    rep.heading("Battery life against named baselines")
+    base = baseline_table(profile, trace, scenario)
+    rep.figure("battery_comparison", *plots.battery_comparison(base),
+               caption="Grey bars cannot keep up (drops or > 1 % deadline misses): their battery figure is not comparable.")
+    rep.table("baselines", base, caption="scenario_gain_pct: how much longer the scenario lasts than each row.")
+    rep.heading("Where the energy goes")
+    rep.figure("energy_breakdown", *plots.energy_breakdown(result),
+               caption="Mean power per core and link: residency in each power state, dynamic op energy, wake-up transitions.")
+    rep.table("per_core", result.per_core())
+    rep.heading("Latency")
+    rep.figure("latency_by_path", *plots.latency_by_path(result), caption="Latency = end of the last stage - frame ready time.")
+    rep.heading(f"Timeline, {window[0]:.2f}-{window[1]:.2f} s")
+    rep.figure("state_timeline", *plots.state_timeline(result), caption="Power state of every core and link.")
+    rep.figure("power_over_time", *plots.power_over_time(result),
+               caption="Power of each core (log scale above 0.01 mW), state bands behind; lumped wake-up energy not shown.")
+    return rep
+
+
+def _label(df: pd.DataFrame, axes: list[str]) -> pd.Series:
+    return df[axes].astype(str).agg(", ".join, axis=1)
+
+
+def sweep_report(store_dir) -> HtmlReport:
+    """Report for a sweep store: results, Pareto fronts, heat maps of the first two axes."""
+    from dslsim.sweep.store import SweepStore
+
+    store = SweepStore(store_dir)
+    manifest = store.manifest()
+    df = store.table()
+    axes = list(manifest["axes"])
+    rep = HtmlReport(f"dslsim sweep: {manifest['name']}")
+    rep.text(f"{len(df)} of {len(manifest['points'])} points finished. Base: profile {manifest['profile']}, "
+             f"scenario {manifest['scenario']}, trace {manifest['trace']}. Axes: {', '.join(axes)}.")
+    if df.empty:
+        return rep
+    df = df.assign(always_on_power_mW=df["always_on_power_W"] * 1e3, latency_p99_ms=df["latency_p99_s"] * 1e3,
+                   point=_label(df, axes))
+    rep.heading("Pareto front: always-on power vs p99 latency")
+    front = pareto_front(df, minimize=["always_on_power_mW", "latency_p99_ms"])
+    rep.figure("pareto_power_latency", *plots.pareto(df, "always_on_power_mW", "latency_p99_ms", front, "point",
+                                                     "always-on power (mW)", "p99 latency (ms)"),
+               caption="Red: points no other point beats on both power and latency.")
+    if "error" in df.columns:
+        rep.heading("Pareto front: quality vs battery life")
+        qfront = pareto_front(df, minimize=["error"], maximize=["battery_life_h"])
+        rep.figure("pareto_quality_battery", *plots.pareto(df, "battery_life_h", "error", qfront, "point",
+                                                           "battery life (h)", "mean routed distortion"),
+                   caption="Distortion of the path each frame took (the trace's per-path error columns).")
+    if len(axes) >= 2:
+        rep.heading(f"Battery life over {axes[0]} and {axes[1]}")
+        rep.figure("heatmap_battery", *plots.heatmap(df, axes[0], axes[1], "battery_life_h", "battery life (h)"))
+    elif len(axes) == 1:
+        rep.heading(f"Battery life over {axes[0]}")
+        rep.figure("heatmap_battery", *plots.heatmap(df.assign(all="all"), axes[0], "all", "battery_life_h",
+                                                     "battery life (h)"))
+    rep.heading("All points")
+    cols = axes + [c for c in ("always_on_power_mW", "latency_p99_ms", "deadline_miss_rate", "wakeups",
+                               "battery_life_h", "battery_gain_pct", "error", "error_on_label") if c in df.columns]
+    best = df.sort_values("battery_life_h", ascending=False)
+    rep.table("results", best[cols + ["point_id"]],
+              caption="Sorted by battery life; battery_gain_pct is against every frame on the dense path.")
+    return rep

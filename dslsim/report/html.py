@@ -1,0 +1,86 @@
+"""A self-contained HTML report: figures embedded as PNG data URIs, tables inline, no external assets.
+
+On load, a two-line script records in ``<body data-images-loaded="k/n">`` how many images decoded, so a
+headless browser can check that the report renders.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from pathlib import Path
+
+import pandas as pd
+
+from dslsim.fileio import write_text_atomic
+
+_STYLE = """
+body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
+h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 1.8em; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; font-size: 12px; margin: .6em 0; }
+th, td { border: 1px solid #ddd; padding: 3px 7px; text-align: right; } th { background: #f4f4f4; }
+td:first-child, th:first-child { text-align: left; }
+figure { margin: 1em 0; } figcaption { color: #555; font-size: 12px; } img { max-width: 100%; }
+.note { color: #555; font-size: 12px; }
+"""
+
+_CHECK = """
+window.addEventListener('load', function () {
+  var imgs = Array.prototype.slice.call(document.images);
+  var ok = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
+  document.body.setAttribute('data-images-loaded', ok + '/' + imgs.length);
+});
+"""
+
+
+class HtmlReport:
+    """Collects headings, text, tables and figures; :meth:`write` makes one HTML file (and figure data)."""
+
+    def __init__(self, title: str):
+        self.title = title
+        self.parts: list[str] = []
+        self.data: dict[str, pd.DataFrame] = {}
+
+    def heading(self, text: str) -> None:
+        """A section heading."""
+        self.parts.append(f"<h2>{html.escape(text)}</h2>")
+
+    def text(self, text: str, note: bool = False) -> None:
+        """A paragraph (escaped)."""
+        self.parts.append(f"<p{' class=note' if note else ''}>{html.escape(text)}</p>")
+
+    def table(self, name: str, df: pd.DataFrame, caption: str = "", float_format: str = "{:,.4g}") -> None:
+        """An inline table; its data is also kept under ``name``."""
+        self.data[name] = df
+        body = df.to_html(index=False, border=0, float_format=float_format.format, na_rep="")
+        self.parts.append(f"<figure>{body}<figcaption>{html.escape(caption)}</figcaption></figure>")
+
+    def figure(self, name: str, fig, data: pd.DataFrame | None, caption: str = "") -> None:
+        """An embedded PNG of a matplotlib figure (closed afterwards); its data is kept under ``name``."""
+        import matplotlib.pyplot as plt
+
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=110)
+        plt.close(fig)
+        b64 = base64.b64encode(buf.getvalue()).decode()
+        if data is not None:
+            self.data[name] = data
+        self.parts.append(f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,{b64}">'
+                          f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+
+    def render(self) -> str:
+        """The HTML text."""
+        return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{html.escape(self.title)}</title>"
+                f"<style>{_STYLE}</style><script>{_CHECK}</script></head><body>"
+                f"<h1>{html.escape(self.title)}</h1>{''.join(self.parts)}</body></html>")
+
+    def write(self, path: str | Path, data_dir: str | Path | None = None) -> list[Path]:
+        """Write the report atomically, and each figure's and table's data as CSV into ``data_dir``."""
+        from dslsim.report.export import write_table
+
+        written = [write_text_atomic(path, self.render())]
+        if data_dir is not None:
+            for name, df in self.data.items():
+                written.append(write_table(df, Path(data_dir) / f"{name}.csv", "csv"))
+        return written

@@ -1,0 +1,180 @@
+"""Figures (matplotlib, no display needed). Each function returns ``(figure, data)``: the data is the table the
+figure draws, so every figure can also be written as CSV or Parquet.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from dslsim.sim.results import SimResult
+
+#: One colour per power state, the same in every figure.
+STATE_COLORS = {"active": "#d62728", "wake": "#ff7f0e", "idle": "#bcbd22"}
+SLEEP_COLORS = ["#1f77b4", "#17becf", "#9467bd", "#7f7f7f", "#393b79", "#6b6ecf", "#8c6d31", "#e377c2"]
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def state_color(state: str, order: list[str]) -> str:
+    """Colour of a state: fixed for active/wake/idle, the sleep palette by depth otherwise."""
+    if state in STATE_COLORS:
+        return STATE_COLORS[state]
+    sleeps = [s for s in order if s not in STATE_COLORS]
+    return SLEEP_COLORS[sleeps.index(state) % len(SLEEP_COLORS)] if state in sleeps else "#cccccc"
+
+
+def _states_in(result: SimResult) -> list[str]:
+    return list(dict.fromkeys(result.resources.loc[result.resources["time_s"].notna(), "component"]))
+
+
+def power_over_time(result: SimResult):
+    """Per-core power over the recorded window, as a step line over bands coloured by power state."""
+    plt = _plt()
+    tl = result.timeline
+    if tl is None or tl.empty:
+        raise ValueError("the result has no timeline; simulate with window=(t0, t1)")
+    cores = [r for r in result.meta.get("resources", tl["resource"].unique()) if r in set(tl["resource"])
+             and "<->" not in r]
+    order = _states_in(result)
+    fig, axes = plt.subplots(len(cores), 1, figsize=(10, 1.8 * len(cores) + 0.8), sharex=True, squeeze=False)
+    for ax, core in zip(axes[:, 0], cores):
+        g = tl[tl["resource"] == core]
+        for state, seg in g.groupby("state"):
+            for t0, t1 in zip(seg["start_s"], seg["end_s"]):
+                ax.axvspan(t0, t1, color=state_color(state, order), alpha=0.25, lw=0)
+        xs = np.repeat(np.r_[g["start_s"].to_numpy(), g["end_s"].to_numpy()[-1:]], 2)[1:-1]
+        ys = np.repeat(g["power_W"].to_numpy() * 1e3, 2)
+        ax.plot(xs, ys, color="black", lw=0.8)
+        ax.set_yscale("symlog", linthresh=0.01)
+        ax.set_ylim(0, max(0.02, ys.max() * 2))
+        ax.set_ylabel(f"{core}\nmW")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=state_color(s, order), alpha=0.4) for s in order]
+    axes[0, 0].legend(handles, order, ncol=min(len(order), 5), loc="lower left", bbox_to_anchor=(0, 1.02),
+                      frameon=False)
+    axes[-1, 0].set_xlabel("time (s)")
+    fig.tight_layout()
+    data = tl[tl["resource"].isin(cores)].assign(power_mW=lambda d: d["power_W"] * 1e3)
+    return fig, data
+
+
+def state_timeline(result: SimResult):
+    """Which state each core and link is in, over the recorded window."""
+    plt = _plt()
+    tl = result.timeline
+    if tl is None or tl.empty:
+        raise ValueError("the result has no timeline; simulate with window=(t0, t1)")
+    names = [r for r in result.meta.get("resources", tl["resource"].unique()) if r in set(tl["resource"])]
+    order = _states_in(result)
+    fig, ax = plt.subplots(figsize=(10, 0.5 * len(names) + 1.4))
+    for i, name in enumerate(names):
+        g = tl[tl["resource"] == name]
+        ax.broken_barh(list(zip(g["start_s"], g["end_s"] - g["start_s"])), (i - 0.4, 0.8),
+                       facecolors=[state_color(s, order) for s in g["state"]])
+    ax.set_yticks(range(len(names)), names)
+    ax.invert_yaxis()
+    ax.set_xlabel("time (s)")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=state_color(s, order)) for s in order]
+    ax.legend(handles, order, ncol=min(len(order), 5), loc="lower left", bbox_to_anchor=(0, 1.0), frameon=False)
+    fig.tight_layout()
+    return fig, tl
+
+
+def latency_by_path(result: SimResult):
+    """Latency distribution (empirical CDF) of each path, with the deadline."""
+    plt = _plt()
+    f = result.frames
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    q = np.linspace(0, 100, 201)
+    data = {"percentile": q}
+    for path, g in f[~f["dropped"]].groupby("path", observed=True):
+        ms = np.percentile(g["latency_s"].to_numpy() * 1e3, q)
+        data[f"{path}_latency_ms"] = ms
+        ax.step(ms, q / 100, where="post", label=f"{path} ({len(g):,} frames)")
+    ax.axvline(result.summary["deadline_s"] * 1e3, color="black", ls="--", lw=1, label="deadline")
+    ax.set_xlim(left=0)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("latency (ms)")
+    ax.set_ylabel("share of frames at or below")
+    ax.legend(frameon=False, loc="lower right")
+    fig.tight_layout()
+    return fig, pd.DataFrame(data)
+
+
+def energy_breakdown(result: SimResult):
+    """Mean power of each core and link, split into power states, dynamic energy and wake-up transitions."""
+    plt = _plt()
+    r = result.resources.copy()
+    r["part"] = np.where(r["time_s"].notna(), "state: " + r["component"], r["component"])
+    table = r.pivot_table(index="resource", columns="part", values="power_mW", aggfunc="sum", sort=False).fillna(0.0)
+    table = table.loc[table.sum(axis=1) > 0]
+    order = _states_in(result)
+    colors = [state_color(c[7:], order) if c.startswith("state: ") else ("#2ca02c" if c == "dynamic" else "#8c564b")
+              for c in table.columns]
+    fig, ax = plt.subplots(figsize=(8, 0.5 * len(table) + 1.6))
+    table.plot.barh(stacked=True, ax=ax, color=colors, width=0.7)
+    ax.set_xlabel("mean power (mW)")
+    ax.invert_yaxis()
+    ax.legend(ncol=3, fontsize=8, frameon=False, loc="lower left", bbox_to_anchor=(0, 1.0))
+    fig.tight_layout()
+    return fig, table.reset_index()
+
+
+def battery_comparison(table: pd.DataFrame):
+    """Battery life of named configurations (a :func:`~dslsim.report.analysis.baseline_table`)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(8, 0.5 * len(table) + 1.2))
+    colors = ["#1f77b4" if ok else "#cccccc" for ok in table["keeps_up"]]
+    ax.barh(table["configuration"], table["battery_life_h"], color=colors)
+    for y, (h, ok) in enumerate(zip(table["battery_life_h"], table["keeps_up"])):
+        ax.text(h, y, f" {h:,.1f} h" + ("" if ok else " (cannot keep up)"), va="center", fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("battery life (h)")
+    ax.set_xlim(0, table["battery_life_h"].max() * 1.35)
+    fig.tight_layout()
+    return fig, table
+
+
+def pareto(df: pd.DataFrame, x: str, y: str, front: pd.Series, label: str | None = None,
+           x_label: str | None = None, y_label: str | None = None):
+    """Scatter of sweep points with the Pareto front drawn and labelled."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.scatter(df[x], df[y], s=18, color="#999999", label="points")
+    f = df[front].sort_values(x)
+    ax.plot(f[x], f[y], "o-", color="#d62728", ms=5, label="Pareto front")
+    if label:
+        for _, row in f.iterrows():
+            ax.annotate(str(row[label]), (row[x], row[y]), fontsize=7, xytext=(4, 4), textcoords="offset points")
+    ax.set_xlabel(x_label or x)
+    ax.set_ylabel(y_label or y)
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    return fig, df.assign(on_front=front)
+
+
+def heatmap(df: pd.DataFrame, row: str, col: str, value: str, value_label: str | None = None):
+    """A metric over two sweep axes (mean over any other axes)."""
+    plt = _plt()
+    table = df.pivot_table(index=row, columns=col, values=value, aggfunc="mean", sort=False)
+    fig, ax = plt.subplots(figsize=(1.1 * len(table.columns) + 3, 0.5 * len(table) + 2))
+    im = ax.imshow(table.to_numpy(dtype=float), aspect="auto", cmap="viridis")
+    ax.set_xticks(range(len(table.columns)), [str(c) for c in table.columns], rotation=30, ha="right")
+    ax.set_yticks(range(len(table.index)), [str(i) for i in table.index])
+    ax.set_xlabel(col)
+    ax.set_ylabel(row)
+    for i in range(table.shape[0]):
+        for j in range(table.shape[1]):
+            v = table.iat[i, j]
+            if np.isfinite(v):
+                ax.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize=7, color="white")
+    fig.colorbar(im, ax=ax, label=value_label or value)
+    fig.tight_layout()
+    return fig, table.reset_index()

@@ -1,0 +1,47 @@
+"""Run one sweep point: plain data in (a task from :meth:`SweepSpec.task`), one flat result row out.
+
+Runs in worker processes (local pool or Dask), so it imports lazily and caches the trace per process.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+#: Summary entries copied into a sweep row (SI units, as in :func:`dslsim.sim.results.summarize`).
+ROW_KEYS = ("latency_p50_s", "latency_p99_s", "latency_max_s", "deadline_miss_rate", "dropped", "wakeups",
+            "transition_energy_J", "compute_power_W", "always_on_power_W", "battery_power_W", "battery_life_h",
+            "battery_life_days", "baseline_battery_life_h", "battery_gain_h", "battery_gain_pct")
+
+
+@lru_cache(maxsize=4)
+def _trace(path: str, mtime: float):
+    from dslsim.trace.io import read_trace
+
+    return read_trace(path)
+
+
+def run_point(task: dict[str, Any]) -> dict[str, Any]:
+    """Simulate one point and return its row: axis values, point id, headline figures, quality if known."""
+    from dslsim.hw.load import parse_profile
+    from dslsim.sim.run import simulate
+    from dslsim.sim.scenario import parse_scenario
+
+    t0 = time.perf_counter()
+    profile = parse_profile(task["profile"], task["profile_source"])
+    scenario = parse_scenario(task["scenario"], profile, task["scenario_source"])
+    trace = _trace(task["trace"], Path(task["trace"]).stat().st_mtime)
+    if task["threshold"] is not None:
+        trace = trace.rethreshold(task["threshold"])
+    result = simulate(profile, trace, scenario, baseline=task["baseline"])
+    s = result.summary
+    row: dict[str, Any] = {"point_id": task["id"]}
+    row.update({axis: str(value) if not isinstance(value, (int, float)) else value
+                for axis, value in task["point"].items()})
+    row.update({k: s[k] for k in ROW_KEYS if k in s})
+    row.update({k: v for k, v in s.items() if k.startswith("share_")})
+    row.update(trace.routed_error())
+    row["sim_wall_s"] = time.perf_counter() - t0
+    return row

@@ -1,0 +1,88 @@
+"""Execute a sweep: serially, on a local process pool (default, all cores) or on a Dask cluster.
+
+Each finished point is written to the store at once, so an interrupted sweep loses at most the points that were
+running; the next run skips every point that has a file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pandas as pd
+
+from dslsim.errors import DslsimError
+from dslsim.sweep.point import run_point
+from dslsim.sweep.spec import SweepSpec, point_id
+from dslsim.sweep.store import SweepStore
+
+
+def run_sweep(spec: SweepSpec, out: str | Path, *, jobs: int | None = None, scheduler: str | None = None,
+              fresh: bool = False, progress: bool | None = None,
+              on_row: Callable[[dict[str, Any]], None] | None = None) -> pd.DataFrame:
+    """Run every point of ``spec`` not yet in the store at ``out`` and return the consolidated table.
+
+    ``jobs`` worker processes (default: all cores; 1 runs in this process). ``scheduler`` runs on Dask instead:
+    a scheduler address (``tcp://host:8786``) or ``local`` for a local cluster on loopback.
+    """
+    from tqdm import tqdm
+
+    store = SweepStore(out)
+    store.open(spec, fresh=fresh)
+    done = store.done()
+    todo = [spec.task(p) for p in spec.points if point_id(p) not in done]
+    bar = tqdm(total=len(spec.points), initial=len(spec.points) - len(todo), desc=f"sweep {spec.name}",
+               unit="point", disable=None if progress is None else not progress, dynamic_ncols=True)
+    try:
+        if scheduler:
+            rows = _dask(todo, scheduler, jobs)
+        elif (jobs or os.cpu_count() or 1) == 1 or len(todo) <= 1:
+            rows = (run_point(task) for task in todo)
+        else:
+            rows = _processes(todo, jobs or os.cpu_count() or 1)
+        for row in rows:
+            store.save(row)
+            bar.update()
+            if on_row:
+                on_row(row)
+    finally:
+        bar.close()
+    return store.consolidate()
+
+
+def _processes(tasks: list[dict], jobs: int) -> Iterator[dict[str, Any]]:
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)))
+    try:
+        futures = [pool.submit(run_point, task) for task in tasks]
+        for future in as_completed(futures):
+            yield future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _dask(tasks: list[dict], scheduler: str, jobs: int | None) -> Iterator[dict[str, Any]]:
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise DslsimError("the Dask backend needs dask.distributed: pip install 'dslsim[dask]'.") from None
+    cluster = None
+    if scheduler == "local":
+        cluster = LocalCluster(n_workers=jobs or os.cpu_count() or 1, threads_per_worker=1, host="127.0.0.1",
+                               dashboard_address=None, processes=True)
+        client = Client(cluster)
+    else:
+        try:
+            client = Client(scheduler, timeout="5s")
+        except (OSError, TimeoutError) as exc:
+            raise DslsimError(f"cannot reach the Dask scheduler at {scheduler!r}: {exc}.") from None
+    try:
+        futures = [client.submit(run_point, task, key=f"dslsim-point-{task['id']}", pure=False) for task in tasks]
+        for future in as_completed(futures):
+            yield future.result()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

@@ -1,0 +1,237 @@
+"""Sweep spec (YAML): a base (profile, scenario, trace), axes over dotted paths, grid or seeded random points.
+
+::
+
+    name: heavy-path
+    base:
+      profile: phone                          # shipped name or a file (relative to this spec)
+      trace: ../traces/dsl-75hz-10min.parquet
+      scenario: null                          # default: the profile's default_scenario
+    baseline: true                            # battery gain vs. all frames on the dense path, per point
+    axes:
+      scenario.placement.full_decoder: [big, little, dsp]
+      scenario.sleep.big.core_off: {range: [1 ms, 50 ms], steps: 6, scale: log}
+      profile.links[dsp<->big].bandwidth: [100 MB/s, 1 GB/s]
+      trace.threshold: [0.3, 0.5, 0.7]
+    sample: {mode: grid}                      # or {mode: random, n: 40, seed: 0}
+
+Axis roots: ``profile.`` (any profile field), ``scenario.`` (any scenario field; missing mappings such as a
+new core under ``sleep`` are created) and ``trace.threshold`` (re-applied to the trace's stored switch scores).
+Every point is validated before any work starts.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dslsim.config import Node, load_yaml
+from dslsim.errors import DslsimError, InputError, describe
+from dslsim.hw.load import parse_profile, profile_path
+from dslsim.sim.scenario import parse_scenario
+from dslsim.sweep.paths import PathError, set_path
+
+ROOTS = ("profile", "scenario", "trace")
+
+
+@dataclass
+class SweepSpec:
+    """A validated sweep: base documents, axes (name -> list of values) and the points to run."""
+
+    name: str
+    source: str
+    profile_file: str
+    profile_doc: dict
+    scenario_doc: dict
+    scenario_source: str
+    trace_file: str
+    baseline: bool
+    axes: dict[str, list[Any]]
+    points: list[dict[str, Any]] = field(default_factory=list)
+
+    def digest(self) -> str:
+        """Identity of the base and axes: a store made for another base is not resumed."""
+        h = hashlib.sha256()
+        h.update(json.dumps([self.profile_doc, self.scenario_doc, self.baseline, self.axes], sort_keys=True,
+                            default=str).encode())
+        with open(self.trace_file, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        return h.hexdigest()[:16]
+
+    def task(self, point: dict[str, Any]) -> dict[str, Any]:
+        """The self-contained description of one point that a worker runs (plain data, picklable)."""
+        profile, scenario, threshold = apply_point(self, point)
+        return {"id": point_id(point), "point": point, "profile": profile, "profile_source": self.profile_file,
+                "scenario": scenario, "scenario_source": self.scenario_source, "trace": self.trace_file,
+                "threshold": threshold, "baseline": self.baseline}
+
+
+def point_id(point: dict[str, Any]) -> str:
+    """A stable short id for a point (its axis values)."""
+    return hashlib.sha1(json.dumps(point, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def apply_point(spec: SweepSpec, point: dict[str, Any]) -> tuple[dict, dict, float | None]:
+    """Profile and scenario documents with the point's values set, and the threshold (or None)."""
+    profile, scenario = copy.deepcopy(spec.profile_doc), copy.deepcopy(spec.scenario_doc)
+    threshold = None
+    for axis, value in point.items():
+        root, _, rest = axis.partition(".")
+        if root == "trace":
+            threshold = value
+        else:
+            set_path(profile if root == "profile" else scenario, rest, value, create=root == "scenario")
+    return profile, scenario, threshold
+
+
+def load_spec(path: str | Path) -> SweepSpec:
+    """Load, expand and validate a sweep spec; every problem is reported before any simulation runs."""
+    path = Path(path)
+    source = str(path)
+    root = Node(load_yaml(path), source, sourced=True)
+    root.check_keys({"name", "description", "base", "baseline", "axes", "sample"}, required=("base", "axes"))
+    base = root.child("base")
+    base.check_keys({"profile", "trace", "scenario"}, required=("profile", "trace"))
+    here = path.parent
+
+    def relative(value: str) -> Path:
+        p = Path(value)
+        return p if p.is_absolute() else here / p
+
+    prof_name = base.text("profile")
+    prof_file = profile_path(relative(prof_name) if Path(prof_name).suffix in (".yaml", ".yml") else prof_name)
+    profile_doc = load_yaml(prof_file)
+    profile = parse_profile(profile_doc, str(prof_file))
+    if base.data.get("scenario"):
+        scenario_source = str(relative(base.text("scenario")))
+        scenario_doc = load_yaml(scenario_source)
+    else:
+        scenario_source, scenario_doc = f"{prof_file} (default_scenario)", profile.default_scenario
+    trace_file = relative(base.text("trace"))
+    if not trace_file.is_file():
+        raise InputError(source, "base.trace", repr(base.data["trace"]), "an existing trace file")
+    axes = _axes(root, source)
+    spec = SweepSpec(name=str(root.data.get("name", path.stem)), source=source, profile_file=str(prof_file),
+                     profile_doc=profile_doc, scenario_doc=copy.deepcopy(scenario_doc),
+                     scenario_source=scenario_source, trace_file=str(trace_file),
+                     baseline=bool(root.data.get("baseline", True)), axes=axes)
+    spec.points = _points(root, axes, source)
+    _validate_points(spec)
+    return spec
+
+
+def _axes(root: Node, source: str) -> dict[str, list[Any]]:
+    raw = root.data.get("axes")
+    if not isinstance(raw, dict) or not raw:
+        raise InputError(source, "axes", describe(raw), "a mapping of dotted paths to lists of values")
+    axes = {}
+    for axis, values in raw.items():
+        where = f"axes.'{axis}'"
+        head = str(axis).split(".", 1)[0]
+        if head not in ROOTS or "." not in str(axis):
+            raise InputError(source, where, repr(axis), "a dotted path starting with profile., scenario. or "
+                                                        "trace.threshold")
+        if head == "trace" and axis != "trace.threshold":
+            raise InputError(source, where, repr(axis), "trace.threshold (the only trace field a sweep varies)")
+        if isinstance(values, dict):
+            values = _range(values, source, where)
+        if not isinstance(values, list) or not values:
+            raise InputError(source, where, describe(values), "a non-empty list of values or {range: [a, b], steps: n}")
+        if len(set(map(str, values))) != len(values):
+            raise InputError(source, where, repr(values), "distinct values")
+        axes[str(axis)] = values
+    return axes
+
+
+def _range(spec: dict, source: str, where: str) -> list[Any]:
+    """Expand {range: [a, b], steps: n, scale: linear|log} into values, keeping the unit of the ends."""
+    from dslsim.units import registry
+
+    node = Node(spec, source, where, sourced=True)
+    node.check_keys({"range", "steps", "scale"}, required=("range", "steps"))
+    ends, steps, scale = spec["range"], spec["steps"], spec.get("scale", "linear")
+    if not (isinstance(ends, list) and len(ends) == 2):
+        raise InputError(source, f"{where}.range", describe(ends), "[start, stop]")
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+        raise InputError(source, f"{where}.steps", describe(steps), "a whole number >= 1")
+    if scale not in ("linear", "log"):
+        raise InputError(source, f"{where}.scale", repr(scale), "linear or log")
+    try:
+        lo, hi = (registry().Quantity(str(e)) for e in ends)
+        hi = hi.to(lo.units)
+    except Exception:
+        raise InputError(source, f"{where}.range", repr(ends), "two quantities of the same kind, e.g. [1 ms, 50 ms]") from None
+    a, b = float(lo.magnitude), float(hi.magnitude)
+    if scale == "log" and (a <= 0 or b <= 0):
+        raise InputError(source, f"{where}.range", repr(ends), "positive ends for a log scale")
+    values = np.geomspace(a, b, steps) if scale == "log" else np.linspace(a, b, steps)
+    unit = f"{lo.units:~}"
+    return [float(f"{v:.6g}") if not unit else f"{v:.6g} {unit}" for v in values]
+
+
+def _points(root: Node, axes: dict[str, list[Any]], source: str) -> list[dict[str, Any]]:
+    sample = root.data.get("sample", {"mode": "grid"})
+    node = Node(sample, source, "sample", sourced=True)
+    node.check_keys({"mode", "n", "seed"})
+    mode = node.text("mode", default="grid", choices=("grid", "random"))
+    names = list(axes)
+    grid = [dict(zip(names, combo)) for combo in itertools.product(*(axes[n] for n in names))]
+    if mode == "grid":
+        return grid
+    n, seed = sample.get("n"), sample.get("seed", 0)
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise InputError(source, "sample.n", describe(n), "the number of random points, a whole number >= 1")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise InputError(source, "sample.seed", describe(seed), "a whole number")
+    picks = np.random.default_rng(seed).choice(len(grid), size=min(n, len(grid)), replace=False)
+    return [grid[i] for i in sorted(picks.tolist())]
+
+
+def _validate_points(spec: SweepSpec) -> None:
+    """Apply and parse every point now, so a bad axis fails before the first simulation."""
+    from dslsim.trace.io import read_trace
+
+    needs_trace = any(a == "trace.threshold" for a in spec.axes)
+    trace = read_trace(spec.trace_file) if needs_trace else None
+    if trace is not None:
+        if "score" not in trace.frames.columns or len(trace.meta.paths) != 2:
+            raise InputError(spec.source, "axes.'trace.threshold'", f"a trace with paths {list(trace.meta.paths)}"
+                             f"{'' if 'score' in trace.frames.columns else ' and no score column'}",
+                             "a two-path trace with switch scores to re-threshold")
+    checked: set[str] = set()
+    for point in spec.points:
+        for axis, value in point.items():
+            if axis == "trace.threshold" and not (isinstance(value, (int, float)) and 0 <= value <= 1):
+                raise InputError(spec.source, "axes.'trace.threshold'", describe(value), "numbers in [0, 1]")
+        try:
+            profile_doc, scenario_doc, _ = apply_point(spec, point)
+        except PathError as exc:
+            axis = next(iter(point))
+            for a in point:  # find the axis whose path failed, for the message
+                try:
+                    apply_point(spec, {a: point[a]})
+                except PathError:
+                    axis = a
+                    break
+            raise InputError(spec.source, f"axes.'{axis}'", "a path that does not fit", f"an existing key ({exc})") from None
+        key = json.dumps([profile_doc, scenario_doc], sort_keys=True, default=str)
+        if key in checked:
+            continue
+        checked.add(key)
+        where = ", ".join(f"{a}={v}" for a, v in point.items())
+        try:
+            profile = parse_profile(profile_doc, f"{spec.profile_file} [sweep point {where}]")
+            parse_scenario(scenario_doc, profile, f"{spec.scenario_source} [sweep point {where}]")
+        except InputError as exc:
+            raise DslsimError(f"{spec.source}: a sweep point does not load: {exc}") from None
+    if not math.isfinite(len(spec.points)) or not spec.points:
+        raise InputError(spec.source, "axes", "no points", "at least one point")

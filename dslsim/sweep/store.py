@@ -1,0 +1,80 @@
+"""Resumable sweep results: one Parquet file per finished point, written atomically, plus a manifest.
+
+Layout of a store folder::
+
+    manifest.json          spec name, source, base digest, axes and the points
+    points/<id>.parquet    one row per finished point (present = done; never half-written)
+    results.parquet/.csv   all rows, consolidated when the sweep ends
+
+An interrupted sweep (Ctrl-C, kill, lost worker) resumes by running only the points without a file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from dslsim.errors import DslsimError
+from dslsim.fileio import write_atomic, write_text_atomic
+from dslsim.sweep.spec import SweepSpec, point_id
+
+
+class SweepStore:
+    """The folder that holds one sweep's results."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.points_dir = self.root / "points"
+
+    def open(self, spec: SweepSpec, fresh: bool = False) -> None:
+        """Create the store, or check that an existing one belongs to the same base and axes."""
+        manifest = self.root / "manifest.json"
+        digest = spec.digest()
+        if manifest.exists() and not fresh:
+            old = json.loads(manifest.read_text())
+            if old.get("digest") != digest:
+                raise DslsimError(
+                    f"{self.root}: holds results of another sweep base (profile, scenario, trace or axes changed); "
+                    f"use another --out folder, or --fresh to discard them.")
+        if fresh and self.points_dir.exists():
+            for f in self.points_dir.glob("*.parquet"):
+                f.unlink()
+        self.points_dir.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(manifest, json.dumps({
+            "name": spec.name, "source": spec.source, "digest": digest, "profile": spec.profile_file,
+            "scenario": spec.scenario_source, "trace": spec.trace_file, "baseline": spec.baseline,
+            "axes": spec.axes, "points": [{"id": point_id(p), **p} for p in spec.points]}, indent=1, default=str))
+
+    def done(self) -> set[str]:
+        """Ids of the points that have a result file."""
+        return {p.stem for p in self.points_dir.glob("*.parquet")}
+
+    def save(self, row: dict[str, Any]) -> None:
+        """Write one point's row atomically."""
+        df = pd.DataFrame([row])
+        write_atomic(self.points_dir / f"{row['point_id']}.parquet", lambda p: df.to_parquet(p, index=False))
+
+    def manifest(self) -> dict[str, Any]:
+        """The manifest written by :meth:`open`."""
+        path = self.root / "manifest.json"
+        if not path.exists():
+            raise DslsimError(f"{self.root}: not a sweep folder (no manifest.json); run 'dslsim sweep' first.")
+        return json.loads(path.read_text())
+
+    def table(self) -> pd.DataFrame:
+        """All finished rows, in the manifest's point order."""
+        order = {p["id"]: i for i, p in enumerate(self.manifest()["points"])}
+        files = sorted(self.points_dir.glob("*.parquet"), key=lambda p: order.get(p.stem, len(order)))
+        if not files:
+            return pd.DataFrame()
+        return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+
+    def consolidate(self) -> pd.DataFrame:
+        """Write results.parquet and results.csv from the point files; return the table."""
+        df = self.table()
+        write_atomic(self.root / "results.parquet", lambda p: df.to_parquet(p, index=False))
+        write_atomic(self.root / "results.csv", lambda p: df.to_csv(p, index=False))
+        return df

@@ -1,0 +1,107 @@
+"""Analysis and reports: Pareto fronts, named baselines, plots' data, and the HTML report in a real browser."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from conftest import SHIPPED_TRACE
+from dslsim.cli.main import cli
+from dslsim.hw.load import load_profile
+from dslsim.report.analysis import baseline_table, big_core, low_power_core, pareto_front
+from dslsim.sim.scenario import load_scenario
+from dslsim.trace.io import read_trace
+
+
+def test_pareto_front_by_hand():
+    df = pd.DataFrame({"power": [1.0, 2.0, 3.0, 1.5, 2.0, 1.0],
+                       "latency": [5.0, 2.0, 1.0, 5.0, 2.0, 6.0]})
+    # Row 3 is beaten by row 0 (less power, same latency); row 5 by row 0 too; rows 1 and 4 tie: both stay.
+    assert pareto_front(df, minimize=["power", "latency"]).tolist() == [True, True, True, False, True, False]
+    q = pd.DataFrame({"life": [10.0, 20.0, 30.0], "error": [0.1, 0.1, 0.5]})
+    assert pareto_front(q, minimize=["error"], maximize=["life"]).tolist() == [False, True, True]
+
+
+@pytest.fixture(scope="module")
+def short():
+    t = read_trace(SHIPPED_TRACE)
+    return type(t)(t.meta, t.frames.iloc[:4500].reset_index(drop=True))
+
+
+def test_named_baselines(short):
+    profile = load_profile("watch")
+    assert (big_core(profile), low_power_core(profile)) == ("big", "mcu")
+    table = baseline_table(profile, short, load_scenario(None, profile)).set_index("configuration")
+    assert list(table.index) == ["scenario", "all-full", "all-on-big", "all-on-mcu"]
+    # The MCU (96 MHz, 1 MAC/cycle) needs ~0.17 s per 13.3 ms frame: it cannot keep up.
+    assert not table.loc["all-on-mcu", "keeps_up"] and table.loc["all-on-big", "keeps_up"]
+    life = table["battery_life_h"]
+    assert table.loc["all-full", "scenario_gain_pct"] == pytest.approx(100 * (life["scenario"] / life["all-full"] - 1))
+    assert life["scenario"] > life["all-full"]
+
+
+def _report(tmp_path, *args):
+    out = tmp_path / "r.html"
+    r = CliRunner().invoke(cli, ["report", *map(str, args), "--out", str(out), "--data-dir", str(tmp_path / "data")])
+    assert r.exit_code == 0, r.output
+    return out
+
+
+def test_simulation_report_is_self_contained_with_figure_data(tmp_path):
+    out = _report(tmp_path, "-p", "phone", "-t", SHIPPED_TRACE, "--window", "5 s:6 s")
+    html = out.read_text()
+    assert html.count("<img") == 5 and html.count("data:image/png;base64,") == 5
+    assert not re.search(r"""(src|href)=["'](?!data:)""", html)          # nothing external to fetch
+    for name in ("summary", "baselines", "energy_breakdown", "latency_by_path", "state_timeline", "power_over_time"):
+        assert (tmp_path / "data" / f"{name}.csv").exists()
+    timeline = pd.read_csv(tmp_path / "data" / "state_timeline.csv")
+    assert timeline["start_s"].min() >= 5.0 and timeline["end_s"].max() <= 6.0
+
+
+def test_sweep_report(tmp_path):
+    import yaml
+
+    from dslsim.sweep.run import run_sweep
+    from dslsim.sweep.spec import load_spec
+
+    spec = tmp_path / "s.yaml"
+    spec.write_text(yaml.safe_dump({"base": {"profile": "watch", "trace": str(SHIPPED_TRACE)},
+                                    "axes": {"scenario.opp.big": ["low", "high"],
+                                             "trace.threshold": [0.4, 0.6]}}))
+    run_sweep(load_spec(spec), tmp_path / "sw", jobs=1)
+    out = _report(tmp_path, "--sweep", tmp_path / "sw")
+    html = out.read_text()
+    assert html.count("<img") == 2 and "Pareto" in html
+    front = pd.read_csv(tmp_path / "data" / "pareto_power_latency.csv")
+    assert front["on_front"].any() and len(front) == 4
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+def test_report_renders_in_headless_chromium_with_every_image_loaded(tmp_path):
+    browser = _chromium()
+    if browser is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must have Chromium (.ci/run installs Debian's chromium)")
+        pytest.skip("no Chromium on this machine")
+    out = _report(tmp_path, "-p", "watch", "-t", SHIPPED_TRACE)
+    n_images = out.read_text().count("<img")
+    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                          "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                          f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000", "--dump-dom",
+                          out.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    loaded = re.search(r'data-images-loaded="(\d+)/(\d+)"', dom)
+    assert loaded, "the report's load check did not run"
+    assert int(loaded.group(1)) == int(loaded.group(2)) == n_images == 5
