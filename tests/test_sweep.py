@@ -172,3 +172,26 @@ def test_unreachable_scheduler_is_a_clear_error(tmp_path, short_trace):
     spec = load_spec(write_spec(tmp_path, short_trace, {"scenario.opp.big": ["low"]}))
     with pytest.raises(DslsimError, match="cannot reach the Dask scheduler"):
         run_sweep(spec, tmp_path / "a", scheduler="tcp://127.0.0.1:9")
+
+
+def test_routed_quality_from_per_path_error_columns(tmp_path):
+    """err_<path> columns: the row's 'error' is the mean distortion of the path each frame took."""
+    import numpy as np
+
+    from dslsim.report.build import sweep_report
+
+    t = synth_trace(20, seed=9, width=8, embed_dim=32)
+    n = len(t)
+    rng = np.random.default_rng(0)
+    t.frames["err_light"] = rng.random(n) + 1.0          # light is always worse than full
+    t.frames["err_full"] = rng.random(n) * 0.5
+    path = tmp_path / "q.parquet"
+    write_trace(t, path)
+    df = run_sweep(load_spec(write_spec(tmp_path, path, {"trace.threshold": [0.3, 0.7]})), tmp_path / "o", jobs=1)
+    for thr, row in df.set_index("trace.threshold").iterrows():
+        full = t.frames["score"].to_numpy() >= thr
+        chosen = np.where(full, t.frames["err_full"], t.frames["err_light"])
+        assert row["error"] == pytest.approx(chosen.mean(), rel=1e-12)
+        assert row["error_on_label"] == pytest.approx(chosen[t.frames["label"].to_numpy()].mean(), rel=1e-12)
+    html = sweep_report(tmp_path / "o").render()
+    assert "Pareto front: quality vs battery life" in html

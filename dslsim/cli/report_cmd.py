@@ -28,7 +28,8 @@ def _window(text: str | None) -> tuple[float, float] | None:
                                                     "the first full-path frame).")
 @click.option("--sweep", "sweep_dir", type=click.Path(file_okay=False), help="A sweep store folder instead.")
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="The HTML file to write.")
-@click.option("--data-dir", type=click.Path(file_okay=False), help="Also write each figure's and table's data as CSV.")
+@click.option("--data-dir", type=click.Path(file_okay=False),
+              help="Also write each figure as PNG and each figure's and table's data as CSV.")
 def report(profile, trace_path, scenario, window, sweep_dir, out, data_dir):
     """Write a self-contained HTML report (figures embedded) for one simulation or one sweep.
 
@@ -53,4 +54,4 @@ def report(profile, trace_path, scenario, window, sweep_dir, out, data_dir):
         p = load_profile(profile)
         rep = simulation_report(p, read_trace(trace_path), load_scenario(scenario, p), _window(window))
     written = rep.write(out, data_dir)
-    click.echo(f"wrote {out}" + (f" and {len(written) - 1} data files in {data_dir}" if data_dir else ""))
+    click.echo(f"wrote {out}" + (f" and {len(written) - 1} figure and data files in {data_dir}" if data_dir else ""))

@@ -111,12 +111,14 @@ def sweep_report(store_dir) -> HtmlReport:
         rep.figure("pareto_quality_battery", *plots.pareto(df, "battery_life_h", "error", qfront, "point",
                                                            "battery life (h)", "mean routed distortion"),
                    caption="Distortion of the path each frame took (the trace's per-path error columns).")
-    if len(axes) >= 2:
-        rep.heading(f"Battery life over {axes[0]} and {axes[1]}")
-        rep.figure("heatmap_battery", *plots.heatmap(df, axes[0], axes[1], "battery_life_h", "battery life (h)"))
-    elif len(axes) == 1:
-        rep.heading(f"Battery life over {axes[0]}")
-        rep.figure("heatmap_battery", *plots.heatmap(df.assign(all="all"), axes[0], "all", "battery_life_h",
+    varying = [a for a in axes if df[a].nunique() > 1] or axes[:1]
+    if len(varying) >= 2:
+        rep.heading(f"Battery life over {varying[0]} and {varying[1]}")
+        rep.figure("heatmap_battery", *plots.heatmap(df, varying[0], varying[1], "battery_life_h", "battery life (h)"),
+                   caption="Mean over any other axes.")
+    else:
+        rep.heading(f"Battery life over {varying[0]}")
+        rep.figure("heatmap_battery", *plots.heatmap(df.assign(all="all"), varying[0], "all", "battery_life_h",
                                                      "battery life (h)"))
     rep.heading("All points")
     cols = axes + [c for c in ("always_on_power_mW", "latency_p99_ms", "deadline_miss_rate", "wakeups",

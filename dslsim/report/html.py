@@ -41,6 +41,7 @@ class HtmlReport:
         self.title = title
         self.parts: list[str] = []
         self.data: dict[str, pd.DataFrame] = {}
+        self.images: dict[str, bytes] = {}
 
     def heading(self, text: str) -> None:
         """A section heading."""
@@ -63,7 +64,8 @@ class HtmlReport:
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=110)
         plt.close(fig)
-        b64 = base64.b64encode(buf.getvalue()).decode()
+        self.images[name] = buf.getvalue()
+        b64 = base64.b64encode(self.images[name]).decode()
         if data is not None:
             self.data[name] = data
         self.parts.append(f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,{b64}">'
@@ -76,11 +78,14 @@ class HtmlReport:
                 f"<h1>{html.escape(self.title)}</h1>{''.join(self.parts)}</body></html>")
 
     def write(self, path: str | Path, data_dir: str | Path | None = None) -> list[Path]:
-        """Write the report atomically, and each figure's and table's data as CSV into ``data_dir``."""
+        """Write the report atomically; into ``data_dir`` also each figure as PNG and its data as CSV."""
+        from dslsim.fileio import write_atomic
         from dslsim.report.export import write_table
 
         written = [write_text_atomic(path, self.render())]
         if data_dir is not None:
             for name, df in self.data.items():
                 written.append(write_table(df, Path(data_dir) / f"{name}.csv", "csv"))
+            for name, png in self.images.items():
+                written.append(write_atomic(Path(data_dir) / f"{name}.png", lambda p, b=png: p.write_bytes(b)))
         return written

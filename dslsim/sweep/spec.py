@@ -175,7 +175,7 @@ def _range(spec: dict, source: str, where: str) -> list[Any]:
         raise InputError(source, f"{where}.range", repr(ends), "positive ends for a log scale")
     values = np.geomspace(a, b, steps) if scale == "log" else np.linspace(a, b, steps)
     unit = f"{lo.units:~}"
-    return [float(f"{v:.6g}") if not unit else f"{v:.6g} {unit}" for v in values]
+    return [float(f"{v:.3g}") if not unit else f"{v:.3g} {unit}" for v in values]
 
 
 def _points(root: Node, axes: dict[str, list[Any]], source: str) -> list[dict[str, Any]]:
