@@ -46,13 +46,14 @@ def cli() -> None:
 
 
 def _register() -> None:
+    from dslsim.cli.model_cmd import model, train
     from dslsim.cli.profiles_cmd import profiles
     from dslsim.cli.report_cmd import report
     from dslsim.cli.simulate_cmd import simulate
     from dslsim.cli.sweep_cmd import sweep
     from dslsim.cli.trace_cmd import trace
 
-    for command in (simulate, sweep, report, trace, profiles):
+    for command in (simulate, sweep, report, trace, profiles, train, model):
         cli.add_command(command)
 
 

@@ -85,3 +85,51 @@ def info(path):
                    f"{st.weight_bytes / 1e3:9.1f} kB weights  out {st.output_bytes:g} B/frame")
     extra = [c for c in t.frames.columns if c not in ("frame", "t_arrival", "path")]
     click.echo(f"  columns      frame, t_arrival, path{', ' + ', '.join(extra) if extra else ''}")
+
+
+@trace.command()
+@click.argument("out", type=click.Path(dir_okay=False))
+@click.option("--audio", default=None, type=click.Path(dir_okay=False),
+              help="A WAV file (any rate; resampled to the model's). Default: a generated always-on scene.")
+@click.option("--demo-seconds", default=60.0, show_default=True, type=float,
+              help="Length of the generated scene when no --audio is given.")
+@click.option("--checkpoint", type=click.Path(dir_okay=False), default=None, help="Default: the shipped model.")
+@click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True)
+@click.option("--route", type=click.Choice(["dsl", "gc"]), default="dsl", show_default=True,
+              help="Which switch decides: the unsupervised DSL or the supervised GC baseline.")
+@click.option("--seed", default=1, show_default=True, type=int, help="Seed of the generated scene.")
+def export(out, audio, demo_seconds, checkpoint, threshold, route, seed):
+    """Export a trace from a trained model: per-frame path, score, both paths' distortion, measured op graph.
+
+    \b
+    Examples:
+      dslsim trace export model.parquet                      # shipped model, generated 60 s scene
+      dslsim trace export mine.parquet --audio speech.wav --threshold 0.6
+      dslsim simulate -p earbud -t model.parquet
+    """
+    from dslsim.cli.model_cmd import SHIPPED_CHECKPOINT, need_torch
+
+    need_torch()
+    import numpy as np
+
+    from dslsim.model.data import read_wav, scene
+    from dslsim.model.export import export_trace, file_digest
+    from dslsim.model.train import load_model
+    from dslsim.trace.io import write_trace
+
+    ckpt = checkpoint or SHIPPED_CHECKPOINT
+    model, _ = load_model(ckpt)
+    cfg = model.config
+    labels = None
+    if audio:
+        samples = read_wav(audio, cfg.sample_rate)
+        source = {"audio": str(audio)}
+    else:
+        samples, labels = scene(demo_seconds, cfg.sample_rate, (20_000, seed), cfg.hop)  # disjoint from training
+        source = {"audio": f"generated always-on scene, {demo_seconds:g} s, seed {seed}"}
+    source["checkpoint"] = str(ckpt)
+    source["checkpoint_sha256"] = file_digest(ckpt)
+    t = export_trace(model, np.asarray(samples), threshold=threshold, labels=labels, source=source, route=route)
+    write_trace(t, out)
+    click.echo(f"wrote {out}: {len(t):,} frames at {cfg.frame_rate:g} frames/s, light share "
+               f"{(t.frames['path'] == 'light').mean():.3f}")

@@ -1,0 +1,61 @@
+"""Reconstruction losses and quality metrics built on ``torch.stft`` (no torchaudio)."""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import torch
+import torch.nn.functional as F
+
+#: STFT windows of the multi-scale mel loss (samples; hop = window / 4).
+SCALES = (128, 256, 512, 1024)
+
+
+@lru_cache(maxsize=16)
+def mel_filterbank(n_fft: int, n_mels: int, sr: int) -> torch.Tensor:
+    """Triangular HTK-mel filters, (n_mels, n_fft // 2 + 1)."""
+    def hz_to_mel(f):
+        return 2595.0 * math.log10(1.0 + f / 700.0)
+    mels = torch.linspace(hz_to_mel(0.0), hz_to_mel(sr / 2), n_mels + 2)
+    hz = 700.0 * (10 ** (mels / 2595.0) - 1.0)
+    bins = torch.linspace(0, sr / 2, n_fft // 2 + 1)
+    lo, mid, hi = hz[:-2, None], hz[1:-1, None], hz[2:, None]
+    up = (bins[None] - lo) / (mid - lo)
+    down = (hi - bins[None]) / (hi - mid)
+    return torch.clamp(torch.minimum(up, down), min=0.0)
+
+
+def mel(x: torch.Tensor, window: int, sr: int, hop: int | None = None, n_mels: int = 40,
+        center: bool = True) -> torch.Tensor:
+    """Mel magnitude spectrogram of (B, 1, N) audio: (B, n_mels, frames)."""
+    n_fft = max(512, window)
+    spec = torch.stft(x.squeeze(1), n_fft=n_fft, hop_length=hop or window // 4, win_length=window,
+                      window=torch.hann_window(window, device=x.device), center=center, return_complex=True).abs()
+    return mel_filterbank(n_fft, n_mels, sr).to(x.device) @ spec
+
+
+def multiscale_mel_distance(y: torch.Tensor, x: torch.Tensor, sr: int) -> torch.Tensor:
+    """Mean over scales of L1(log-mel) + L1(mel): the training loss and the primary quality metric."""
+    total = y.new_zeros(())
+    for w in SCALES:
+        my, mx = mel(y, w, sr), mel(x, w, sr)
+        total = total + F.l1_loss(torch.log(my + 1e-5), torch.log(mx + 1e-5)) + F.l1_loss(my, mx)
+    return total / len(SCALES)
+
+
+def per_frame_mel_distance(y: torch.Tensor, x: torch.Tensor, sr: int, hop: int) -> torch.Tensor:
+    """L1 log-mel distance of each ``hop``-sample frame (one STFT window per frame, aligned): (B, frames)."""
+    tail = max(512, hop) - hop  # the FFT is longer than a frame: pad so that there is one window per frame
+    y, x = F.pad(y, (0, tail)), F.pad(x, (0, tail))
+    my, mx = mel(y, hop, sr, hop=hop, center=False), mel(x, hop, sr, hop=hop, center=False)
+    return (torch.log(my + 1e-5) - torch.log(mx + 1e-5)).abs().mean(1)
+
+
+def si_sdr(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Scale-invariant SDR in dB of flattened signals (projection of y on x vs the rest)."""
+    y, x = y.flatten().double(), x.flatten().double()
+    scale = (y @ x) / (x @ x + 1e-12)
+    target = scale * x
+    noise = y - target
+    return 10 * torch.log10((target @ target + 1e-12) / (noise @ noise + 1e-12))

@@ -1,0 +1,176 @@
+"""The model side: streaming equals whole-file, frozen-state switching, measured op graph, RVQ, training with
+checkpoints and resume, data, and trace export that the simulator replays unchanged. Tiny widths keep it fast."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from click.testing import CliRunner  # noqa: E402
+
+from dslsim.cli.main import cli  # noqa: E402
+from dslsim.errors import DslsimError  # noqa: E402
+from dslsim.model.codec import CodecConfig, decoder, encoder, stream_in_chunks  # noqa: E402
+from dslsim.model.dsl import DSLCodec  # noqa: E402
+from dslsim.model.graph import measure_stages  # noqa: E402
+from dslsim.model.rvq import ResidualVQ, VectorQuantizer  # noqa: E402
+from dslsim.trace.graph import dsl_soundstream_graph  # noqa: E402
+
+TINY = CodecConfig(width=2, embed_dim=8, n_q=2, codebook_size=16, light_width=1, switch_hidden=4)
+
+
+@pytest.mark.parametrize("chunk_frames", [1, 3])
+def test_streaming_equals_whole_file(chunk_frames):
+    torch.manual_seed(0)
+    enc, dec = encoder(4, 16), decoder(4, 16)
+    x = torch.randn(2, 1, 320 * 12)
+    with torch.no_grad():
+        z = enc(x)
+        assert torch.allclose(stream_in_chunks(enc, x, 320 * chunk_frames), z, atol=1e-6)
+        assert torch.allclose(stream_in_chunks(dec, z, chunk_frames), dec(z), atol=1e-6)
+
+
+def test_frozen_state_switching_history():
+    """A decoder advances only on its own frames: its outputs equal it run over just those latents."""
+    torch.manual_seed(1)
+    model = DSLCodec(TINY).eval()
+    x = torch.randn(1, 1, 320 * 20) * 0.3
+    with torch.no_grad():
+        q, _, _ = model.encode(x)
+        mask = torch.tensor([i % 3 == 0 or 9 <= i < 14 for i in range(20)])
+        model.switch.forward = lambda q_: mask.float()[None]   # force this routing through 'infer'
+        out = model.infer(x, threshold=0.5)["audio"].reshape(20, 320)
+        for name, dec, sel in (("full", model.full_decoder, mask), ("light", model.light_decoder, ~mask)):
+            alone = dec(q[..., sel]).reshape(-1, 320)
+            assert torch.allclose(out[sel], alone, atol=1e-6), name
+
+
+def test_op_graph_hooks_flopcounter_and_analytic_agree_exactly():
+    cfg = CodecConfig(width=4, embed_dim=16, n_q=3, codebook_size=64, light_width=1)
+    model = DSLCodec(cfg)
+    stages, measured = measure_stages(model, frames=8)
+    ref, _ = dsl_soundstream_graph(width=4, embed_dim=16, light_width=1, n_q=3, codebook=64)
+    for name in ("encoder", "light_decoder", "full_decoder"):
+        convs = [op for op in stages[name].ops if op.kind != "elementwise"]
+        assert sum(op.macs for op in convs) == measured[name]                     # hooks == FlopCounterMode
+        ref_convs = [op for op in ref[name].ops if op.kind != "elementwise"]
+        assert [op.macs for op in convs] == [op.macs for op in ref_convs]          # == formulas, layer by layer
+        assert sum(op.weight_bytes for op in convs) == sum(p.numel() for p in getattr(model, name).parameters())
+    assert measured["rvq"] == 3 * 64 * 16                                          # the matmul search is counted
+    assert stages["switch"].macs == 16 * cfg.switch_hidden + cfg.switch_hidden
+    up = [op for op in stages["full_decoder"].ops if op.kind == "conv_transpose1d"][0]
+    assert up.macs == 64 * 32 * 16 * 1                                            # input length, not output
+
+
+def test_rvq_kmeans_init_dead_codes_and_dropout():
+    torch.manual_seed(0)
+    vq = VectorQuantizer(4, 8).train()
+    data = torch.randn(64, 4) + 10.0
+    vq(data)
+    assert bool(vq.initialised) and (vq.codebook.mean() - 10.0).abs() < 1.0     # k-means on the first batch
+    vq.cluster_size[3] = 0.0                                                      # a dead code...
+    vq.codebook[3] = -100.0
+    vq(data)
+    assert vq.codebook[3].min() > 0                                               # ...replaced from the batch
+    rvq = ResidualVQ(4, 4, 8).train()
+    torch.manual_seed(3)
+    z = torch.randn(16, 4, 5)
+    q_train, _, _ = rvq(z)
+    rvq.eval()
+    q_eval, codes, _ = rvq(z)
+    assert codes.shape == (16, 4, 5)
+    # With dropout some items use fewer quantizers, so training output differs from the all-quantizer output.
+    assert not torch.allclose(q_train, q_eval)
+
+
+def _train(tmp_path, steps, name="ck.pt", resume=True, progress=None):
+    from dslsim.model.train import TrainConfig, train
+
+    cfg = TrainConfig(steps=steps, time_budget_s=None, batch=2, seconds=0.32, warmup=0.3, checkpoint_every=10,
+                      threads=1)
+    return train(TINY, cfg, tmp_path / name, resume=resume, progress=progress)
+
+
+def test_interrupted_training_resumes_to_the_same_weights(tmp_path):
+    from dslsim.model.train import load_checkpoint, load_model
+
+    def interrupt(state, logs):
+        if state.step == 2:
+            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        _train(tmp_path, 4, progress=interrupt)
+    path = tmp_path / "ck.pt"
+    assert load_checkpoint(path)["state"]["step"] == 2          # saved on the way out
+    _train(tmp_path, 4)                                          # resumes: runs steps 3 and 4 only
+    resumed = load_checkpoint(path)
+    assert resumed["state"]["step"] == 4
+    straight = load_checkpoint(_train(tmp_path, 4, "straight.pt", resume=False))
+    for k, v in straight["model"].items():                       # same seed: identical weights either way
+        assert torch.equal(v, resumed["model"][k]), k
+    model, _ = load_model(path)
+    assert not model.training
+
+
+def test_unsafe_or_foreign_checkpoints_are_refused(tmp_path):
+    from dslsim.model.train import load_checkpoint
+
+    evil = tmp_path / "evil.pt"
+    import datetime
+
+    torch.save({"format": "dslsim.checkpoint", "x": datetime.datetime(2026, 1, 1)}, evil)  # not allow-listed
+    with pytest.raises(DslsimError, match="not a loadable"):
+        load_checkpoint(evil)
+    other = tmp_path / "other.pt"
+    torch.save({"weights": torch.zeros(2)}, other)
+    with pytest.raises(DslsimError, match="not a dslsim checkpoint"):
+        load_checkpoint(other)
+
+
+def test_generated_scenes_are_seeded_and_labelled():
+    from dslsim.model.data import scene
+
+    a, la = scene(4.0, 16000, 5)
+    b, lb = scene(4.0, 16000, 5)
+    c, _ = scene(4.0, 16000, 6)
+    assert np.array_equal(a, b) and np.array_equal(la, lb) and not np.array_equal(a, c)
+    assert len(la) == 200 and 0 < la.mean() < 1 and np.abs(a).max() == pytest.approx(0.9, rel=1e-4)
+
+
+def test_wav_files_at_any_rate_are_resampled(tmp_path):
+    from scipy.io import wavfile
+
+    from dslsim.model.data import load_wav_dir
+
+    t = np.arange(44100) / 44100
+    wavfile.write(tmp_path / "a.wav", 44100, (0.5 * np.sin(2 * np.pi * 440 * t) * 32767).astype(np.int16))
+    (clip,) = load_wav_dir(tmp_path, 16000)
+    assert len(clip) == 16000 and np.abs(clip).max() == pytest.approx(0.5, rel=0.02)
+    (tmp_path / "b.wav").write_text("not audio")
+    with pytest.raises(DslsimError, match="b.wav"):
+        load_wav_dir(tmp_path, 16000)
+
+
+def test_cli_train_export_simulate_table(tmp_path):
+    runner = CliRunner()
+    ck = tmp_path / "m.pt"
+    r = runner.invoke(cli, ["train", "--out", str(ck), "--steps", "2", "--width", "2", "--embed-dim", "8",
+                            "--batch", "2", "--seconds", "0.32"])
+    assert r.exit_code == 0, r.output
+    trace = tmp_path / "t.parquet"
+    r = runner.invoke(cli, ["trace", "export", str(trace), "--checkpoint", str(ck), "--demo-seconds", "4"])
+    assert r.exit_code == 0, r.output
+    from dslsim.sim.run import simulate
+    from dslsim.trace.io import read_trace
+
+    t = read_trace(trace)
+    assert len(t) == 200 and {"score", "err_light", "err_full", "label"} <= set(t.frames.columns)
+    assert t.meta.source["checkpoint_sha256"] and t.meta.stages["full_decoder"].macs > t.meta.stages["light_decoder"].macs
+    assert np.array_equal(t.frames["path"] == "full", t.frames["score"] >= 0.5)
+    s = simulate("earbud", t).summary                        # the simulator replays it unchanged
+    assert s["frames"] == 200 and s["battery_life_h"] > 0
+    r = runner.invoke(cli, ["model", "table", "--checkpoint", str(ck), "--clips", "1", "--seconds", "2"])
+    assert r.exit_code == 0, r.output
+    for routing in ("always-full", "always-light", "DSL-switched", "GC-switched"):
+        assert routing in r.output
