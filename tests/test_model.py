@@ -174,3 +174,17 @@ def test_cli_train_export_simulate_table(tmp_path):
     assert r.exit_code == 0, r.output
     for routing in ("always-full", "always-light", "DSL-switched", "GC-switched"):
         assert routing in r.output
+
+
+def test_shipped_checkpoint_loads_and_exports(tmp_path):
+    from dslsim.cli.model_cmd import SHIPPED_CHECKPOINT
+
+    assert SHIPPED_CHECKPOINT.stat().st_size <= 5_000_000
+    runner = CliRunner()
+    trace = tmp_path / "t.parquet"
+    r = runner.invoke(cli, ["trace", "export", str(trace), "--demo-seconds", "2"])
+    assert r.exit_code == 0, r.output
+    from dslsim.trace.io import read_trace
+
+    t = read_trace(trace)
+    assert len(t) == 100 and t.meta.source["config"]["width"] == 8

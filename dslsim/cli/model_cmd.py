@@ -96,14 +96,16 @@ def model():
               help="Checkpoint (default: the shipped one).")
 @click.option("--clips", type=click.IntRange(min=1), default=8, show_default=True, help="Held-out scenes.")
 @click.option("--seconds", type=float, default=10.0, show_default=True, help="Length of each scene.")
-@click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True)
+@click.option("--threshold", "thresholds", type=click.FloatRange(0, 1), multiple=True,
+              help="Switch threshold(s); repeat for a trade-off curve (default 0.5).")
 @click.option("--csv", "csv_out", type=click.Path(dir_okay=False), default=None, help="Also write the table as CSV.")
-def table(checkpoint, clips, seconds, threshold, csv_out):
+def table(checkpoint, clips, seconds, thresholds, csv_out):
     """Always-full vs always-light vs DSL vs GC: light share, MACs, mel distance and SI-SDR (overall, speech).
 
     \b
     Example:
       dslsim model table --clips 8 --seconds 10
+      dslsim model table --threshold 0.2 --threshold 0.5 --threshold 0.8
     """
     need_torch()
     from dslsim.model.evaluate import evaluation_set, paper_table
@@ -111,7 +113,7 @@ def table(checkpoint, clips, seconds, threshold, csv_out):
 
     m, payload = load_model(checkpoint or SHIPPED_CHECKPOINT)
     cfg = m.config
-    df, ratios = paper_table(m, evaluation_set(clips, seconds, cfg.sample_rate, cfg.hop), threshold)
+    df, ratios = paper_table(m, evaluation_set(clips, seconds, cfg.sample_rate, cfg.hop), list(thresholds) or [0.5])
     click.echo(f"model C={cfg.width} D={cfg.embed_dim} light C={cfg.light}, {payload['state']['step']} training steps; "
                f"{clips} held-out scenes of {seconds:g} s")
     click.echo(f"light decoder: {ratios['decoder_mac_ratio']:.1f}x fewer MACs, {ratios['decoder_param_ratio']:.1f}x "

@@ -25,18 +25,22 @@ def _speech_only(y: torch.Tensor, mask: np.ndarray, hop: int) -> torch.Tensor:
     return y[..., keep[: y.shape[-1]]]
 
 
-def paper_table(model: DSLCodec, clips, threshold: float = 0.5) -> tuple[pd.DataFrame, dict]:
+def paper_table(model: DSLCodec, clips, threshold: float | list[float] = 0.5) -> tuple[pd.DataFrame, dict]:
     """Rows per routing: light share, MACs per frame vs dense, mel distance and SI-SDR overall and on speech frames.
 
-    Returns the table and the path ratios (light vs full decoder MACs and parameters).
+    With several thresholds, the switched rows repeat for each (the trade-off curve). Returns the table and the
+    path ratios (light vs full decoder MACs and parameters).
     """
+    thresholds = threshold if isinstance(threshold, (list, tuple)) else [threshold]
     cfg = model.config
     stages, _ = measure_stages(model)
     macs = {k: v.macs for k, v in stages.items()}
     shared = macs["encoder"] + macs["rvq"] + macs["switch"]
     dense = shared + macs["full_decoder"]
     rows = []
-    for label, route in ROUTES:
+    runs = [(label, route, thresholds[0]) for label, route in ROUTES[:2]]
+    runs += [(label, route, thr) for thr in thresholds for label, route in ROUTES[2:]]
+    for label, route, threshold in runs:
         mel_all, sdr_all, mel_sp, sdr_sp, full_frames, frames = [], [], [], [], 0, 0
         for audio, labels in clips:
             x = torch.from_numpy(audio)[None, None]
@@ -52,7 +56,8 @@ def paper_table(model: DSLCodec, clips, threshold: float = 0.5) -> tuple[pd.Data
             frames += len(labels)
         share_full = full_frames / frames
         avg = shared + share_full * macs["full_decoder"] + (1 - share_full) * macs["light_decoder"]
-        rows.append({"routing": label, "light_share": 1 - share_full, "MMAC_per_frame": avg / 1e6,
+        rows.append({"routing": label, "threshold": threshold if route in ("dsl", "gc") else float("nan"),
+                     "light_share": 1 - share_full, "MMAC_per_frame": avg / 1e6,
                      "vs_dense_pct": 100 * avg / dense, "mel_distance": np.mean(mel_all), "si_sdr_dB": np.mean(sdr_all),
                      "mel_distance_speech": np.mean(mel_sp), "si_sdr_speech_dB": np.mean(sdr_sp)})
     ratios = {"decoder_mac_ratio": macs["full_decoder"] / macs["light_decoder"],
