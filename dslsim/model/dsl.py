@@ -82,7 +82,6 @@ class DSLCodec(nn.Module):
             mask = torch.full_like(score, route == "full", dtype=torch.bool)
         else:
             mask = score >= threshold
-        hop = self.config.hop
         states: dict[str, StreamState] = {"light": {}, "full": {}}
         blocks = []
         for t in range(q.shape[-1]):
@@ -91,4 +90,4 @@ class DSLCodec(nn.Module):
             blocks.append(dec.stream(q[..., t:t + 1], states[name]))
         out = torch.cat(blocks, dim=-1) if blocks else audio[..., :0]
         return {"audio": out, "full_mask": mask, "score": score,
-                "light": self.light_decoder(q), "full": self.full_decoder(q), "hop": hop}
+                "light": self.light_decoder(q), "full": self.full_decoder(q)}
