@@ -7,7 +7,6 @@ import re
 import shutil
 import subprocess
 
-import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner

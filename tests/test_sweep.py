@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -12,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from dslsim.errors import DslsimError, InputError
+from dslsim.errors import DslsimError
 from dslsim.hw.load import load_profile
 from dslsim.sim.run import simulate
 from dslsim.sim.scenario import parse_scenario
