@@ -164,3 +164,14 @@ def test_failed_write_leaves_nothing_half_written(tmp_path):
     with pytest.raises(RuntimeError):
         write_atomic(target, boom)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_output_piped_into_head_stops_quietly(tmp_path):
+    # ~150 kB of output, far more than a pipe buffer, so the writer really meets a closed pipe.
+    spec = tmp_path / "big.yaml"
+    spec.write_text(yaml.safe_dump({"base": {"profile": "watch", "trace": str(SHIPPED_TRACE)},
+                                    "axes": {"trace.threshold": {"range": [0, 1], "steps": 6000}}}))
+    proc = subprocess.run(f"'{sys.executable}' -m dslsim.cli.main sweep '{spec}' --check | head -n 2", shell=True,
+                          capture_output=True, text=True)
+    assert proc.stdout.count("trace.threshold=") == 2
+    assert "error" not in proc.stderr.lower() and "Traceback" not in proc.stderr, proc.stderr

@@ -194,3 +194,12 @@ def test_routed_quality_from_per_path_error_columns(tmp_path):
         assert row["error_on_label"] == pytest.approx(chosen[t.frames["label"].to_numpy()].mean(), rel=1e-12)
     html = sweep_report(tmp_path / "o").render()
     assert "Pareto front: quality vs battery life" in html
+
+
+def test_fine_ranges_keep_distinct_readable_values(tmp_path, short_trace):
+    spec = load_spec(write_spec(tmp_path, short_trace, {"trace.threshold": {"range": [0, 1], "steps": 1001}}))
+    values = spec.axes["trace.threshold"]
+    assert len(set(values)) == 1001 and values[:3] == [0.0, 0.001, 0.002]
+    with pytest.raises(DslsimError) as err:
+        load_spec(write_spec(tmp_path, short_trace, {"scenario.opp.big": ["low", "mid", "low"]}))
+    assert "repeated values ['low']" in str(err.value) and len(str(err.value)) < 300

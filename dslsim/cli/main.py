@@ -23,6 +23,11 @@ class _Root(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted; nothing half-written was left on disk.", err=True)
             ctx.exit(130)
+        except BrokenPipeError:
+            # The reader went away (e.g. '| head'): stop quietly, as Unix tools do on SIGPIPE.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            ctx.exit(141)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as exc:  # a bug, not bad input: say so plainly, traceback only on request

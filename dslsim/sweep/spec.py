@@ -146,8 +146,14 @@ def _axes(root: Node, source: str) -> dict[str, list[Any]]:
             values = _range(values, source, where)
         if not isinstance(values, list) or not values:
             raise InputError(source, where, describe(values), "a non-empty list of values or {range: [a, b], steps: n}")
-        if len(set(map(str, values))) != len(values):
-            raise InputError(source, where, repr(values), "distinct values")
+        seen, repeated = set(), []
+        for v in map(str, values):
+            if v in seen and v not in repeated:
+                repeated.append(v)
+            seen.add(v)
+        if repeated:
+            raise InputError(source, where, f"repeated values {repeated[:5]}{' ...' if len(repeated) > 5 else ''}",
+                             "distinct values")
         axes[str(axis)] = values
     return axes
 
@@ -175,7 +181,12 @@ def _range(spec: dict, source: str, where: str) -> list[Any]:
         raise InputError(source, f"{where}.range", repr(ends), "positive ends for a log scale")
     values = np.geomspace(a, b, steps) if scale == "log" else np.linspace(a, b, steps)
     unit = f"{lo.units:~}"
-    return [float(f"{v:.3g}") if not unit else f"{v:.3g} {unit}" for v in values]
+    # The fewest significant digits (at least 3) that keep every value distinct: short, readable labels.
+    for digits in range(3, 17):
+        text = [f"{v:.{digits}g}" for v in values]
+        if len(set(text)) == len(text) or digits == 16:
+            break
+    return [float(t) if not unit else f"{t} {unit}" for t in text]
 
 
 def _points(root: Node, axes: dict[str, list[Any]], source: str) -> list[dict[str, Any]]:
