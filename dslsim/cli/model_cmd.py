@@ -66,18 +66,23 @@ def train(out, time_budget, steps, width, embed_dim, sample_rate, target_full_sh
     cfg = TrainConfig(steps=steps, time_budget_s=budget, batch=batch, seconds=clip_seconds, seed=seed,
                       target_full_share=target_full_share, wav_dir=wav_dir)
     total = steps or int(budget)
-    bar = tqdm(total=total, unit="step" if steps else "s", desc="train", dynamic_ncols=True)
+    bars = []
 
     def tick(state, logs):
-        bar.n = state.step if steps else min(int(state.elapsed_s), total)
-        bar.set_postfix({k: f"{v:.3f}" for k, v in logs.items()}, refresh=True)
+        done = state.step if steps else min(int(state.elapsed_s), total)
+        if not bars:  # made at the first step, so a resumed run starts at its checkpoint without a bogus rate
+            bars.append(tqdm(total=total, initial=done, unit="step" if steps else "s", desc="train",
+                             dynamic_ncols=True))
+        bars[0].update(done - bars[0].n)
+        bars[0].set_postfix({k: f"{v:.3f}" for k, v in logs.items()}, refresh=False)
 
     if fresh and Path(out).exists():
         Path(out).unlink()
     try:
         path = run(codec, cfg, out, resume=True, progress=tick)
     finally:
-        bar.close()
+        for bar in bars:
+            bar.close()
     click.echo(f"wrote {path}")
 
 
