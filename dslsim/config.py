@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from dslsim.errors import DslsimError, InputError, describe
-from dslsim.units import parse_quantity
+from dslsim.units import expected, parse_quantity
 
 #: Keys that carry provenance for a value or for every value below them.
 PROVENANCE_KEYS = ("source", "assumed")
@@ -121,14 +121,9 @@ class Node:
             node.check_keys({"value"}, required=("value",))
             raw, sourced, path = raw["value"], node.sourced, node.at("value")
         if raw is None:
-            raise InputError(self.source, self.at(key), "nothing", _expected(unit))
+            raise InputError(self.source, self.at(key), "nothing", expected(unit))
         value = parse_quantity(raw, unit, self.source, path, **checks)
         if not sourced and key in self.data:
             self.provenance.unsourced.append(path)
         return value
 
-
-def _expected(unit: str) -> str:
-    from dslsim.units import EXAMPLES
-
-    return EXAMPLES.get(unit, f"a quantity in {unit}")

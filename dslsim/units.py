@@ -37,6 +37,11 @@ def registry():
     return pint.UnitRegistry()
 
 
+def expected(unit: str) -> str:
+    """What a field in ``unit`` should look like, for error messages."""
+    return EXAMPLES.get(unit, f"a quantity in {unit}")
+
+
 def parse_quantity(value: Any, unit: str, source: Any, key_path: str, *, minimum: float | None = 0.0,
                    strictly_positive: bool = False) -> float:
     """Parse a value with units into a float in ``unit`` (an SI-ish base like 'Hz', 'J', 'A*h').
@@ -44,13 +49,13 @@ def parse_quantity(value: Any, unit: str, source: Any, key_path: str, *, minimum
     Plain numbers are accepted only for dimensionless fields (``unit == ""``); a quantity field
     given a bare number is an error, since '200' could be Hz or MHz.
     """
-    expected = EXAMPLES.get(unit, f"a quantity in {unit}")
+    wanted = expected(unit)
     if isinstance(value, bool) or value is None:
-        raise InputError(source, key_path, describe(value), expected)
+        raise InputError(source, key_path, describe(value), wanted)
     if isinstance(value, (int, float)):
         if unit:
             raise InputError(source, key_path, f"the bare number {value!r}",
-                             f"{expected} (a number needs a unit here)")
+                             f"{wanted} (a number needs a unit here)")
         number = float(value)
     elif isinstance(value, str):
         import pint
@@ -60,17 +65,17 @@ def parse_quantity(value: Any, unit: str, source: Any, key_path: str, *, minimum
             quantity = ureg.Quantity(value.strip())
             number = float(quantity.to(unit or "dimensionless").magnitude)
         except pint.DimensionalityError:
-            raise InputError(source, key_path, f"{value!r} (wrong kind of unit)", expected) from None
+            raise InputError(source, key_path, f"{value!r} (wrong kind of unit)", wanted) from None
         except Exception:
-            raise InputError(source, key_path, f"{value!r} (not a quantity)", expected) from None
+            raise InputError(source, key_path, f"{value!r} (not a quantity)", wanted) from None
     else:
-        raise InputError(source, key_path, describe(value), expected)
+        raise InputError(source, key_path, describe(value), wanted)
     if not math.isfinite(number):
-        raise InputError(source, key_path, repr(value), f"{expected}, finite")
+        raise InputError(source, key_path, repr(value), f"{wanted}, finite")
     if strictly_positive and number <= 0:
-        raise InputError(source, key_path, repr(value), f"{expected}, greater than zero")
+        raise InputError(source, key_path, repr(value), f"{wanted}, greater than zero")
     if minimum is not None and number < minimum:
-        raise InputError(source, key_path, repr(value), f"{expected}, at least {minimum:g}")
+        raise InputError(source, key_path, repr(value), f"{wanted}, at least {minimum:g}")
     return number
 
 

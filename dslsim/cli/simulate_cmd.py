@@ -34,7 +34,7 @@ def simulate(profile, trace_path, scenario, baseline, out_dir, formats, no_frame
       dslsim simulate --profile watch --trace traces/dsl-75hz-10min.parquet
       dslsim simulate -p phone -t traces/dsl-75hz-10min.parquet -s my-scenario.yaml --out out/phone
     """
-    from dslsim.report.export import _json_safe, write_result
+    from dslsim.report.export import json_safe, write_result
     from dslsim.report.text import render_summary
     from dslsim.sim.run import simulate as run
 
@@ -44,7 +44,7 @@ def simulate(profile, trace_path, scenario, baseline, out_dir, formats, no_frame
     finally:
         bars.close()
     if as_json:
-        click.echo(json.dumps(_json_safe({"summary": result.summary, "meta": result.meta}), indent=1))
+        click.echo(json.dumps(json_safe({"summary": result.summary, "meta": result.meta}), indent=1))
     else:
         click.echo(render_summary(result))
     if out_dir:

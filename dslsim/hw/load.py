@@ -146,8 +146,7 @@ def _core(name: str, node: Node) -> Core:
     return Core(name=name, kind=kind, opps=tuple(opps),
                 ref_voltage=node.quantity("ref_voltage", "V", strictly_positive=True), op_costs=op_costs,
                 mem_energy_per_byte=memory.quantity("energy_per_byte", "J/B", default="0 J/B"),
-                mem_bytes_per_cycle=memory.quantity("bytes_per_cycle", "", default=float("inf"),
-                                                    strictly_positive=True)
+                mem_bytes_per_cycle=memory.quantity("bytes_per_cycle", "", strictly_positive=True)
                 if memory.has("bytes_per_cycle") else float("inf"),
                 idle_power=idle.quantity("power", "W", default="0 W"),
                 sleep_states=tuple(sleep_states))

@@ -15,13 +15,14 @@ from dslsim.sim.results import SimResult
 EXPORT_FORMATS = ("csv", "parquet", "json")
 
 
-def _json_safe(value):
+def json_safe(value):
+    """``value`` with NaN/inf as None and numpy scalars as Python numbers, ready for ``json.dumps``."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     if hasattr(value, "item"):
         return value.item()
     return value
@@ -43,7 +44,7 @@ def write_result(result: SimResult, out_dir: str | Path, formats: tuple[str, ...
     """Write ``summary.json`` always, plus ``frames``, ``resources`` and ``per_core`` tables in each format."""
     out = Path(out_dir)
     written = [write_text_atomic(out / "summary.json", json.dumps(
-        _json_safe({"summary": result.summary, "baseline": result.baseline, "meta": result.meta}), indent=1))]
+        json_safe({"summary": result.summary, "baseline": result.baseline, "meta": result.meta}), indent=1))]
     tables = {"resources": result.resources, "per_core": result.per_core()}
     if frames:
         tables["frames"] = result.frames

@@ -50,7 +50,6 @@ class EngineOutput:
     dynamic_energy: list[float]
     transition_energy: list[float]
     wake_count: list[int]
-    sleep_entries: list[list[int]]
     unattributed_energy: list[float]
     t_end: float
     timeline: list[list[tuple[int, float, float, float]]] | None = None
@@ -218,11 +217,6 @@ class _Server:
         entries = sum(self.entry_energy[: k + 1])
         self.transitions += entries
         self.unattributed += entries  # no frame follows to be charged for it
-
-    @property
-    def entries(self) -> list[int]:
-        """How often each sleep state was entered: once by every gap that reached it or a deeper one."""
-        return [sum(self.reach[j:]) for j in range(len(self.reach))]
 
     @property
     def residency(self) -> list[float]:
@@ -409,6 +403,6 @@ def run_engine(plan: Plan, ready: np.ndarray, codes: np.ndarray,
         wakeups=np.frombuffer(sim.wakeups, dtype=np.int16), used=np.frombuffer(sim.used, dtype=np.int64),
         dropped=dropped, residency=[s.residency for s in sim.servers],
         dynamic_energy=[s.dynamic for s in sim.servers], transition_energy=[s.transitions for s in sim.servers],
-        wake_count=[s.wakes for s in sim.servers], sleep_entries=[s.entries for s in sim.servers],
+        wake_count=[s.wakes for s in sim.servers],
         unattributed_energy=[s.unattributed for s in sim.servers], t_end=t_end,
         timeline=[s.timeline for s in sim.servers] if window is not None else None, window=window)

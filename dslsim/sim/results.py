@@ -130,7 +130,7 @@ def summarize(latency: np.ndarray, codes: np.ndarray, out: EngineOutput, resourc
     n = len(latency)
     lat = latency[~out.dropped]
     s: dict[str, Any] = {"frames": n, "duration_s": t_end, "dropped": int(out.dropped.sum())}
-    for p, value in zip(PERCENTILES, np.percentile(lat, PERCENTILES) if len(lat) else [np.nan] * 3):
+    for p, value in zip(PERCENTILES, np.percentile(lat, PERCENTILES) if len(lat) else [np.nan] * len(PERCENTILES)):
         s[f"latency_p{p}_s"] = float(value)
     s["latency_max_s"] = float(lat.max()) if len(lat) else float("nan")
     s["deadline_s"] = plan.deadline

@@ -26,7 +26,6 @@ import copy
 import hashlib
 import itertools
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,7 +88,10 @@ def apply_point(spec: SweepSpec, point: dict[str, Any]) -> tuple[dict, dict, flo
         if root == "trace":
             threshold = value
         else:
-            set_path(profile if root == "profile" else scenario, rest, value, create=root == "scenario")
+            try:
+                set_path(profile if root == "profile" else scenario, rest, value, create=root == "scenario")
+            except PathError as exc:
+                raise PathError(axis, str(exc)) from None
     return profile, scenario, threshold
 
 
@@ -226,14 +228,9 @@ def _validate_points(spec: SweepSpec) -> None:
         try:
             profile_doc, scenario_doc, _ = apply_point(spec, point)
         except PathError as exc:
-            axis = next(iter(point))
-            for a in point:  # find the axis whose path failed, for the message
-                try:
-                    apply_point(spec, {a: point[a]})
-                except PathError:
-                    axis = a
-                    break
-            raise InputError(spec.source, f"axes.'{axis}'", "a path that does not fit", f"an existing key ({exc})") from None
+            axis, reason = exc.args
+            raise InputError(spec.source, f"axes.'{axis}'", "a path that does not fit",
+                             f"an existing key ({reason})") from None
         key = json.dumps([profile_doc, scenario_doc], sort_keys=True, default=str)
         if key in checked:
             continue
@@ -244,5 +241,3 @@ def _validate_points(spec: SweepSpec) -> None:
             parse_scenario(scenario_doc, profile, f"{spec.scenario_source} [sweep point {where}]")
         except InputError as exc:
             raise DslsimError(f"{spec.source}: a sweep point does not load: {exc}") from None
-    if not math.isfinite(len(spec.points)) or not spec.points:
-        raise InputError(spec.source, "axes", "no points", "at least one point")
