@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from dslsim.model.layers import CausalConv1d, CausalConvTranspose1d, ResidualUnit, Stack, StreamState
+from dslsim.model.layers import CausalConv1d, CausalConvTranspose1d, ResidualUnit, Stack, StreamState, unit_gain_init
 
 STRIDES = (2, 4, 5, 8)
 DILATIONS = (1, 3, 9)
@@ -21,7 +21,13 @@ DILATIONS = (1, 3, 9)
 
 @dataclass(frozen=True)
 class CodecConfig:
-    """Shape of the codec. ``light_width`` is the channel width of the light decoder (default C // 4)."""
+    """Shape of the codec.
+
+    The light decoder has the full decoder's strides at channel width ``light_width`` (default C // 4), with
+    ``light_units`` residual units per up-sampling block (dilations 1, 3, 9 taken in order) instead of three, and
+    an input conv of kernel ``light_input_kernel`` instead of 7: at C = 8 it is about 23x smaller in parameters
+    and 20x cheaper in MACs than the full decoder.
+    """
 
     sample_rate: int = 16000
     width: int = 8
@@ -29,6 +35,8 @@ class CodecConfig:
     n_q: int = 4
     codebook_size: int = 256
     light_width: int = 0
+    light_units: int = 1
+    light_input_kernel: int = 1
     switch_hidden: int = 32
 
     @property
@@ -66,15 +74,18 @@ def encoder(width: int, embed_dim: int) -> Stack:
     return Stack(*layers)
 
 
-def decoder(width: int, embed_dim: int) -> Stack:
-    """The causal decoder at channel width ``width`` (mirror of the encoder)."""
+def decoder(width: int, embed_dim: int, units: int = len(DILATIONS), input_kernel: int = 7) -> Stack:
+    """The causal decoder at channel width ``width`` (mirror of the encoder), with ``units`` residual units per
+    up-sampling block and an input conv of kernel ``input_kernel``."""
     n = width * 2 ** len(STRIDES)
-    layers: list = [CausalConv1d(embed_dim, n, 7)]
+    layers: list = [CausalConv1d(embed_dim, n, input_kernel)]
     for s in reversed(STRIDES):
         layers += ["elu", CausalConvTranspose1d(n, n // 2, s)]
         n //= 2
-        layers += [ResidualUnit(n, d) for d in DILATIONS]
-    layers += ["elu", CausalConv1d(n, 1, 7)]
+        layers += [ResidualUnit(n, d) for d in DILATIONS[:units]]
+    out = CausalConv1d(n, 1, 7)
+    unit_gain_init(out, n * 7, scale=0.1)  # start near silence rather than loud noise
+    layers += ["elu", out]
     return Stack(*layers)
 
 

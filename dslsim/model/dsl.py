@@ -47,7 +47,7 @@ class DSLCodec(nn.Module):
         self.rvq = ResidualVQ(config.embed_dim, config.n_q, config.codebook_size)
         self.switch = Switch(config.embed_dim, config.switch_hidden)
         self.gc_switch = Switch(config.embed_dim, config.switch_hidden)
-        self.light_decoder = decoder(config.light, config.embed_dim)
+        self.light_decoder = decoder(config.light, config.embed_dim, config.light_units, config.light_input_kernel)
         self.full_decoder = decoder(config.width, config.embed_dim)
 
     def encode(self, audio: torch.Tensor):

@@ -27,12 +27,16 @@ from dslsim.fileio import write_atomic
 from dslsim.model.codec import CodecConfig
 from dslsim.model.data import scene
 from dslsim.model.dsl import DSLCodec
-from dslsim.model.losses import multiscale_mel_distance
+from dslsim.model.losses import reconstruction_loss
 
 
 @dataclass
 class TrainConfig:
-    """How to train. ``steps`` and ``time_budget_s``: whichever ends first (None = no limit)."""
+    """How to train. ``steps`` and ``time_budget_s``: whichever ends first (None = no limit).
+
+    ``quantizer_dropout`` trains one model for several bitrates (SoundStream's recipe); it is off by default
+    because dslsim deploys one bitrate and, on a CPU budget, dropout costs quality at the full bitrate.
+    """
 
     steps: int | None = None
     time_budget_s: float | None = 720.0
@@ -44,6 +48,9 @@ class TrainConfig:
     budget_weight: float = 4.0
     aux_weight: float = 0.5
     commit_weight: float = 0.25
+    linear_mel_weight: float = 0.1
+    waveform_weight: float = 100.0
+    quantizer_dropout: bool = False
     warmup: float = 0.4
     hard_from: float = 0.75
     checkpoint_every: int = 50
@@ -120,6 +127,7 @@ def train(codec: CodecConfig, cfg: TrainConfig, out: str | Path, resume: bool = 
     out = Path(out)
     torch.manual_seed(cfg.seed)
     model = DSLCodec(codec)
+    model.rvq.dropout = cfg.quantizer_dropout
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     state = TrainState()
     if resume and out.exists():
@@ -139,6 +147,10 @@ def train(codec: CodecConfig, cfg: TrainConfig, out: str | Path, resume: bool = 
         wavs = load_wav_dir(cfg.wav_dir, codec.sample_rate)
     model.train()
     sr = codec.sample_rate
+
+    def rec(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return reconstruction_loss(y, x, sr, cfg.linear_mel_weight, cfg.waveform_weight)
+
     started = time.perf_counter() - state.elapsed_s
 
     def fraction() -> float:
@@ -154,12 +166,11 @@ def train(codec: CodecConfig, cfg: TrainConfig, out: str | Path, resume: bool = 
             audio, labels = _batch(cfg, codec, state.step, wavs)
             phase = fraction()
             out_ = model(audio, hard=phase >= cfg.hard_from)
-            rec_light = multiscale_mel_distance(out_["light"], audio, sr) + F.l1_loss(out_["light"], audio)
-            rec_full = multiscale_mel_distance(out_["full"], audio, sr) + F.l1_loss(out_["full"], audio)
+            rec_light, rec_full = rec(out_["light"], audio), rec(out_["full"], audio)
             loss = rec_light + rec_full + cfg.commit_weight * out_["commit"]
             logs = {"light": rec_light.item(), "full": rec_full.item()}
             if phase >= cfg.warmup:
-                rec_mix = multiscale_mel_distance(out_["mix"], audio, sr) + F.l1_loss(out_["mix"], audio)
+                rec_mix = rec(out_["mix"], audio)
                 share = out_["score"].mean()
                 loss = rec_mix + cfg.aux_weight * (rec_light + rec_full) + cfg.commit_weight * out_["commit"] \
                     + cfg.budget_weight * (share - cfg.target_full_share) ** 2

@@ -47,8 +47,8 @@ class _Builder:
     def elementwise(self, name: str, elems: int, params: int = 0) -> None:
         self._add(name, "elementwise", elems, params, elems, elems)
 
-    def residual_units(self, prefix: str, n: int, length: int) -> None:
-        for j, dil in enumerate(DILATIONS):
+    def residual_units(self, prefix: str, n: int, length: int, units: int = len(DILATIONS)) -> None:
+        for j, dil in enumerate(DILATIONS[:units]):
             self.conv(f"{prefix}.res{j}.conv_d{dil}", n, n, 7, length, length)
             self.conv(f"{prefix}.res{j}.conv1x1", n, n, 1, length, length)
             self.elementwise(f"{prefix}.res{j}.elu_add", 3 * n * length)
@@ -76,19 +76,21 @@ def encoder_stage(width: int, embed_dim: int, hop: int, dtype: str = "int8") -> 
     return b.stage("encoder")
 
 
-def decoder_stage(name: str, width: int, embed_dim: int, hop: int, dtype: str = "int8") -> Stage:
-    """Causal SoundStream decoder (mirror of the encoder) at channel width ``width``."""
+def decoder_stage(name: str, width: int, embed_dim: int, hop: int, dtype: str = "int8",
+                  units: int = len(DILATIONS), input_kernel: int = 7) -> Stage:
+    """Causal SoundStream decoder (mirror of the encoder) at channel width ``width``, with ``units`` residual
+    units per up-sampling block and an input conv of kernel ``input_kernel``."""
     b = _Builder(DTYPE_BYTES[dtype], dtype)
     length = hop
     for s in STRIDES:
         length //= s
     n = width * 2 ** len(STRIDES)
-    b.conv("input", embed_dim, n, 7, length, length)
+    b.conv("input", embed_dim, n, input_kernel, length, length)
     for i, s in enumerate(reversed(STRIDES)):
         b.conv_t(f"block{i}.up", n, n // 2, 2 * s, length, length * s)
         length *= s
         n //= 2
-        b.residual_units(f"block{i}", n, length)
+        b.residual_units(f"block{i}", n, length, units)
     b.conv("output", n, 1, 7, length, length)
     return b.stage(name)
 
@@ -115,19 +117,23 @@ def switch_stage(embed_dim: int, hidden: int = 32, dtype: str = "int8") -> Stage
 
 
 def dsl_soundstream_graph(width: int = 32, embed_dim: int = 128, light_width: int | None = None, n_q: int = 8,
-                          codebook: int = 1024, hop: int = 320, dtype: str = "int8"
+                          codebook: int = 1024, hop: int = 320, dtype: str = "int8",
+                          light_units: int = len(DILATIONS), light_input_kernel: int = 7
                           ) -> tuple[dict[str, Stage], dict[str, list[str]]]:
     """Stages and paths of a DSL-SoundStream: a shared encoder, RVQ and switch, then a light or full decoder.
 
-    ``light_width`` defaults to ``width // 4`` (at C = 32: a decoder about 15x cheaper in MACs and
-    16x smaller than the full one).
+    ``light_width`` defaults to ``width // 4``; with the default three residual units per block and an input
+    kernel of 7 (the full decoder's shape at a quarter of the width), at C = 32 the light decoder is about 15x
+    cheaper in MACs and 16x smaller than the full one. ``light_units`` and ``light_input_kernel`` describe a
+    shallower light decoder, as :class:`dslsim.model.codec.CodecConfig` does.
     """
     light_width = light_width or max(1, width // 4)
     stages = {
         "encoder": encoder_stage(width, embed_dim, hop, dtype),
         "rvq": rvq_stage(embed_dim, n_q, codebook, dtype),
         "switch": switch_stage(embed_dim, dtype=dtype),
-        "light_decoder": decoder_stage("light_decoder", light_width, embed_dim, hop, dtype),
+        "light_decoder": decoder_stage("light_decoder", light_width, embed_dim, hop, dtype, light_units,
+                                       light_input_kernel),
         "full_decoder": decoder_stage("full_decoder", width, embed_dim, hop, dtype),
     }
     shared = ["encoder", "rvq", "switch"]
