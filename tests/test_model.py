@@ -201,6 +201,24 @@ def test_cli_train_export_simulate_table(tmp_path):
         assert routing in r.output
 
 
+def test_paper_table_counts_light_frames_overall_and_on_speech():
+    from dslsim.model.data import scene
+    from dslsim.model.evaluate import paper_table
+
+    torch.manual_seed(0)
+    model = DSLCodec(TINY).eval()
+    audio, labels = scene(2.0, 16000, 7, 320, occupancy=0.5)
+    even = torch.arange(len(labels)) % 2 == 0
+    model.switch.forward = lambda q_: even.float()[None]                 # DSL: even frames go full
+    table, _ = paper_table(model, [(audio, labels)], threshold=0.5)
+    rows = table.set_index("routing")
+    odd = ~even.numpy()
+    assert rows.loc["DSL-switched", "light_share"] == pytest.approx(odd.mean())
+    assert rows.loc["DSL-switched", "light_share_speech"] == pytest.approx((odd & labels).sum() / labels.sum())
+    assert rows.loc["always-full", "light_share_speech"] == 0 and rows.loc["always-light", "light_share"] == 1
+    assert ((table["stoi_speech"] >= -1) & (table["stoi_speech"] <= 1)).all()
+
+
 def test_shipped_checkpoint_loads_and_exports(tmp_path):
     from dslsim.cli.model_cmd import SHIPPED_CHECKPOINT
 

@@ -57,7 +57,7 @@ class DSLCodec(nn.Module):
     def forward(self, audio: torch.Tensor, hard: bool = False, gc: bool = False):
         """Training pass: both decoders on every frame, mixed per frame block by the gate.
 
-        Returns dict with 'mix', 'light', 'full' (B, 1, N), 'score' (B, T) and 'commit'.
+        Returns dict with 'mix', 'light', 'full' (B, 1, N), 'score' and 'gate' (B, T) and 'commit'.
         """
         q, _, commit = self.encode(audio)
         score = (self.gc_switch if gc else self.switch)(q)
@@ -66,7 +66,8 @@ class DSLCodec(nn.Module):
             gate = (score >= 0.5).to(score.dtype) + score - score.detach()
         light, full = self.light_decoder(q), self.full_decoder(q)
         g = gate.repeat_interleave(self.config.hop, dim=1)[:, None, :]
-        return {"mix": g * full + (1 - g) * light, "light": light, "full": full, "score": score, "commit": commit}
+        return {"mix": g * full + (1 - g) * light, "light": light, "full": full, "score": score, "gate": gate,
+                "commit": commit}
 
     @torch.no_grad()
     def infer(self, audio: torch.Tensor, threshold: float = 0.5, route: str = "dsl") -> dict:

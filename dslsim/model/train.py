@@ -2,8 +2,9 @@
 
 Schedule (fractions of the budget): a warm-up trains encoder, RVQ and both decoders on reconstruction only;
 then the DSL switch joins: the loss is the reconstruction of the per-frame mix of both decoders, plus each
-decoder's own reconstruction (so both paths stay usable), plus a budget term (mean switch score - target)^2
-that pulls the expected share of full-path frames toward the target. The gate is soft (the score) until the
+decoder's own reconstruction (so both paths stay usable), plus a budget term (mean gate - target)^2
+that pulls the share of full-path frames toward the target (the expected share while the gate is soft, the real
+one, with a straight-through gradient, once it is hard). The gate is soft (the score) until the
 last quarter, then hard with a straight-through gradient, as at inference. The Gated Compression baseline is a
 second switch head trained on the frame labels (binary cross-entropy) on the same, detached latents.
 
@@ -171,7 +172,7 @@ def train(codec: CodecConfig, cfg: TrainConfig, out: str | Path, resume: bool = 
             logs = {"light": rec_light.item(), "full": rec_full.item()}
             if phase >= cfg.warmup:
                 rec_mix = rec(out_["mix"], audio)
-                share = out_["score"].mean()
+                share = out_["gate"].mean()  # once hard: the share that really goes full (straight-through)
                 loss = rec_mix + cfg.aux_weight * (rec_light + rec_full) + cfg.commit_weight * out_["commit"] \
                     + cfg.budget_weight * (share - cfg.target_full_share) ** 2
                 logs.update(mix=rec_mix.item(), full_share=share.item())
