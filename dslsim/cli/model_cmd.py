@@ -36,7 +36,7 @@ def _seconds(text: str, what: str) -> float:
 @click.option("--sample-rate", type=click.Choice(["16000", "24000"]), default="16000", show_default=True,
               help="16 kHz (50 frames/s) or 24 kHz (75 frames/s).")
 @click.option("--target-full-share", type=click.FloatRange(0, 1), default=0.2, show_default=True,
-              help="Compute budget: the expected share of frames on the full path.")
+              help="Compute budget: the share of frames on the full path.")
 @click.option("--batch", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--seconds", "clip_seconds", type=float, default=0.64, show_default=True, help="Clip length per item.")
 @click.option("--wav-dir", type=click.Path(file_okay=False, exists=True), default=None,
