@@ -31,26 +31,39 @@ def _seconds(text: str, what: str) -> float:
               help="Checkpoint to write; if it exists, training resumes from it.")
 @click.option("--time-budget", default="12 min", show_default=True, help="Stop after this long ('none' for no limit).")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Stop after this many steps.")
-@click.option("--width", type=click.IntRange(min=1), default=8, show_default=True, help="Channel width C.")
+@click.option("--width", type=click.IntRange(min=1), default=16, show_default=True, help="Channel width C.")
 @click.option("--embed-dim", type=click.IntRange(min=1), default=None, help="Embedding dimension D (default 4C).")
+@click.option("--n-q", type=click.IntRange(min=1), default=6, show_default=True, help="Quantizers.")
+@click.option("--codebook-size", type=click.IntRange(min=2), default=1024, show_default=True,
+              help="Codes per quantizer (6 x 1024 codes at 50 frames/s = 3 kbit/s).")
+@click.option("--switch-context", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Latent frames the switch sees (the current one and the ones before it).")
 @click.option("--sample-rate", type=click.Choice(["16000", "24000"]), default="16000", show_default=True,
               help="16 kHz (50 frames/s) or 24 kHz (75 frames/s).")
-@click.option("--target-full-share", type=click.FloatRange(0, 1), default=0.2, show_default=True,
-              help="Compute budget: the share of frames on the full path.")
+@click.option("--target-full-share", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.2,
+              show_default=True, help="Compute budget: the share of frames on the full path.")
 @click.option("--batch", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--seconds", "clip_seconds", type=float, default=0.64, show_default=True, help="Clip length per item.")
+@click.option("--lr", type=click.FloatRange(0, min_open=True), default=1e-3, show_default=True,
+              help="Adam learning rate (a resumed run takes this one, not the saved one).")
+@click.option("--speech-dir", "speech_dirs", type=click.Path(file_okay=False, exists=True), multiple=True,
+              help="Clean recorded speech (*.wav, any rate) to mix into the generated scenes; repeatable.")
 @click.option("--wav-dir", type=click.Path(file_okay=False, exists=True), default=None,
-              help="Train on your WAV files (any rate; resampled) instead of generated scenes.")
+              help="Train on your WAV files as they are (any rate; resampled) instead of scenes.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Torch threads (default: $DSLSIM_THREADS, else the cores up to 4).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--fresh", is_flag=True, help="Start over even if --out exists.")
-def train(out, time_budget, steps, width, embed_dim, sample_rate, target_full_share, batch, clip_seconds, wav_dir,
-          seed, fresh):
+def train(out, time_budget, steps, width, embed_dim, n_q, codebook_size, switch_context, sample_rate,
+          target_full_share, batch, clip_seconds, lr, speech_dirs, wav_dir, threads, seed, fresh):
     """Train DSL-SoundStream without labels (and the supervised GC switch), with checkpoints and resume.
 
     \b
     Examples:
-      dslsim train --out checkpoints/dsl.pt                 # ~12 min on 2 cores, generated audio
-      dslsim train --out checkpoints/dsl.pt --steps 200 --width 16
+      dslsim train --out checkpoints/dsl.pt                 # 12 min, generated speech
+      dslsim train --out checkpoints/dsl.pt --steps 200 --width 8 --n-q 4 --codebook-size 256
+      dslsim train --out runs/dsl.pt --steps 30000 --time-budget none --threads 1 \\
+          --speech-dir /usr/share/asterisk/sounds/es_MX_f_Allison   # real speech (docs/model.md)
       dslsim train --out my.pt --wav-dir recordings/ --time-budget "30 min"
     """
     need_torch()
@@ -62,9 +75,11 @@ def train(out, time_budget, steps, width, embed_dim, sample_rate, target_full_sh
     budget = None if time_budget.strip().lower() == "none" else _seconds(time_budget, "--time-budget")
     if budget is None and steps is None:
         raise DslsimError("give --steps or a --time-budget; training needs an end.")
-    codec = CodecConfig(sample_rate=int(sample_rate), width=width, embed_dim=embed_dim or 4 * width)
-    cfg = TrainConfig(steps=steps, time_budget_s=budget, batch=batch, seconds=clip_seconds, seed=seed,
-                      target_full_share=target_full_share, wav_dir=wav_dir)
+    codec = CodecConfig(sample_rate=int(sample_rate), width=width, embed_dim=embed_dim or 4 * width, n_q=n_q,
+                        codebook_size=codebook_size, switch_context=switch_context)
+    cfg = TrainConfig(steps=steps, time_budget_s=budget, batch=batch, seconds=clip_seconds, seed=seed, lr=lr,
+                      target_full_share=target_full_share, wav_dir=wav_dir, speech_dirs=tuple(speech_dirs),
+                      threads=threads)
     total = steps or int(budget)
     bars = []
 

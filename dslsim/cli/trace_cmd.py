@@ -94,7 +94,8 @@ def info(path):
 @click.option("--demo-seconds", default=60.0, show_default=True, type=float,
               help="Length of the generated scene when no --audio is given.")
 @click.option("--checkpoint", type=click.Path(dir_okay=False), default=None, help="Default: the shipped model.")
-@click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True)
+@click.option("--threshold", type=click.FloatRange(0, 1), default=None,
+              help="Switch threshold (default: the model's calibrated one; 0.5 for --route gc).")
 @click.option("--route", type=click.Choice(["dsl", "gc"]), default="dsl", show_default=True,
               help="Which switch decides: the unsupervised DSL or the supervised GC baseline.")
 @click.option("--seed", default=1, show_default=True, type=int, help="Seed of the generated scene.")
@@ -125,7 +126,7 @@ def export(out, audio, demo_seconds, checkpoint, threshold, route, seed):
         samples = read_wav(audio, cfg.sample_rate)
         source = {"audio": str(audio)}
     else:
-        samples, labels = scene(demo_seconds, cfg.sample_rate, (20_000, seed), cfg.hop)  # disjoint from training
+        samples, labels, _ = scene(demo_seconds, cfg.sample_rate, (20_000, seed), cfg.hop)  # disjoint from training
         source = {"audio": f"generated always-on scene, {demo_seconds:g} s, seed {seed}"}
     source["checkpoint"] = str(ckpt)
     source["checkpoint_sha256"] = file_digest(ckpt)

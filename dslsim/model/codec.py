@@ -38,6 +38,7 @@ class CodecConfig:
     light_units: int = 1
     light_input_kernel: int = 1
     switch_hidden: int = 32
+    switch_context: int = 1
 
     @property
     def hop(self) -> int:

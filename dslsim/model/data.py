@@ -1,21 +1,28 @@
-"""Audio with no download: seeded always-on scenes of speech-like bursts over varied backgrounds, with exact
-per-frame labels; or the user's own WAV files (any rate, resampled).
+"""Always-on audio scenes with exact per-frame speech labels, seeded, and no download at run time.
 
-Speech-like bursts are syllables: voiced segments (a pitch contour with vibrato and declination, harmonics shaped
-by three formants and a spectral tilt) and unvoiced fricatives (high-passed noise). Backgrounds are pink or
-brown noise, mains hum with harmonics, a babble-like mixture of far-off voiced streams, and sparse transients
-(clicks and knocks). Speech is mixed at 0, 5, 10 or 20 dB SNR over its active samples.
+The speech in a scene is either generated (syllables: voiced segments with a pitch contour, vibrato, declination
+and three formants, and unvoiced fricatives) or real recorded prompts from a :class:`SpeechCorpus` (for example
+Debian's ``asterisk-core-sounds-*-wav`` packages; see docs/model.md). Backgrounds are pink or brown noise, mains
+hum with harmonics, babble (far-off generated voices, or overlapping prompts from the corpus) and sparse
+transients (clicks and knocks). Speech is mixed at 0, 5, 10 or 20 dB SNR over its active samples, then the whole
+scene is set to a random level (-26 dBFS RMS +- 20 dB) so that loudness alone is no cue. Labels (50 Hz at 16 kHz)
+come from the clean speech stem, which is returned too, for evaluation against clean speech.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from dslsim.errors import DslsimError
 
 SNRS_DB = (0.0, 5.0, 10.0, 20.0)
+#: Nominal scene level (RMS, dBFS) and the half-width of the uniform random level around it (dB).
+LEVEL_DBFS = -26.0
+LEVEL_SPREAD_DB = 20.0
 
 
 def _colored_noise(n: int, rng: np.random.Generator, exponent: float) -> np.ndarray:
@@ -55,8 +62,71 @@ def _envelope(n: int, sr: int) -> np.ndarray:
     return env
 
 
+@dataclass(frozen=True)
+class SpeechCorpus:
+    """Clean recorded utterances (mono float32 at ``sample_rate``), e.g. one per prompt file.
+
+    Example::
+
+        corpus = SpeechCorpus.from_dirs(["/usr/share/asterisk/sounds/es_MX_f_Allison"], 16000)
+        audio, labels, speech = scene(10.0, 16000, seed=1, corpus=corpus)
+    """
+
+    clips: tuple
+    sample_rate: int
+    sources: tuple = ()
+
+    @classmethod
+    def from_dirs(cls, dirs: list[str | Path], sample_rate: int) -> "SpeechCorpus":
+        """Every ``*.wav`` under each folder (sorted, so the corpus is the same on every machine)."""
+        clips, sources = [], []
+        for d in dirs:
+            for clip in load_wav_dir(d, sample_rate):
+                clip = _trim_silence(clip)
+                if len(clip) >= sample_rate // 10:
+                    clips.append(clip)
+            sources.append(str(d))
+        if not clips:
+            raise DslsimError(f"{', '.join(map(str, dirs))}: no usable speech (every file shorter than 0.1 s).")
+        return cls(tuple(clips), sample_rate, tuple(sources))
+
+    @property
+    def seconds(self) -> float:
+        """Total length of the corpus."""
+        return sum(len(c) for c in self.clips) / self.sample_rate
+
+
+def _trim_silence(x: np.ndarray, floor_db: float = -40.0) -> np.ndarray:
+    """Cut leading and trailing samples quieter than ``floor_db`` below the clip's peak (prompt files carry
+    silence, which would otherwise be labelled speech by position though it is not)."""
+    peak = np.abs(x).max() if len(x) else 0.0
+    loud = np.flatnonzero(np.abs(x) > peak * 10 ** (floor_db / 20)) if peak > 0 else np.array([], int)
+    return x[loud[0]:loud[-1] + 1] if len(loud) else x[:0]
+
+
+def corpus_track(n: int, rng: np.random.Generator, corpus: SpeechCorpus, occupancy: float,
+                 gain_spread_db: float = 6.0) -> np.ndarray:
+    """Utterances from ``corpus`` at random times, each at a random gain (+-``gain_spread_db``), separated by
+    pauses; about ``occupancy`` of the samples carry speech."""
+    out = np.zeros(n)
+    sr = corpus.sample_rate
+    clip = corpus.clips[rng.integers(len(corpus.clips))]
+    # Start at a random phase of an utterance-and-pause cycle, so a short clip is speech with the chance
+    # ``occupancy`` wherever it starts (it may open mid-utterance).
+    pos = int(rng.uniform(0.0, len(clip) / max(occupancy, 1e-3))) - len(clip)
+    while pos < n:
+        gain = 10 ** (rng.uniform(-gain_spread_db, gain_spread_db) / 20) / (np.sqrt(np.mean(clip ** 2)) + 1e-9)
+        piece = clip[max(0, -pos): max(0, n - pos)]
+        start = max(0, pos)
+        out[start:start + len(piece)] += gain * piece
+        gap = rng.exponential(len(clip) / sr * (1.0 / max(occupancy, 1e-3) - 1.0))
+        pos += len(clip) + int(max(0.15, gap) * sr)
+        clip = corpus.clips[rng.integers(len(corpus.clips))]
+    return out
+
+
 def speech_track(n: int, sr: int, rng: np.random.Generator, occupancy: float) -> np.ndarray:
-    """Bursts of syllables separated by pauses; about ``occupancy`` of the samples carry speech."""
+    """Bursts of generated syllables separated by pauses; about ``occupancy`` of the samples carry speech."""
     out = np.zeros(n)
     pos = int(rng.uniform(0, 0.5) * sr)
     while pos < n:
@@ -75,8 +145,9 @@ def speech_track(n: int, sr: int, rng: np.random.Generator, occupancy: float) ->
     return out
 
 
-def background(n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
-    """One of: pink, brown, hum, babble-like, or a mixture; plus sparse transients. Unit RMS."""
+def background(n: int, sr: int, rng: np.random.Generator, corpus: SpeechCorpus | None = None) -> np.ndarray:
+    """One of: pink, brown, hum, babble (four far-off voices: generated, or prompts from ``corpus``), or a
+    mixture; plus sparse transients. Unit RMS."""
     kind = rng.integers(0, 5)
     t = np.arange(n) / sr
     if kind == 0:
@@ -88,7 +159,9 @@ def background(n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
         x = sum(np.sin(2 * np.pi * mains * k * t + rng.uniform(0, 6.3)) / k for k in range(1, 6))
         x = x + 0.3 * _colored_noise(n, rng, 1.0)
     elif kind == 3:
-        x = sum(speech_track(n, sr, rng, 0.8) for _ in range(4))
+        voices = [corpus_track(n, rng, corpus, 0.8) if corpus is not None else speech_track(n, sr, rng, 0.8)
+                  for _ in range(4)]
+        x = sum(voices)
         x = np.convolve(x, np.ones(8) / 8, mode="same")  # far-off: duller
     else:
         x = _colored_noise(n, rng, 1.0) + 0.5 * _colored_noise(n, rng, 2.0)
@@ -99,27 +172,45 @@ def background(n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
     return x / (np.sqrt(np.mean(x * x)) + 1e-12)
 
 
-def scene(seconds: float, sr: int, seed: int | tuple, hop: int = 320, occupancy: float | None = None
-          ) -> tuple[np.ndarray, np.ndarray]:
-    """One always-on clip: (audio float32 peak-normalised to 0.9, per-frame speech labels bool).
+class Scene(NamedTuple):
+    """One always-on clip: the mix, per-frame speech labels and the clean speech stem as mixed in."""
 
-    A frame (``hop`` samples) is labelled speech when the speech track's energy in it exceeds 1 % of the
-    track's mean active-sample energy. Same seed, same clip.
+    audio: np.ndarray
+    """The mix, float32, at a random level (see :data:`LEVEL_DBFS`), never above 0.99 in magnitude."""
+    labels: np.ndarray
+    """Per frame (``hop`` samples): True where the speech stem is active."""
+    speech: np.ndarray
+    """The clean speech stem, float32, scaled exactly as it is inside ``audio``."""
+
+
+def scene(seconds: float, sr: int, seed: int | tuple, hop: int = 320, occupancy: float | None = None,
+          corpus: SpeechCorpus | None = None) -> Scene:
+    """One seeded always-on clip (same seed, same clip) with generated speech, or prompts from ``corpus``.
+
+    A frame is labelled speech when the speech stem's energy in it exceeds 1 % of the stem's mean energy over
+    its active frames.
     """
     rng = np.random.default_rng(seed)
     n = int(round(seconds * sr / hop)) * hop
-    speech = speech_track(n, sr, rng, occupancy if occupancy is not None else rng.uniform(0.1, 0.4))
-    noise = background(n, sr, rng)
+    occupancy = occupancy if occupancy is not None else rng.uniform(0.1, 0.4)
+    if corpus is not None:
+        speech = corpus_track(n, rng, corpus, occupancy)
+    else:
+        speech = speech_track(n, sr, rng, occupancy)
+    noise = background(n, sr, rng, corpus)
     active = np.abs(speech) > 1e-6
     if active.any():
         p_speech = np.mean(speech[active] ** 2)
         snr = 10 ** (rng.choice(SNRS_DB) / 10)
         noise = noise * np.sqrt(p_speech / snr)
-    mix = speech + noise * rng.uniform(0.3, 1.0)
-    mix = 0.9 * mix / (np.abs(mix).max() + 1e-9)
+    noise = noise * rng.uniform(0.3, 1.0)
+    mix = speech + noise
+    rms = np.sqrt(np.mean(mix ** 2)) + 1e-12
+    gain = 10 ** ((LEVEL_DBFS + rng.uniform(-LEVEL_SPREAD_DB, LEVEL_SPREAD_DB)) / 20) / rms
+    gain = min(gain, 0.99 / (np.abs(mix).max() + 1e-12))  # loud scenes are turned down, never clipped
     frame_energy = (speech.reshape(-1, hop) ** 2).mean(1)
     ref = frame_energy[frame_energy > 0].mean() if (frame_energy > 0).any() else 1.0
-    return mix.astype(np.float32), frame_energy > 0.01 * ref
+    return Scene((gain * mix).astype(np.float32), frame_energy > 0.01 * ref, (gain * speech).astype(np.float32))
 
 
 def read_wav(path: str | Path, sr: int) -> np.ndarray:

@@ -1,8 +1,9 @@
 """DSL-SoundStream: encoder -> RVQ -> Dynamic Switch Layer -> light decoder or full decoder, per latent frame.
 
-The switch is a two-layer MLP on each quantized latent frame giving a score p_t in [0, 1] (the chance that the
-frame needs the full decoder). Training mixes the decoders' outputs per frame block with a gate g_t (soft, or
-hard with a straight-through gradient); inference thresholds p_t.
+The switch scores each quantized latent frame (with a few frames of causal context) p_t in [0, 1]: how likely
+the frame is among those the full decoder helps most. It is trained without labels on a stop-gradient target
+from the model's own outputs (see :mod:`dslsim.model.train`); inference thresholds p_t at the calibrated
+:attr:`DSLCodec.threshold`, and the decoders are trained on the per-frame mix that this hard gate routes.
 
 **Causal history across switches (decided here, tested in tests/test_model.py).** At inference each decoder is
 a stream that advances only on the frames routed to it: a skipped decoder's state is frozen, not advanced, so
@@ -21,20 +22,26 @@ import torch.nn.functional as F
 from torch import nn
 
 from dslsim.model.codec import CodecConfig, decoder, encoder
-from dslsim.model.layers import StreamState
+from dslsim.model.layers import CausalConv1d, StreamState
 from dslsim.model.rvq import ResidualVQ
 
 
 class Switch(nn.Module):
-    """Per-frame gate: D -> hidden -> 1, sigmoid. Returns scores (B, T) in [0, 1]."""
+    """Per-frame gate on the quantized latents (B, D, T): a causal conv over the last ``context`` frames (D ->
+    hidden), ELU, a 1x1 conv (hidden -> 1), sigmoid. Returns scores (B, T) in [0, 1]; :meth:`logits` before the
+    sigmoid. With ``context`` = 1 it is a two-layer MLP on each frame."""
 
-    def __init__(self, dim: int, hidden: int):
+    def __init__(self, dim: int, hidden: int, context: int = 1):
         super().__init__()
-        self.fc1 = nn.Linear(dim, hidden)
-        self.fc2 = nn.Linear(hidden, 1)
+        self.fc1 = CausalConv1d(dim, hidden, context)
+        self.fc2 = nn.Conv1d(hidden, 1, 1)
+
+    def logits(self, q: torch.Tensor) -> torch.Tensor:
+        """Pre-sigmoid scores (B, T)."""
+        return self.fc2(F.elu(self.fc1(q))).squeeze(1)
 
     def forward(self, q: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.fc2(F.elu(self.fc1(q.transpose(1, 2))))).squeeze(-1)
+        return torch.sigmoid(self.logits(q))
 
 
 class DSLCodec(nn.Module):
@@ -45,8 +52,11 @@ class DSLCodec(nn.Module):
         self.config = config
         self.encoder = encoder(config.width, config.embed_dim)
         self.rvq = ResidualVQ(config.embed_dim, config.n_q, config.codebook_size)
-        self.switch = Switch(config.embed_dim, config.switch_hidden)
-        self.gc_switch = Switch(config.embed_dim, config.switch_hidden)
+        self.switch = Switch(config.embed_dim, config.switch_hidden, config.switch_context)
+        self.gc_switch = Switch(config.embed_dim, config.switch_hidden, config.switch_context)
+        # The DSL threshold that sends the training budget's share of frames full (a running quantile of the
+        # switch scores, kept with the weights): the default at inference.
+        self.register_buffer("threshold", torch.tensor(0.5))
         self.light_decoder = decoder(config.light, config.embed_dim, config.light_units, config.light_input_kernel)
         self.full_decoder = decoder(config.width, config.embed_dim)
 
@@ -54,26 +64,28 @@ class DSLCodec(nn.Module):
         """Audio (B, 1, N) -> quantized latents (B, D, T), codes, commitment loss."""
         return self.rvq(self.encoder(audio))
 
-    def forward(self, audio: torch.Tensor, hard: bool = False, gc: bool = False):
-        """Training pass: both decoders on every frame, mixed per frame block by the gate.
+    def forward(self, audio: torch.Tensor) -> dict:
+        """Training pass: both decoders on every frame.
 
-        Returns dict with 'mix', 'light', 'full' (B, 1, N), 'score' and 'gate' (B, T) and 'commit'.
+        Returns dict with 'light', 'full' (B, 1, N), the quantized latents 'q' (B, D, T), the DSL switch's
+        'logits' (B, T) on the detached latents (the switch is trained on its own targets and does not shape the
+        codec), and the RVQ's 'commit' loss.
         """
         q, _, commit = self.encode(audio)
-        score = (self.gc_switch if gc else self.switch)(q)
-        gate = score
-        if hard:
-            gate = (score >= 0.5).to(score.dtype) + score - score.detach()
-        light, full = self.light_decoder(q), self.full_decoder(q)
+        return {"light": self.light_decoder(q), "full": self.full_decoder(q), "q": q,
+                "logits": self.switch.logits(q.detach()), "commit": commit}
+
+    def mix(self, light: torch.Tensor, full: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
+        """Per frame block: ``gate`` (B, T) of the full decoder's output, the rest from the light one."""
         g = gate.repeat_interleave(self.config.hop, dim=1)[:, None, :]
-        return {"mix": g * full + (1 - g) * light, "light": light, "full": full, "score": score, "gate": gate,
-                "commit": commit}
+        return g * full + (1 - g) * light
 
     @torch.no_grad()
-    def infer(self, audio: torch.Tensor, threshold: float = 0.5, route: str = "dsl") -> dict:
+    def infer(self, audio: torch.Tensor, threshold: float | None = None, route: str = "dsl") -> dict:
         """Streaming inference with hard routing and frozen decoder states (one clip, batch of 1).
 
-        ``route``: 'dsl' or 'gc' (threshold the switch), 'light' or 'full' (always one path).
+        ``route``: 'dsl' or 'gc' (threshold the switch), 'light' or 'full' (always one path). ``threshold``
+        defaults to the calibrated one (:attr:`threshold`) for 'dsl' and 0.5 for 'gc'.
         Returns 'audio' (1, 1, N), 'full_mask' (T,) bool, 'score' (T,), and each path's own output for every
         frame ('light', 'full'; computed with whole-sequence history, for per-path error columns).
         """
@@ -82,6 +94,8 @@ class DSLCodec(nn.Module):
         if route in ("light", "full"):
             mask = torch.full_like(score, route == "full", dtype=torch.bool)
         else:
+            if threshold is None:
+                threshold = float(self.threshold) if route == "dsl" else 0.5
             mask = score >= threshold
         states: dict[str, StreamState] = {"light": {}, "full": {}}
         blocks = []

@@ -45,7 +45,7 @@ def paper_table(model: DSLCodec, clips, threshold: float | list[float] = 0.5) ->
     for label, route, threshold in runs:
         mel_all, sdr_all, mel_sp, sdr_sp, stoi_sp = [], [], [], [], []
         full_frames, frames, full_speech, speech = 0, 0, 0, 0
-        for audio, labels in clips:
+        for audio, labels, *_ in clips:
             x = torch.from_numpy(audio)[None, None]
             out = model.infer(x, threshold=threshold, route=route)
             y = out["audio"]

@@ -26,7 +26,7 @@ def file_digest(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def export_trace(model: DSLCodec, audio: np.ndarray, threshold: float = 0.5, labels: np.ndarray | None = None,
+def export_trace(model: DSLCodec, audio: np.ndarray, threshold: float | None = None, labels: np.ndarray | None = None,
                  source: dict | None = None, route: str = "dsl", dtype: str = "int8") -> Trace:
     """Run streaming inference on ``audio`` (mono float at the model's rate) and build a trace.
 
@@ -36,6 +36,8 @@ def export_trace(model: DSLCodec, audio: np.ndarray, threshold: float = 0.5, lab
     cfg = model.config
     n = (len(audio) // cfg.hop) * cfg.hop
     x = torch.from_numpy(np.ascontiguousarray(audio[:n], dtype=np.float32))[None, None]
+    if threshold is None:
+        threshold = float(model.threshold) if route == "dsl" else 0.5
     out = model.infer(x, threshold=threshold, route=route)
     err_light = per_frame_mel_distance(out["light"], x, cfg.sample_rate, cfg.hop)[0].numpy()
     err_full = per_frame_mel_distance(out["full"], x, cfg.sample_rate, cfg.hop)[0].numpy()

@@ -57,6 +57,34 @@ def reconstruction_loss(y: torch.Tensor, x: torch.Tensor, sr: int, linear_mel_we
     return multiscale_mel_distance(y, x, sr, linear_mel_weight) + waveform_weight * F.mse_loss(y, x)
 
 
+def frame_relative_error(y: torch.Tensor, x: torch.Tensor, hop: int, floor: float = 1e-2) -> torch.Tensor:
+    """Per-frame waveform error relative to the frame's energy: (B, frames).
+
+    ``||y_t - x_t||^2 / (||x_t||^2 + floor * mean_t ||x_t||^2)``. Scale-invariant, so a quiet speech frame weighs
+    as much as a loud noise frame and a scene's level does not set its weight in the loss; the floor (a fraction
+    of the clip's mean frame energy) keeps near-silent frames from dominating.
+    """
+    err = ((y - x) ** 2).reshape(y.shape[0], -1, hop).sum(-1)
+    energy = (x ** 2).reshape(x.shape[0], -1, hop).sum(-1)
+    return err / (energy + floor * energy.mean(1, keepdim=True) + 1e-10)
+
+
+def level_invariant_loss(y: torch.Tensor, x: torch.Tensor, sr: int, hop: int, waveform_weight: float = 1.0
+                         ) -> torch.Tensor:
+    """Training loss on scenes at random levels: multi-scale log-mel L1 (no linear-mel term, whose scale follows
+    loudness) + ``waveform_weight`` * the mean of :func:`frame_relative_error`."""
+    return multiscale_mel_distance(y, x, sr, linear_weight=0.0) + waveform_weight * frame_relative_error(y, x, hop).mean()
+
+
+def full_path_advantage(light: torch.Tensor, full: torch.Tensor, x: torch.Tensor, hop: int) -> torch.Tensor:
+    """How much the full path helps each frame, in dB: 10 log10(light's relative error / full's): (B, frames).
+
+    Positive where the full decoder reconstructs the frame better. This is the quantity the DSL switch is trained
+    to rank by, and the one its rank correlation is reported against.
+    """
+    return 10 * torch.log10((frame_relative_error(light, x, hop) + 1e-6) / (frame_relative_error(full, x, hop) + 1e-6))
+
+
 def per_frame_mel_distance(y: torch.Tensor, x: torch.Tensor, sr: int, hop: int) -> torch.Tensor:
     """L1 log-mel distance of each ``hop``-sample frame (one STFT window per frame, aligned): (B, frames)."""
     tail = max(512, hop) - hop  # the FFT is longer than a frame: pad so that there is one window per frame

@@ -1,19 +1,29 @@
-"""Training: unsupervised DSL (reconstruction + compute budget) and the supervised Gated Compression switch.
+"""Training: the DSL codec without labels, and the supervised Gated Compression switch beside it.
 
-Schedule (fractions of the budget): a warm-up trains encoder, RVQ and both decoders on reconstruction only;
-then the DSL switch joins: the loss is the reconstruction of the per-frame mix of both decoders, plus each
-decoder's own reconstruction (so both paths stay usable), plus a budget term (mean gate - target)^2
-that pulls the share of full-path frames toward the target (the expected share while the gate is soft, the real
-one, with a straight-through gradient, once it is hard). The gate is soft (the score) until the
-last quarter, then hard with a straight-through gradient, as at inference. The Gated Compression baseline is a
-second switch head trained on the frame labels (binary cross-entropy) on the same, detached latents.
+Reconstruction loss (:func:`dslsim.model.losses.level_invariant_loss`): multi-scale log-mel L1 plus the per-frame
+waveform error relative to each frame's energy, so quiet speech counts as much as loud noise. Schedule
+(fractions of the budget):
 
-Checkpoints hold only tensors and plain data (loaded with ``weights_only=True``), are written atomically, and
-carry the optimizer and RNG state so that an interrupted run resumes where it stopped.
+1. warm-up (``warmup``): encoder, RVQ and both decoders learn to reconstruct on their own;
+2. from the first step, the DSL switch learns to rank frames by how much the full path helps. Its target is a stop-gradient
+   self-label: frame t is "full" when its full-path advantage (:func:`~dslsim.model.losses.full_path_advantage`,
+   the light decoder's relative error over the full one's, in dB) is in the batch's top ``target_full_share``
+   (the compute budget, set as a quantile so that scores spread rather than settle on one value); binary
+   cross-entropy on the switch's logits over the detached latents (``switch_context`` frames of context).
+   After the warm-up the decoders train on the per-frame mix routed by the hard gate (score >= the calibrated
+   threshold), plus ``aux_weight`` of each decoder's own reconstruction: the full decoder specialises on the
+   frames it gets, the light one on the rest;
+3. throughout, :attr:`DSLCodec.threshold` tracks (exponential average) the batch quantile of scores that sends
+   ``target_full_share`` of frames full: the default threshold at inference.
+
+No speech label enters the DSL; the GC head alone is trained on them (binary cross-entropy on the same detached
+latents). Checkpoints hold only tensors and plain data (loaded with ``weights_only=True``), are written
+atomically, and carry the optimizer and RNG state so that an interrupted run resumes where it stopped.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,15 +36,17 @@ import torch.nn.functional as F
 from dslsim.errors import DslsimError
 from dslsim.fileio import write_atomic
 from dslsim.model.codec import CodecConfig
-from dslsim.model.data import scene
+from dslsim.model.data import SpeechCorpus, load_wav_dir, scene
 from dslsim.model.dsl import DSLCodec
-from dslsim.model.losses import reconstruction_loss
+from dslsim.model.losses import full_path_advantage, level_invariant_loss
 
 
 @dataclass
 class TrainConfig:
     """How to train. ``steps`` and ``time_budget_s``: whichever ends first (None = no limit).
 
+    ``speech_dirs``: folders of clean recorded speech mixed into generated always-on scenes (otherwise the
+    speech is generated); ``wav_dir``: train on these recordings as they are (no labels, so no GC head).
     ``quantizer_dropout`` trains one model for several bitrates (SoundStream's recipe); it is off by default
     because dslsim deploys one bitrate and, on a CPU budget, dropout costs quality at the full bitrate.
     """
@@ -46,17 +58,17 @@ class TrainConfig:
     lr: float = 1e-3
     seed: int = 0
     target_full_share: float = 0.2
-    budget_weight: float = 4.0
+    switch_weight: float = 0.1
+    threshold_decay: float = 0.99
     aux_weight: float = 0.5
     commit_weight: float = 0.25
-    linear_mel_weight: float = 0.1
-    waveform_weight: float = 100.0
+    waveform_weight: float = 1.0
     quantizer_dropout: bool = False
-    warmup: float = 0.4
-    hard_from: float = 0.75
+    warmup: float = 0.2
     checkpoint_every: int = 50
-    threads: int = 2
+    threads: int | None = None
     wav_dir: str | None = None
+    speech_dirs: tuple = ()
 
 
 @dataclass
@@ -68,13 +80,15 @@ class TrainState:
     history: list = field(default_factory=list)
 
 
-def _batch(cfg: TrainConfig, codec: CodecConfig, step: int, wavs: list[np.ndarray] | None):
+def _batch(cfg: TrainConfig, codec: CodecConfig, step: int, wavs: list[np.ndarray] | None,
+           corpus: SpeechCorpus | None):
     """A deterministic batch for ``step``: audio (B, 1, N) and frame labels (B, T) (None for WAV data)."""
     n = int(round(cfg.seconds * codec.sample_rate / codec.hop)) * codec.hop
     if wavs is None:
-        clips = [scene(cfg.seconds, codec.sample_rate, (cfg.seed, step, i), codec.hop) for i in range(cfg.batch)]
-        audio = torch.from_numpy(np.stack([c[0][:n] for c in clips]))[:, None]
-        labels = torch.from_numpy(np.stack([c[1][: n // codec.hop] for c in clips]).astype(np.float32))
+        clips = [scene(cfg.seconds, codec.sample_rate, (cfg.seed, step, i), codec.hop, corpus=corpus)
+                 for i in range(cfg.batch)]
+        audio = torch.from_numpy(np.stack([c.audio[:n] for c in clips]))[:, None]
+        labels = torch.from_numpy(np.stack([c.labels[: n // codec.hop] for c in clips]).astype(np.float32))
         return audio, labels
     rng = np.random.default_rng((cfg.seed, step))
     out = []
@@ -86,6 +100,12 @@ def _batch(cfg: TrainConfig, codec: CodecConfig, step: int, wavs: list[np.ndarra
         seg[: len(piece)] = piece
         out.append(seg)
     return torch.from_numpy(np.stack(out))[:, None], None
+
+
+def self_labels(advantage: torch.Tensor, share: float) -> torch.Tensor:
+    """1.0 for the frames whose full-path advantage is in the top ``share`` of the batch, else 0.0."""
+    cut = torch.quantile(advantage.flatten(), 1.0 - share)
+    return (advantage >= cut).to(advantage.dtype)
 
 
 def save_checkpoint(path: str | Path, model: DSLCodec, cfg: TrainConfig, state: TrainState,
@@ -116,15 +136,19 @@ def load_checkpoint(path: str | Path) -> dict:
 def load_model(path: str | Path) -> tuple[DSLCodec, dict]:
     """The model of a checkpoint, in eval mode, and the checkpoint payload."""
     payload = load_checkpoint(path)
-    model = DSLCodec(CodecConfig(**payload["codec"]))
-    model.load_state_dict(payload["model"])
+    try:
+        model = DSLCodec(CodecConfig(**payload["codec"]))
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["model"].items()})
+    except (TypeError, RuntimeError, ValueError, KeyError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise DslsimError(f"{path}: its weights do not fit this version of dslsim's model ({first[:200]}).") from None
     return model.eval(), payload
 
 
 def train(codec: CodecConfig, cfg: TrainConfig, out: str | Path, resume: bool = True,
           progress: Callable[[TrainState, dict], None] | None = None) -> Path:
     """Train (or resume) and write the checkpoint to ``out``; returns its path."""
-    torch.set_num_threads(cfg.threads)
+    set_threads(cfg.threads)
     out = Path(out)
     torch.manual_seed(cfg.seed)
     model = DSLCodec(codec)
@@ -141,16 +165,18 @@ def train(codec: CodecConfig, cfg: TrainConfig, out: str | Path, resume: bool = 
             optimizer.load_state_dict(payload["optimizer"])
         state = TrainState(**payload["state"])
         torch.set_rng_state(payload["torch_rng"])
-    wavs = None
+        for group in optimizer.param_groups:  # the learning rate asked for now, not the one saved
+            group["lr"] = cfg.lr
+    wavs = corpus = None
     if cfg.wav_dir:
-        from dslsim.model.data import load_wav_dir
-
         wavs = load_wav_dir(cfg.wav_dir, codec.sample_rate)
+    elif cfg.speech_dirs:
+        corpus = SpeechCorpus.from_dirs(list(cfg.speech_dirs), codec.sample_rate)
     model.train()
-    sr = codec.sample_rate
+    sr, hop = codec.sample_rate, codec.hop
 
     def rec(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        return reconstruction_loss(y, x, sr, cfg.linear_mel_weight, cfg.waveform_weight)
+        return level_invariant_loss(y, x, sr, hop, cfg.waveform_weight)
 
     started = time.perf_counter() - state.elapsed_s
 
@@ -164,24 +190,31 @@ def train(codec: CodecConfig, cfg: TrainConfig, out: str | Path, resume: bool = 
 
     try:
         while fraction() < 1.0:
-            audio, labels = _batch(cfg, codec, state.step, wavs)
-            phase = fraction()
-            out_ = model(audio, hard=phase >= cfg.hard_from)
-            rec_light, rec_full = rec(out_["light"], audio), rec(out_["full"], audio)
+            audio, labels = _batch(cfg, codec, state.step, wavs, corpus)
+            out_ = model(audio)
+            light, full = out_["light"], out_["full"]
+            rec_light, rec_full = rec(light, audio), rec(full, audio)
             loss = rec_light + rec_full + cfg.commit_weight * out_["commit"]
             logs = {"light": rec_light.item(), "full": rec_full.item()}
-            if phase >= cfg.warmup:
-                rec_mix = rec(out_["mix"], audio)
-                share = out_["gate"].mean()  # once hard: the share that really goes full (straight-through)
-                loss = rec_mix + cfg.aux_weight * (rec_light + rec_full) + cfg.commit_weight * out_["commit"] \
-                    + cfg.budget_weight * (share - cfg.target_full_share) ** 2
-                logs.update(mix=rec_mix.item(), full_share=share.item())
-                if labels is not None:  # Gated Compression: supervised switch on detached latents
-                    with torch.no_grad():
-                        q, _, _ = model.encode(audio)
-                    gc = F.binary_cross_entropy(model.gc_switch(q), labels)
-                    loss = loss + gc
-                    logs["gc_bce"] = gc.item()
+            with torch.no_grad():
+                advantage = full_path_advantage(light, full, audio, hop)
+                scores = torch.sigmoid(out_["logits"])
+                cut = torch.quantile(scores.flatten(), 1.0 - cfg.target_full_share)
+                decay = cfg.threshold_decay if state.step else 0.0  # the first batch sets it
+                model.threshold.mul_(decay).add_((1 - decay) * cut)
+            # The switch sees detached latents, so it learns its ranking from the start without shaping the codec.
+            switch_loss = F.binary_cross_entropy_with_logits(out_["logits"], self_labels(advantage, cfg.target_full_share))
+            loss = loss + cfg.switch_weight * switch_loss
+            logs.update(switch_bce=switch_loss.item(), adv_dB=advantage.mean().item())
+            if fraction() >= cfg.warmup:
+                gate = (scores >= model.threshold).to(audio.dtype)
+                rec_mix = rec(model.mix(light, full, gate), audio)
+                loss = loss + rec_mix - (1 - cfg.aux_weight) * (rec_light + rec_full)
+                logs.update(mix=rec_mix.item(), full_share=gate.mean().item())
+            if labels is not None:  # Gated Compression: supervised switch on detached latents
+                gc = F.binary_cross_entropy_with_logits(model.gc_switch.logits(out_["q"].detach()), labels)
+                loss = loss + cfg.switch_weight * gc
+                logs["gc_bce"] = gc.item()
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -189,7 +222,8 @@ def train(codec: CodecConfig, cfg: TrainConfig, out: str | Path, resume: bool = 
             state.step += 1
             state.elapsed_s = time.perf_counter() - started
             if state.step % 10 == 0:
-                state.history.append({"step": state.step, **{k: round(v, 5) for k, v in logs.items()}})
+                state.history.append({"step": state.step, "elapsed_s": round(state.elapsed_s, 1),
+                                      **{k: round(v, 5) for k, v in logs.items()}})
             if progress:
                 progress(state, logs)
             if state.step % cfg.checkpoint_every == 0:
@@ -198,3 +232,17 @@ def train(codec: CodecConfig, cfg: TrainConfig, out: str | Path, resume: bool = 
         state.elapsed_s = time.perf_counter() - started
         save_checkpoint(out, model, cfg, state, optimizer)
     return out
+
+
+def set_threads(threads: int | None = None) -> int:
+    """Set torch's intra-op threads: ``threads``, else ``DSLSIM_THREADS``, else the usable cores up to 4.
+
+    Torch's own default (every core) oversubscribes small machines that are doing anything else.
+    """
+    if threads is None:
+        env = os.environ.get("DSLSIM_THREADS", "")
+        threads = int(env) if env.isdigit() and int(env) > 0 else min(4, len(os.sched_getaffinity(0))
+                                                                        if hasattr(os, "sched_getaffinity")
+                                                                        else (os.cpu_count() or 1))
+    torch.set_num_threads(threads)
+    return threads
