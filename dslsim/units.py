@@ -25,6 +25,8 @@ EXAMPLES = {
     "B": "a size such as '4 kB'",
     "B/s": "a bandwidth such as '20 MB/s'",
     "J/B": "an energy per byte such as '5 pJ/B'",
+    "A": "a current such as '12 uA' or '3 mA'",
+    "A/Hz": "a current per clock frequency such as '40 uA/MHz'",
     "": "a plain number such as 0.9",
 }
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from dslsim.config import Node, Provenance, load_yaml
 from dslsim.errors import DslsimError, InputError, describe
-from dslsim.hw.profile import CORE_KINDS, Battery, Core, Link, OpCost, OperatingPoint, Profile, SleepState
+from dslsim.hw.profile import (CORE_KINDS, REGULATORS, Battery, Core, Link, OpCost, OperatingPoint, Profile,
+                               SleepState, Supply)
 
 #: Shipped profiles live at the top of the repository, beside the package.
 SHIPPED_DIR = Path(__file__).resolve().parents[2] / "hw_profiles"
@@ -109,24 +110,45 @@ def _floor(root: Node) -> dict[str, float]:
 
 
 def _core(name: str, node: Node) -> Core:
-    node.check_keys({"kind", "ref_voltage", "opps", "ops", "memory", "idle", "sleep"},
-                    required=("kind", "opps", "ops", "ref_voltage"))
+    node.check_keys({"kind", "ref_voltage", "supply", "opps", "ops", "memory", "idle", "sleep"},
+                    required=("kind", "opps", "ops"))
+    supply = _supply(node.child("supply")) if node.has("supply") else None
     opps = []
     for item in node.items_of("opps"):
-        item.check_keys({"name", "freq", "voltage", "leakage"}, required=("name", "freq", "voltage"))
-        opps.append(OperatingPoint(name=item.text("name"), freq=item.quantity("freq", "Hz", strictly_positive=True),
-                                   voltage=item.quantity("voltage", "V", strictly_positive=True),
-                                   leakage=item.quantity("leakage", "W", default="0 W")))
+        item.check_keys({"name", "freq", "voltage", "leakage", "run_current", "idle_current", "base_current"},
+                        required=("name", "freq", "voltage"))
+        point = OperatingPoint(name=item.text("name"), freq=item.quantity("freq", "Hz", strictly_positive=True),
+                               voltage=item.quantity("voltage", "V", strictly_positive=True),
+                               leakage=item.quantity("leakage", "W", default="0 W"),
+                               run_current=item.quantity("run_current", "A/Hz", default="0 A/Hz"),
+                               idle_current=item.quantity("idle_current", "A/Hz", default="0 A/Hz"),
+                               base_current=item.quantity("base_current", "A", default="0 A"))
+        if supply is None and (point.run_current or point.idle_current or point.base_current):
+            raise InputError(node.source, item.path, "currents with no supply voltage to turn them into power",
+                             f"a 'supply' block under {node.path} (voltage, regulator)")
+        opps.append(point)
     names = [p.name for p in opps]
     if len(set(names)) != len(names):
         raise InputError(node.source, node.at("opps"), f"repeated names {names}", "a unique name per operating point")
     op_costs = {}
     for kind, item in node.children("ops"):
-        item.check_keys({"macs_per_cycle", "energy_per_mac"}, required=("macs_per_cycle", "energy_per_mac"))
-        op_costs[kind] = OpCost(macs_per_cycle=item.quantity("macs_per_cycle", "", strictly_positive=True),
-                                energy_per_mac=item.quantity("energy_per_mac", "J"))
+        item.check_keys({"macs_per_cycle", "cycles_per_mac", "cycles_per_op", "energy_per_mac"})
+        if item.has("macs_per_cycle") == item.has("cycles_per_mac"):
+            raise InputError(node.source, item.path, "both or neither of macs_per_cycle and cycles_per_mac",
+                             "exactly one of them")
+        cycles_per_mac = item.quantity("cycles_per_mac", "") if item.has("cycles_per_mac") \
+            else 1.0 / item.quantity("macs_per_cycle", "", strictly_positive=True)
+        op_costs[kind] = OpCost(cycles_per_mac=cycles_per_mac,
+                                energy_per_mac=item.quantity("energy_per_mac", "J", default="0 J"),
+                                cycles_per_op=item.quantity("cycles_per_op", "", default=0.0))
     if not op_costs:
         raise InputError(node.source, node.at("ops"), "no op kinds", "at least a 'default' entry")
+    needs_ref = any(c.energy_per_mac for c in op_costs.values())
+    if needs_ref and not node.has("ref_voltage"):
+        raise InputError(node.source, node.at("ref_voltage"), "nothing",
+                         "the voltage the energies per MAC are quoted at (they scale with V^2)")
+    ref_voltage = node.quantity("ref_voltage", "V", strictly_positive=True) if node.has("ref_voltage") \
+        else max(p.voltage for p in opps)
     memory = node.child("memory") if node.has("memory") else Node({}, node.source, node.at("memory"), True)
     memory.check_keys({"energy_per_byte", "bytes_per_cycle"})
     idle = node.child("idle") if node.has("idle") else Node({}, node.source, node.at("idle"), True)
@@ -143,13 +165,26 @@ def _core(name: str, node: Node) -> Core:
                 entry_energy=item.quantity("entry_energy", "J", default="0 J"),
                 exit_energy=item.quantity("exit_energy", "J", default="0 J")))
     kind = node.text("kind", choices=CORE_KINDS)
-    return Core(name=name, kind=kind, opps=tuple(opps),
-                ref_voltage=node.quantity("ref_voltage", "V", strictly_positive=True), op_costs=op_costs,
+    return Core(name=name, kind=kind, opps=tuple(opps), ref_voltage=ref_voltage, op_costs=op_costs,
                 mem_energy_per_byte=memory.quantity("energy_per_byte", "J/B", default="0 J/B"),
                 mem_bytes_per_cycle=memory.quantity("bytes_per_cycle", "", strictly_positive=True)
                 if memory.has("bytes_per_cycle") else float("inf"),
                 idle_power=idle.quantity("power", "W", default="0 W"),
-                sleep_states=tuple(sleep_states))
+                sleep_states=tuple(sleep_states), supply=supply)
+
+
+def _supply(node: Node) -> Supply:
+    node.check_keys({"voltage", "regulator", "efficiency", "datasheet_voltage"}, required=("voltage",))
+    regulator = node.text("regulator", default="none", choices=REGULATORS)
+    if regulator == "smps" and not node.has("efficiency"):
+        raise InputError(node.source, node.at("efficiency"), "nothing", "the SMPS efficiency, a fraction in (0, 1]")
+    if regulator != "smps" and node.has("efficiency"):
+        raise InputError(node.source, node.at("efficiency"), repr(node.data["efficiency"]),
+                         f"no efficiency for regulator '{regulator}' (an LDO's follows from its voltages)")
+    return Supply(voltage=node.quantity("voltage", "V", strictly_positive=True), regulator=regulator,
+                  efficiency=_fraction(node, "efficiency", 1.0),
+                  datasheet_voltage=node.quantity("datasheet_voltage", "V", strictly_positive=True)
+                  if node.has("datasheet_voltage") else None)
 
 
 def _link(node: Node, cores: dict[str, Core]) -> Link:

@@ -11,20 +11,70 @@ CORE_KINDS = ("mcu", "dsp", "cpu", "npu")
 
 @dataclass(frozen=True)
 class OperatingPoint:
-    """A DVFS operating point: clock, supply voltage and the static (leakage) power at that voltage."""
+    """A DVFS operating point or an STM32-style voltage range: its highest clock ``freq``, core voltage, and power.
+
+    Power may be given core-side (``leakage``, W at ``voltage``; op energies in the core's op table) or as a
+    datasheet gives it, in currents at the supply pins: ``run_current`` and ``idle_current`` per Hz of clock
+    (STM32 "Run" and "Sleep" mode uA/MHz) plus a clock-independent ``base_current``. Both may be combined; they add.
+    """
 
     name: str
     freq: float
     voltage: float
-    leakage: float
+    leakage: float = 0.0
+    run_current: float = 0.0
+    idle_current: float = 0.0
+    base_current: float = 0.0
+
+
+@dataclass(frozen=True)
+class Clock:
+    """Where a core runs in a scenario: an operating point and a clock no higher than its ``freq``."""
+
+    opp: OperatingPoint
+    freq: float
+
+    @property
+    def label(self) -> str:
+        """``name`` when running at the point's own clock, else ``name@60 MHz``."""
+        if self.freq == self.opp.freq:
+            return self.opp.name
+        return f"{self.opp.name}@{self.freq / 1e6:g} MHz"
+
+
+@dataclass(frozen=True)
+class Supply:
+    """What feeds a core: the rail voltage and the regulator between it and the core.
+
+    ``regulator`` 'ldo' passes current (efficiency = core voltage / rail voltage); 'smps' passes power at
+    ``efficiency``; 'none' means the figures are at the core already. Datasheet currents are read at
+    ``datasheet_voltage`` (default: the rail voltage): through an LDO the current stays the same on another rail,
+    through an SMPS the power does.
+    """
+
+    voltage: float
+    regulator: str = "none"
+    efficiency: float = 1.0
+    datasheet_voltage: float | None = None
+
+
+#: Regulator kinds a supply may name.
+REGULATORS = ("none", "ldo", "smps")
 
 
 @dataclass(frozen=True)
 class OpCost:
-    """How a core executes one op kind: sustained MACs per cycle and energy per MAC at the reference voltage."""
+    """How a core executes one op kind: cycles per MAC, fixed cycles per op invocation, and the dynamic energy
+    per MAC at the reference voltage (zero when the operating point's run current already covers it)."""
 
-    macs_per_cycle: float
-    energy_per_mac: float
+    cycles_per_mac: float
+    energy_per_mac: float = 0.0
+    cycles_per_op: float = 0.0
+
+    @property
+    def macs_per_cycle(self) -> float:
+        """Sustained throughput, the inverse of :attr:`cycles_per_mac`."""
+        return 1.0 / self.cycles_per_mac if self.cycles_per_mac > 0 else float("inf")
 
 
 @dataclass(frozen=True)
@@ -41,11 +91,12 @@ class SleepState:
 
 @dataclass(frozen=True)
 class Core:
-    """One core: operating points, per-op-kind cost table, memory energy, idle and sleep states.
+    """One core: supply, operating points, per-op-kind cost table, memory energy, idle and sleep states.
 
-    Dynamic energy of an op at operating point ``opp`` is
-    ``macs * energy_per_mac * (opp.voltage / ref_voltage) ** 2 + bytes * mem_energy_per_byte``; its time is
-    ``max(macs / macs_per_cycle, bytes / mem_bytes_per_cycle) / opp.freq`` (compute and memory overlap).
+    The cost formula lives in :mod:`dslsim.hw.cost`: an op takes
+    ``max(macs * cycles_per_mac + cycles_per_op, bytes / mem_bytes_per_cycle)`` cycles and costs
+    ``macs * energy_per_mac * (V / ref_voltage) ** 2 + bytes * mem_energy_per_byte`` of dynamic energy, on top of
+    the operating point's active power for as long as it runs.
     """
 
     name: str
@@ -57,6 +108,7 @@ class Core:
     mem_bytes_per_cycle: float
     idle_power: float
     sleep_states: tuple[SleepState, ...] = ()
+    supply: Supply | None = None
 
     def opp(self, name: str) -> OperatingPoint:
         """The operating point called ``name`` (KeyError if absent; the scenario checks first)."""
@@ -64,6 +116,20 @@ class Core:
             if point.name == name:
                 return point
         raise KeyError(name)
+
+    def clock(self, spec: str | float) -> Clock:
+        """The clock for an operating point name, or for a frequency in Hz: the lowest point that supports it
+        (ValueError if none does; the scenario checks first).
+
+        >>> # STM32U5 ranges 4..1 up to 24/55/110/160 MHz: clock(60e6) runs range 2 at 60 MHz.
+        """
+        if isinstance(spec, str):
+            point = self.opp(spec)
+            return Clock(point, point.freq)
+        able = [p for p in self.opps if p.freq >= spec * (1 - 1e-12)]
+        if not able:
+            raise ValueError(spec)
+        return Clock(min(able, key=lambda p: (p.freq, p.voltage)), float(spec))
 
     def op_cost(self, kind: str) -> OpCost | None:
         """Cost entry for an op kind, falling back to the ``default`` entry; None if neither exists."""

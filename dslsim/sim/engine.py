@@ -69,6 +69,7 @@ class _Server:
         self.sim = sim
         self.bit = 1 << r
         self.drop = resource.drop_when_busy
+        self.active_power = resource.active_power
         self.timeouts = [p.timeout for p in resource.sleep]
         self.first_timeout = self.timeouts[0] if resource.sleep else _INF
         states = [p.state for p in resource.sleep]
@@ -160,6 +161,7 @@ class _Server:
         hops = sim.hops[code]
         _, service, delay, energy = hops[h]
         self.dynamic += energy
+        energy += self.active_power * service  # the frame pays for the static power of the time it ran
         if k == -1:
             self.idle_time += g
         elif k >= 0:

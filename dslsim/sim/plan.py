@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dslsim.errors import DslsimError
-from dslsim.hw.profile import Core, Profile, SleepState
+from dslsim.hw.cost import active_power, idle_power, stage_cost
+from dslsim.hw.profile import Profile, SleepState
 from dslsim.sim.scenario import Scenario
-from dslsim.trace.schema import Stage, TraceMeta
+from dslsim.trace.schema import TraceMeta
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,10 @@ class SleepPolicy:
 
 @dataclass(frozen=True)
 class Resource:
-    """A core or a link as the engine sees it: a FIFO server with a power model (links have no states)."""
+    """A core or a link as the engine sees it: a FIFO server with a power model (links have no states).
+
+    ``active_power`` is drawn for as long as a job runs (the frame is charged for it), ``idle_power`` while the
+    core waits clocked; both come from :mod:`dslsim.hw.cost` for the scenario's clock."""
 
     name: str
     is_core: bool
@@ -76,37 +80,18 @@ class Plan:
         return [i for i, r in enumerate(self.resources) if r.is_core]
 
 
-def stage_cost(stage: Stage, core: Core, opp_name: str) -> tuple[float, float]:
-    """(seconds, joules) of one frame of ``stage`` on ``core`` at operating point ``opp_name``.
-
-    >>> # 1 M MACs at 2 MAC/cycle and 100 MHz take 5 ms; at 1 pJ/MAC and V = Vref they cost 1 uJ.
-    """
-    opp = core.opp(opp_name)
-    v2 = (opp.voltage / core.ref_voltage) ** 2
-    seconds = joules = 0.0
-    for op in stage.ops:
-        cost = core.op_cost(op.kind)
-        if cost is None:
-            raise DslsimError(
-                f"core '{core.name}' has no cost entry for op kind '{op.kind}' (stage '{stage.name}', op "
-                f"'{op.name}'); add '{op.kind}' or 'default' under cores.{core.name}.ops in the profile.")
-        cycles = max(op.macs / cost.macs_per_cycle, op.bytes_moved / core.mem_bytes_per_cycle)
-        seconds += cycles / opp.freq
-        joules += op.macs * cost.energy_per_mac * v2 + op.bytes_moved * core.mem_energy_per_byte
-    return seconds, joules
-
-
 def build_plan(meta: TraceMeta, profile: Profile, scenario: Scenario) -> Plan:
     """Resolve placement, operating points, links and sleep policies into a :class:`Plan`."""
     resources: list[Resource] = []
     index: dict[str, int] = {}
+    clocks = {name: core.clock(scenario.opp[name]) for name, core in profile.cores.items()}
     for name, core in profile.cores.items():
-        opp = core.opp(scenario.opp[name])
+        clock = clocks[name]
         states = [SleepPolicy(core.sleep_state(state), timeout) for state, timeout in scenario.sleep.get(name, ())]
         index[name] = len(resources)
         resources.append(Resource(name=name, is_core=True, drop_when_busy=scenario.busy_policy(name) == "drop",
-                                  active_power=opp.leakage, idle_power=opp.leakage + core.idle_power,
-                                  sleep=tuple(states), opp=opp.name, freq=opp.freq, voltage=opp.voltage))
+                                  active_power=active_power(core, clock), idle_power=idle_power(core, clock),
+                                  sleep=tuple(states), opp=clock.label, freq=clock.freq, voltage=clock.opp.voltage))
     for link in profile.links:
         index[link.name] = len(resources)
         resources.append(Resource(name=link.name, is_core=False,
@@ -140,7 +125,7 @@ def build_plan(meta: TraceMeta, profile: Profile, scenario: Scenario) -> Plan:
             core = profile.cores[core_name]
             seconds = joules = macs = 0.0
             for stage in group:
-                s, j = stage_cost(meta.stages[stage], core, scenario.opp[core_name])
+                s, j = stage_cost(meta.stages[stage], core, clocks[core_name])
                 seconds, joules, macs = seconds + s, joules + j, macs + meta.stages[stage].macs
             hops.append(Hop(resource=index[core_name], service=seconds, delay=0.0, energy=joules,
                             stages=tuple(group), macs=macs))

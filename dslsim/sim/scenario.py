@@ -4,7 +4,8 @@ YAML form (a file, or a profile's ``default_scenario``)::
 
     name: watch-default
     placement: {default: dsp, full_decoder: big}   # stage -> core ('default' covers the rest)
-    opp: {dsp: nominal, big: low}                   # core -> operating point name
+    opp: {dsp: nominal, big: low, mcu: 60 MHz}      # core -> operating point name, or a clock: the lowest
+                                                    #   point (voltage range) that supports it applies
     sleep:                                          # core -> sleep state -> idle time before entering it
       big: {core_off: 2 ms, cluster_off: 20 ms}
     deadline: 20 ms                                 # or 'frame' (one frame duration)
@@ -31,7 +32,8 @@ class Scenario:
     name: str
     placement: dict[str, str]
     default_core: str | None
-    opp: dict[str, str]
+    opp: dict[str, str | float]
+    """Core -> operating point name, or a clock in Hz (see :meth:`dslsim.hw.profile.Core.clock`)."""
     sleep: dict[str, tuple[tuple[str, float], ...]]
     deadline: float | None
     when_busy: dict[str, str] = field(default_factory=dict)
@@ -72,17 +74,25 @@ def parse_scenario(data: Any, profile: Profile, source: str = "<scenario>", pref
     placement = {stage: core_name(placement_node, stage) for stage in placement_node.data}
     default_core = placement.pop("default", None)
 
-    opp: dict[str, str] = {}
+    opp: dict[str, str | float] = {}
     if root.has("opp"):
         node = root.child("opp")
         for core in node.data:
-            core_name_checked = _known(node, core, cores, "a core")
-            names = [p.name for p in profile.cores[core_name_checked].opps]
+            spec = profile.cores[_known(node, core, cores, "a core")]
+            names = [p.name for p in spec.opps]
             value = node.data[core]
-            if value not in names:
+            if isinstance(value, str) and value in names:
+                opp[core] = value
+                continue
+            wanted = f"an operating point of core '{core}' {names}, or a clock such as '60 MHz'"
+            if not isinstance(value, str) or not any(c.isdigit() for c in value):
+                raise InputError(source, node.at(core), describe(value), wanted)
+            freq = node.quantity(core, "Hz", strictly_positive=True)
+            top = max(p.freq for p in spec.opps)
+            if freq > top * (1 + 1e-12):
                 raise InputError(source, node.at(core), describe(value),
-                                 f"an operating point of core '{core}': {names}")
-            opp[core] = value
+                                 f"a clock no higher than core '{core}' supports ({top / 1e6:g} MHz)")
+            opp[core] = freq
     for core, spec in profile.cores.items():
         opp.setdefault(core, spec.opps[-1].name)
 
