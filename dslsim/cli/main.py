@@ -57,8 +57,9 @@ def _register() -> None:
     from dslsim.cli.simulate_cmd import simulate
     from dslsim.cli.sweep_cmd import sweep
     from dslsim.cli.trace_cmd import trace
+    from dslsim.cli.validate_cmd import calibrate, validate
 
-    for command in (simulate, sweep, report, trace, profiles, train, model):
+    for command in (simulate, sweep, report, trace, profiles, calibrate, validate, train, model):
         cli.add_command(command)
 
 

@@ -4,8 +4,9 @@ Two phases, as in every table-driven estimator: the profile is the reference tab
 per op kind, per-op overhead, currents or energies per operating point), and this module multiplies the counts
 of a trace's op graph by it.
 
-* **Time.** An op takes ``max(macs * cycles_per_mac + cycles_per_op, bytes_moved / mem_bytes_per_cycle)``
-  cycles (compute and memory overlap); a stage is the sum of its ops; seconds = cycles / clock.
+* **Time.** An op takes ``max(macs * cycles_per_mac + outputs * cycles_per_output + cycles_per_op,
+  bytes_moved / mem_bytes_per_cycle)`` cycles (compute and memory overlap; ``outputs`` = output elements);
+  a stage is the sum of its ops; seconds = cycles / clock.
 * **Power while active** (for as long as the core runs): the operating point's leakage through the regulator,
   plus the datasheet run current at the supply pins: ``V_pins * (base_current + run_current * f)``.
 * **Power while idle** (clock-gated, waiting): leakage and the core's idle power through the regulator, plus
@@ -33,7 +34,7 @@ from __future__ import annotations
 
 from dslsim.errors import DslsimError
 from dslsim.hw.profile import Clock, Core, OpCost
-from dslsim.trace.schema import Op, Stage
+from dslsim.trace.schema import DTYPE_BYTES, Op, Stage
 
 
 def regulator_efficiency(core: Core, clock: Clock) -> float:
@@ -82,10 +83,16 @@ def _cost(core: Core, op: Op, stage: str) -> OpCost:
     return cost
 
 
+def op_outputs(op: Op) -> float:
+    """Output elements of one frame of ``op``."""
+    return op.act_out_bytes / DTYPE_BYTES.get(op.dtype, 1)
+
+
 def op_cycles(op: Op, core: Core, stage: str = "") -> float:
     """Cycles one frame of ``op`` takes on ``core``."""
     cost = _cost(core, op, stage)
-    return max(op.macs * cost.cycles_per_mac + cost.cycles_per_op, op.bytes_moved / core.mem_bytes_per_cycle)
+    compute = op.macs * cost.cycles_per_mac + op_outputs(op) * cost.cycles_per_output + cost.cycles_per_op
+    return max(compute, op.bytes_moved / core.mem_bytes_per_cycle)
 
 
 def op_seconds(op: Op, core: Core, clock: Clock, stage: str = "") -> float:

@@ -132,7 +132,7 @@ def _core(name: str, node: Node) -> Core:
         raise InputError(node.source, node.at("opps"), f"repeated names {names}", "a unique name per operating point")
     op_costs = {}
     for kind, item in node.children("ops"):
-        item.check_keys({"macs_per_cycle", "cycles_per_mac", "cycles_per_op", "energy_per_mac"})
+        item.check_keys({"macs_per_cycle", "cycles_per_mac", "cycles_per_op", "cycles_per_output", "energy_per_mac"})
         if item.has("macs_per_cycle") == item.has("cycles_per_mac"):
             raise InputError(node.source, item.path, "both or neither of macs_per_cycle and cycles_per_mac",
                              "exactly one of them")
@@ -140,7 +140,8 @@ def _core(name: str, node: Node) -> Core:
             else 1.0 / item.quantity("macs_per_cycle", "", strictly_positive=True)
         op_costs[kind] = OpCost(cycles_per_mac=cycles_per_mac,
                                 energy_per_mac=item.quantity("energy_per_mac", "J", default="0 J"),
-                                cycles_per_op=item.quantity("cycles_per_op", "", default=0.0))
+                                cycles_per_op=item.quantity("cycles_per_op", "", default=0.0),
+                                cycles_per_output=item.quantity("cycles_per_output", "", default=0.0))
     if not op_costs:
         raise InputError(node.source, node.at("ops"), "no op kinds", "at least a 'default' entry")
     needs_ref = any(c.energy_per_mac for c in op_costs.values())

@@ -64,12 +64,14 @@ REGULATORS = ("none", "ldo", "smps")
 
 @dataclass(frozen=True)
 class OpCost:
-    """How a core executes one op kind: cycles per MAC, fixed cycles per op invocation, and the dynamic energy
-    per MAC at the reference voltage (zero when the operating point's run current already covers it)."""
+    """How a core executes one op kind: cycles per MAC, per output element (bias, requantisation, store) and per
+    op invocation (call, set-up), and the dynamic energy per MAC at the reference voltage (zero when the operating
+    point's run current already covers it)."""
 
     cycles_per_mac: float
     energy_per_mac: float = 0.0
     cycles_per_op: float = 0.0
+    cycles_per_output: float = 0.0
 
     @property
     def macs_per_cycle(self) -> float:

@@ -28,7 +28,7 @@ def render_summary(result: SimResult) -> str:
                  f"({100 * s['deadline_miss_rate']:.2f} %), {s['dropped']:,} dropped")
     per_frame = ", ".join(f"{k[17:-2]} {v * 1e6:.2f} uJ" for k, v in s.items()
                           if k.startswith("energy_per_frame_") and math.isfinite(v))
-    lines.append(f"  energy per frame    {per_frame}  (dynamic + wake-ups + links)")
+    lines.append(f"  energy per frame    {per_frame}  (active power while running, dynamic, wake-ups, links)")
     lines.append(f"  wake-ups            {s['wakeups']:,}, costing {s['transition_energy_J'] * 1e3:.3f} mJ "
                  f"({_mw(s['transition_energy_J'] / s['duration_s'])} on average)")
     lines.append(f"  compute power       {_mw(s['compute_power_W'])}  (cores and links)")

@@ -19,11 +19,14 @@ from dslsim.errors import DslsimError, InputError, describe
 FORMAT = "dslsim.trace"
 VERSION = 1
 
-#: Op kinds the shipped profiles know. A profile may add any other kind (one table entry).
-KNOWN_OP_KINDS = ("conv1d", "conv_transpose1d", "linear", "vq_search", "elementwise")
+#: Op kinds dslsim's exporters write (a profile may add any other kind: one table entry). ``generic`` is where an
+#: importer puts ops it cannot classify.
+KNOWN_OP_KINDS = ("conv1d", "conv_transpose1d", "conv2d", "depthwise_conv2d", "pointwise_conv2d", "linear",
+                  "vq_search", "pooling", "elementwise", "softmax", "reshape", "fft", "filterbank", "generic")
 
 #: Bytes per element of the dtypes a trace may declare.
-DTYPE_BYTES = {"int8": 1, "uint8": 1, "int16": 2, "float16": 2, "bfloat16": 2, "int32": 4, "float32": 4}
+DTYPE_BYTES = {"int8": 1, "uint8": 1, "bool": 1, "int16": 2, "float16": 2, "bfloat16": 2, "int32": 4, "float32": 4,
+               "int64": 8, "float64": 8}
 
 
 @dataclass(frozen=True)
@@ -278,26 +281,29 @@ def _stages(raw: Any, source: str) -> dict[str, Stage]:
         ops_raw = body.get("ops") if isinstance(body, dict) else None
         if not isinstance(ops_raw, list) or not ops_raw:
             raise InputError(source, f"{where}.ops", describe(ops_raw), "a non-empty list of ops (the op graph)")
-        ops = []
-        for i, op in enumerate(ops_raw):
-            at = f"{where}.ops[{i}]"
-            if not isinstance(op, dict):
-                raise InputError(source, at, describe(op), "an object with name, kind, macs, bytes and dtype")
-            kind = op.get("kind")
-            if not isinstance(kind, str) or not kind:
-                raise InputError(source, f"{at}.kind", describe(kind), f"an op kind such as {KNOWN_OP_KINDS}")
-            dtype = op.get("dtype", "int8")
-            if dtype not in DTYPE_BYTES:
-                raise InputError(source, f"{at}.dtype", describe(dtype), f"one of {list(DTYPE_BYTES)}")
-            numbers = {}
-            for key in ("macs", "weight_bytes", "act_in_bytes", "act_out_bytes"):
-                value = op.get(key, 0 if key != "macs" else None)
-                if not _is_number(value) or value < 0:
-                    raise InputError(source, f"{at}.{key}", describe(value), "a number >= 0 (per frame)")
-                numbers[key] = float(value)
-            ops.append(Op(name=str(op.get("name", f"op{i}")), kind=kind, dtype=dtype, **numbers))
+        ops = [op_from_dict(op, source, f"{where}.ops[{i}]", f"op{i}") for i, op in enumerate(ops_raw)]
         stages[name] = Stage(name=name, ops=tuple(ops))
     return stages
+
+
+def op_from_dict(op: Any, source: str, at: str, default_name: str) -> Op:
+    """Validate one op given as a mapping (name, kind, macs, weight/activation bytes, dtype)."""
+    if not isinstance(op, dict):
+        raise InputError(source, at, describe(op), "an object with name, kind, macs, bytes and dtype")
+    kind = op.get("kind")
+    if not isinstance(kind, str) or not kind:
+        raise InputError(source, f"{at}.kind", describe(kind), f"an op kind such as {KNOWN_OP_KINDS}")
+    dtype = op.get("dtype", "int8")
+    if dtype not in DTYPE_BYTES:
+        raise InputError(source, f"{at}.dtype", describe(dtype), f"one of {list(DTYPE_BYTES)}")
+    numbers = {}
+    for key in ("macs", "weight_bytes", "act_in_bytes", "act_out_bytes"):
+        value = op.get(key, 0 if key != "macs" else None)
+        if not _is_number(value) or value < 0:
+            raise InputError(source, f"{at}.{key}", describe(value), "a number >= 0 (per frame)")
+        numbers[key] = float(value)
+    name = op.get("name", default_name)
+    return Op(name=str(default_name if name is None else name), kind=kind, dtype=dtype, **numbers)
 
 
 def _paths(raw: Any, stages: dict[str, Stage], source: str) -> dict[str, list[str]]:

@@ -1,0 +1,81 @@
+"""Traces of static models: an op table (CSV or YAML) or a TFLite model, run at a fixed rate, one stage per op.
+
+An op table has one row per op with the columns (or keys) ``name, kind, macs, weight_bytes, act_in_bytes,
+act_out_bytes, dtype``; ``macs`` is required, bytes default to 0 and dtype to int8. For example (CSV)::
+
+    name,kind,macs,weight_bytes,act_in_bytes,act_out_bytes,dtype
+    conv1,conv2d,320000,2624,490,8000,int8
+    fc,linear,768,780,64,12,int8
+
+>>> trace = model_trace(read_op_table("kws.csv"), rate=2.0, duration=60.0)   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dslsim.errors import DslsimError, InputError, describe
+from dslsim.trace.schema import Op, Stage, Trace, TraceMeta, op_from_dict
+
+#: The one path of a static model's trace.
+PATH = "inference"
+#: Most frames a trace may hold (a day at 1 kHz); more is almost surely a typo in rate or duration.
+MAX_FRAMES = 100_000_000
+
+
+def read_op_table(path: str | Path) -> tuple[Op, ...]:
+    """Ops from a CSV or YAML op table; errors name the file, the row and the column."""
+    path = Path(path)
+    if path.suffix.lower() in (".yaml", ".yml"):
+        from dslsim.config import load_yaml
+
+        raw = load_yaml(path)
+        if isinstance(raw, dict) and "ops" in raw:
+            raw = raw["ops"]
+        if not isinstance(raw, list) or not raw:
+            raise InputError(path, "ops", describe(raw), "a non-empty list of ops (name, kind, macs, bytes, dtype)")
+        return tuple(op_from_dict(op, str(path), f"ops[{i}]", f"op{i}") for i, op in enumerate(raw))
+    if path.suffix.lower() != ".csv":
+        raise DslsimError(f"{path}: an op table is a .csv or .yaml file (or give a .tflite model).")
+    try:
+        table = pd.read_csv(path)
+    except FileNotFoundError:
+        raise DslsimError(f"{path}: no such file.") from None
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise DslsimError(f"{path}: not a readable CSV table ({str(exc).strip().splitlines()[0][:200]}).") from None
+    missing = {"kind", "macs"} - set(table.columns)
+    if missing:
+        raise InputError(path, "columns", describe(list(table.columns)), f"the columns kind and macs (missing "
+                         f"{sorted(missing)})")
+    if table.empty:
+        raise InputError(path, "rows", "no rows", "one row per op")
+    rows = table.astype(object).where(table.notna(), None).to_dict("records")
+    return tuple(op_from_dict({k: v for k, v in row.items() if v is not None or k == "name"}, str(path),
+                              f"row {i + 2}", f"op{i}") for i, row in enumerate(rows))
+
+
+def model_trace(ops: tuple[Op, ...], rate: float, duration: float, source: dict | None = None) -> Trace:
+    """A one-path trace: ``rate`` inferences per second for ``duration`` seconds, each running every op in order,
+    one stage per op (named by its position and op name, so each can be placed on a core)."""
+    if not (np.isfinite(rate) and rate > 0 and np.isfinite(duration) and duration > 0):
+        raise DslsimError(f"rate {rate!r} Hz and duration {duration!r} s: both must be positive and finite.")
+    n = int(round(rate * duration))
+    if n < 1:
+        raise DslsimError(f"{duration:g} s at {rate:g} Hz is less than one inference.")
+    if n > MAX_FRAMES:
+        raise DslsimError(f"{duration:g} s at {rate:g} Hz is {n:,} inferences; at most {MAX_FRAMES:,} per trace.")
+    if not ops:
+        raise DslsimError("the model has no ops.")
+    stages: dict[str, Stage] = {}
+    for i, op in enumerate(ops):
+        name = op.name if op.name not in stages else f"{i:03d}_{op.name}"
+        stages[name] = Stage(name, (op,))
+    meta = TraceMeta(frame_rate=float(rate), sample_rate=float(rate), hop=1, paths={PATH: list(stages)},
+                     stages=stages, dense_path=PATH, threshold=None, source=dict(source or {}))
+    frames = pd.DataFrame({"frame": np.arange(n, dtype=np.int64),
+                           "t_arrival": np.arange(n, dtype=np.float64) / rate,
+                           "path": pd.Categorical.from_codes(np.zeros(n, np.int8), categories=[PATH])})
+    return Trace(meta, frames).validate()

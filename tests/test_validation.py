@@ -1,0 +1,292 @@
+"""The device model in datasheet terms, real op graphs from TFLite, calibration, and validation against MLPerf Tiny.
+
+Expected numbers are computed here by hand from layer shapes and the cost formula, or recovered from data made
+with known parameters; the validation is re-run and compared with the committed docs/validation.md.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from conftest import ROOT, SIMPLE, make_trace, simple_profile, stage
+from dslsim.cli.main import cli
+from dslsim.errors import DslsimError, InputError
+from dslsim.hw.load import parse_profile
+from dslsim.hw.cost import active_power, idle_power, op_cycles, stage_cost
+from dslsim.sim.run import simulate
+from dslsim.sim.scenario import parse_scenario
+from dslsim.trace.schema import Op, Stage
+
+MODELS = ROOT / "models" / "mlperf-tiny"
+MAC_KINDS = ("conv2d", "depthwise_conv2d", "pointwise_conv2d", "linear")
+
+#: A core described the way an STM32 datasheet describes it: ranges with a clock limit, pin currents per MHz.
+DATASHEET_CORE = {
+    "kind": "mcu",
+    "supply": {"voltage": "1.8 V", "regulator": "smps", "efficiency": 0.8},
+    "opps": [{"name": "r2", "freq": "50 MHz", "voltage": "1.0 V", "run_current": "20 uA/MHz",
+              "idle_current": "5 uA/MHz"},
+             {"name": "r1", "freq": "100 MHz", "voltage": "1.2 V", "run_current": "40 uA/MHz",
+              "idle_current": "10 uA/MHz", "base_current": "100 uA"}],
+    "ops": {"default": {"cycles_per_mac": 2, "cycles_per_op": 1000, "cycles_per_output": 4}},
+}
+
+
+def _one_core_profile(core: dict):
+    """SIMPLE's battery and floor with ``core`` as its only core 'a'."""
+    data = copy.deepcopy(SIMPLE)
+    data["cores"] = {"a": core}
+    data.pop("links")
+    data["default_scenario"] = {"placement": {"default": "a"}}
+    return parse_profile(data, "simple.yaml")
+
+
+def _datasheet_profile(**supply):
+    merged = {k: v for k, v in dict(DATASHEET_CORE["supply"], **supply).items() if v is not None}
+    return _one_core_profile(dict(DATASHEET_CORE, supply=merged))
+
+
+# --- the cost model in datasheet terms ------------------------------------------------------------------------
+
+
+def test_datasheet_core_costs_by_hand():
+    profile = _datasheet_profile()
+    core = profile.cores["a"]
+    op = Op("conv", "conv1d", macs=10_000, act_out_bytes=500)
+    # 10,000 MACs x 2 + 500 outputs x 4 + 1,000 per op = 23,000 cycles.
+    assert op_cycles(op, core) == 23_000
+    r1 = core.clock("r1")
+    seconds, joules = stage_cost(Stage("s", (op,)), core, r1)
+    assert seconds == pytest.approx(23_000 / 100e6)
+    assert joules == 0.0                                         # no per-MAC energy: the run current covers it
+    assert active_power(core, r1) == pytest.approx(1.8 * (100e-6 + 40e-12 * 100e6))      # 7.38 mW
+    assert idle_power(core, r1) == pytest.approx(1.8 * (100e-6 + 10e-12 * 100e6))        # idle follows the clock
+    # A clock is served by the lowest range that supports it, at that clock.
+    c = core.clock(60e6)
+    assert c.opp.name == "r1" and c.freq == 60e6 and idle_power(core, c) == pytest.approx(1.8 * (100e-6 + 600e-6))
+    c = core.clock(30e6)
+    assert c.opp.name == "r2" and active_power(core, c) == pytest.approx(1.8 * 20e-12 * 30e6)
+    with pytest.raises(ValueError):
+        core.clock(101e6)
+
+
+def test_regulators_ldo_passes_current_smps_passes_power():
+    # Datasheet at 1.8 V; the board rail is 3.3 V.
+    ldo = _datasheet_profile(regulator="ldo", voltage="3.3 V", datasheet_voltage="1.8 V", efficiency=None)
+    smps = _datasheet_profile(voltage="3.3 V", datasheet_voltage="1.8 V")
+    ck = ldo.cores["a"].clock("r2")
+    assert active_power(ldo.cores["a"], ck) == pytest.approx(3.3 * 20e-12 * 50e6)     # same current, higher rail
+    assert active_power(smps.cores["a"], ck) == pytest.approx(1.8 * 20e-12 * 50e6)    # same power
+
+
+def test_core_side_energy_goes_through_the_regulator():
+    # SIMPLE's core 'a' (10 pJ/MAC at 1 V, leakage 1 mW) behind an LDO from 2 V: efficiency = 1 V / 2 V.
+    plain = simple_profile()
+    ldo = simple_profile(cores={"a": {"supply": {"voltage": "2 V", "regulator": "ldo"}}})
+    st = stage("s", 100_000)
+    for p, factor in ((plain, 1.0), (ldo, 2.0)):
+        core = p.cores["a"]
+        seconds, joules = stage_cost(st, core, core.clock("full"))
+        assert seconds == pytest.approx(1e-3) and joules == pytest.approx(1e-6 * factor)
+        assert active_power(core, core.clock("full")) == pytest.approx(1e-3 * factor)
+
+
+def test_frame_energy_includes_static_power_while_running():
+    profile = _datasheet_profile()
+    trace = make_trace(["light"] * 3, frame_rate=10.0, stages={"front": stage("front", 100_000)},
+                       paths={"light": ["front"]}, dense="light")
+    r = simulate(profile, trace, parse_scenario({"placement": {"default": "a"}, "opp": {"a": "60 MHz"}}, profile),
+                 baseline=False)
+    seconds = (100_000 * 2 + 1000) / 60e6                   # conv1d op with no outputs
+    watts = 1.8 * (100e-6 + 40e-12 * 60e6)
+    assert r.frames["latency_s"].iloc[0] == pytest.approx(seconds)
+    assert r.frames["energy_J"].iloc[0] == pytest.approx(watts * seconds)
+    assert r.summary["energy_per_frame_light_J"] == pytest.approx(watts * seconds)
+
+
+@pytest.mark.parametrize("value, expected", [("250 MHz", "no higher than"), ("warp", "or a clock such as"),
+                                             ("fast 9", "not a quantity")])
+def test_scenario_clock_errors_name_the_key(value, expected):
+    profile = _datasheet_profile()
+    with pytest.raises(InputError, match=expected) as err:
+        parse_scenario({"placement": {"default": "a"}, "opp": {"a": value}}, profile, "s.yaml")
+    assert "opp.a" in str(err.value)
+
+
+@pytest.mark.parametrize("core_change, key, expected", [
+    ({"supply": None}, "opps[0]", "supply"),
+    ({"supply": {"voltage": "1.8 V", "regulator": "smps"}}, "supply.efficiency", "efficiency"),
+    ({"ops": {"default": {"cycles_per_mac": 1, "macs_per_cycle": 1}}}, "ops.default", "exactly one"),
+    ({"ops": {"default": {"cycles_per_mac": 1, "energy_per_mac": "1 pJ"}}}, "ref_voltage", "quoted at"),
+    ({"opps": [{"name": "r", "freq": "1 MHz", "voltage": "1 V", "run_current": "2 mW"}]}, "run_current",
+     "current per clock"),
+])
+def test_bad_datasheet_fields_are_named(core_change, key, expected):
+    core = dict(DATASHEET_CORE, **core_change)
+    core = {k: v for k, v in core.items() if v is not None}
+    with pytest.raises(InputError, match=expected) as err:
+        _one_core_profile(core)
+    assert key in str(err.value)
+
+
+# --- op graphs from real models ----------------------------------------------------------------------------------
+
+
+def _hand_macs() -> dict[str, int]:
+    """MAC totals of the four MLPerf Tiny models from their layer shapes (out_h*out_w*C_out*k_h*k_w*C_in/group)."""
+    kws = 25 * 5 * 64 * 10 * 4 * 1 + 4 * (25 * 5 * 64 * 3 * 3) + 4 * (25 * 5 * 64 * 64) + 64 * 12
+    # MobileNetV1 0.25: (input side, stride, c_in, c_out) of the 13 depthwise-separable blocks.
+    blocks = [(48, 1, 8, 16), (48, 2, 16, 32), (24, 1, 32, 32), (24, 2, 32, 64), (12, 1, 64, 64), (12, 2, 64, 128),
+              (6, 1, 128, 128), (6, 1, 128, 128), (6, 1, 128, 128), (6, 1, 128, 128), (6, 1, 128, 128),
+              (6, 2, 128, 256), (3, 1, 256, 256)]
+    vww = 48 * 48 * 8 * 3 * 3 * 3 + 256 * 2
+    for side, stride, c_in, c_out in blocks:
+        out = side // stride
+        vww += out * out * c_in * 9 + out * out * c_in * c_out
+    ic = (32 * 32 * 16 * 9 * 3 + 2 * 32 * 32 * 16 * 9 * 16 + 16 * 16 * 32 * 9 * 16 + 16 * 16 * 32 * 9 * 32
+          + 16 * 16 * 32 * 16 + 8 * 8 * 64 * 9 * 32 + 8 * 8 * 64 * 9 * 64 + 8 * 8 * 64 * 32 + 64 * 10)
+    ad = 640 * 128 + 3 * 128 * 128 + 128 * 8 + 8 * 128 + 3 * 128 * 128 + 128 * 640
+    return {"kws_ref_model": kws, "vww_96_int8": vww, "pretrainedResnet_quant": ic, "ad01_int8": ad}
+
+
+@pytest.mark.parametrize("name, macs", list(_hand_macs().items()))
+def test_tflite_mac_totals_equal_hand_counts(name, macs):
+    from dslsim.trace.tflite import read_tflite
+
+    graph = read_tflite(MODELS / f"{name}.tflite")
+    assert sum(op.macs for op in graph.ops if op.kind in MAC_KINDS) == macs
+    assert not graph.unknown and all(op.dtype == "int8" for op in graph.ops if op.kind in MAC_KINDS)
+    # Every op is accounted for, and weight bytes = int8 weights + int32 biases.
+    assert len(graph.ops) == {"kws_ref_model": 13, "vww_96_int8": 31, "pretrainedResnet_quant": 16,
+                              "ad01_int8": 10}[name]
+
+
+def test_dead_channels_are_counted_only_when_skipped():
+    from dslsim.trace.tflite import read_tflite
+
+    vww = read_tflite(MODELS / "vww_96_int8.tflite")
+    assert sum(vww.nonzero_macs) < 0.6 * sum(op.macs for op in vww.ops)       # the VWW weights are mostly dead
+    kws = read_tflite(MODELS / "kws_ref_model.tflite")
+    assert sum(kws.nonzero_macs) == sum(op.macs for op in kws.ops)
+
+
+def test_trace_from_model_cli_and_op_table(tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "kws.parquet"
+    r = runner.invoke(cli, ["trace", "from-model", str(MODELS / "kws_ref_model.tflite"), str(out), "--rate", "2 Hz",
+                            "--duration", "10 s"])
+    assert r.exit_code == 0, r.output
+    from dslsim.trace.io import read_trace
+
+    t = read_trace(out)
+    assert len(t) == 20 and len(t.meta.paths["inference"]) == 13
+    assert t.meta.stages["000_conv_2d"].ops[0].kind == "conv2d" and t.meta.stages["000_conv_2d"].macs == 320_000
+    # The same graph as an op table gives the same trace costs.
+    table = tmp_path / "ops.csv"
+    import pandas as pd
+
+    pd.DataFrame([vars(t.meta.stages[s].ops[0]) for s in t.meta.paths["inference"]]).to_csv(table, index=False)
+    r = runner.invoke(cli, ["trace", "from-model", str(table), str(tmp_path / "t2.parquet"), "--rate", "2 Hz",
+                            "--duration", "10 s"])
+    assert r.exit_code == 0, r.output
+    assert read_trace(tmp_path / "t2.parquet").meta.path_macs("inference") == t.meta.path_macs("inference")
+    s = simulate("stm32u575", t).summary                       # a board profile runs it
+    assert s["frames"] == 20 and s["latency_p50_s"] == pytest.approx(0.029, rel=0.05)
+
+
+@pytest.mark.parametrize("content, suffix, expected", [
+    (b"not a model", ".tflite", "not a TensorFlow Lite"),
+    (b"kind\nconv2d\n", ".csv", "columns"),
+    (b"name,kind,macs\nx,conv2d,-5\n", ".csv", "row 2.macs"),
+    (b"ops: 3", ".yaml", "non-empty list"),
+])
+def test_bad_models_get_one_paragraph(tmp_path, content, suffix, expected):
+    bad = tmp_path / f"m{suffix}"
+    bad.write_bytes(content)
+    r = CliRunner().invoke(cli, ["trace", "from-model", str(bad), str(tmp_path / "o.parquet"), "--rate", "1 Hz"])
+    assert r.exit_code == 2 and expected in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "o.parquet").exists()
+
+
+# --- calibration and validation ----------------------------------------------------------------------------------
+
+
+def _shipped_spec() -> dict:
+    """The shipped measurement file with absolute paths, to be edited and written anywhere."""
+    spec = yaml.safe_load((ROOT / "validation" / "mlperf-tiny.yaml").read_text())
+    for model in spec["models"].values():
+        model["file"] = str(MODELS / Path(model["file"]).name)
+    for name, system in spec["systems"].items():
+        system["profile"] = str(ROOT / "hw_profiles" / f"{name}.yaml")
+    return spec
+
+
+def test_calibration_recovers_known_costs(tmp_path):
+    """Measurements made from a known shape and speeds are fitted back to that shape and those speeds."""
+    from dslsim.hw.calibrate import features, fit, load_measurements, model_ops
+
+    spec = _shipped_spec()
+    shape, speeds, powers = np.array([1.7, 9.0, 5000.0]), {"stm32u575": 1.0, "stm32l4r5": 1.3, "stm32h7a3": 0.5,
+                                                           "stm32u385": 1.0}, 0.02
+    models = {}
+    for name, system in spec["systems"].items():
+        clock = float(system["clock"].split()[0]) * 1e6
+        for bench, res in system["results"].items():
+            if bench not in models:
+                models[bench] = features(model_ops(Path(spec["models"][bench]["file"]),
+                                                   spec["models"][bench]["dead_channels"]))
+            t = float(speeds[name] * models[bench] @ shape / clock)
+            res["latency"] = f"{t * 1e3!r} ms"
+            res["energy"] = f"{powers * t * 1e6!r} uJ"
+    path = tmp_path / "m.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))     # the first system sets the scale (speed 1)
+    cal = fit(load_measurements(path))
+    assert [cal.cycles_per_mac, cal.cycles_per_output, cal.cycles_per_op] == pytest.approx(shape, rel=1e-6)
+    assert cal.speed == pytest.approx(speeds, rel=1e-6) and cal.power["stm32h7a3"] == pytest.approx(powers)
+
+
+def test_leave_one_benchmark_out_meets_the_target_and_matches_the_docs(tmp_path):
+    """docs/validation.md is what `dslsim validate` computes now, and its errors are within the target."""
+    runner = CliRunner()
+    page = tmp_path / "validation.md"
+    r = runner.invoke(cli, ["validate", "--markdown", str(page), "--csv", str(tmp_path / "v.csv")])
+    assert r.exit_code == 0, r.output
+    import pandas as pd
+
+    df = pd.read_csv(tmp_path / "v.csv")
+    assert len(df) == 16
+    for what in ("latency", "energy"):
+        err = df[f"{what}_err_pct"].abs()
+        assert err.median() <= 15 and err.max() <= 30, what
+    assert page.read_text() == (ROOT / "docs" / "validation.md").read_text(), \
+        "docs/validation.md is stale: run `dslsim validate --markdown docs/validation.md`"
+
+
+def test_shipped_board_profiles_are_the_calibration(tmp_path):
+    """The shipped STM32 profiles are exactly what `dslsim calibrate` writes from the shipped measurements."""
+    r = CliRunner().invoke(cli, ["calibrate", "--out-dir", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    for name in ("stm32u575", "stm32l4r5", "stm32h7a3", "stm32u385"):
+        assert (tmp_path / f"{name}.yaml").read_text() == (ROOT / "hw_profiles" / f"{name}.yaml").read_text(), name
+
+
+def test_bad_measurement_files_name_the_key(tmp_path):
+    from dslsim.hw.calibrate import load_measurements
+
+    for edit, where in ((lambda s: s["systems"]["stm32u575"]["results"]["kws"].update(latency="fast"),
+                         "systems.stm32u575.results.kws.latency"),
+                        (lambda s: s["systems"]["stm32h7a3"]["results"].update(asr={"latency": "1 ms"}),
+                         "systems.stm32h7a3.results.asr"),
+                        (lambda s: s["systems"]["stm32u385"].update(clock="400 MHz"), "systems.stm32u385.clock"),
+                        (lambda s: s["models"]["ad"].update(file="nowhere.tflite"), "models.ad.file")):
+        spec = _shipped_spec()
+        edit(spec)
+        (tmp_path / "m.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+        with pytest.raises(DslsimError, match=where.replace(".", r"\.")):
+            load_measurements(tmp_path / "m.yaml")
