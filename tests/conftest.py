@@ -60,14 +60,16 @@ def _merge(base: dict, changes: dict) -> None:
             base[key] = value
 
 
-def stage(name: str, macs: float, out_bytes: float = 0.0) -> Stage:
-    """A stage of one op with no memory traffic except its output bytes (memory energy is 0 in SIMPLE)."""
-    return Stage(name, (Op(name=f"{name}.op", kind="conv1d", macs=macs, act_out_bytes=out_bytes),))
+def stage(name: str, macs: float, out_bytes: float = 0.0, in_bytes: float = 0.0) -> Stage:
+    """A stage of one op with no memory traffic except its input and output bytes (memory energy is 0 in
+    SIMPLE); a link hand-off into it carries ``in_bytes``."""
+    return Stage(name, (Op(name=f"{name}.op", kind="conv1d", macs=macs, act_in_bytes=in_bytes,
+                           act_out_bytes=out_bytes),))
 
 
 def make_trace(paths_per_frame, frame_rate: float = 100.0, stages=None, paths=None, dense="full") -> Trace:
     """A trace with one frame per entry of ``paths_per_frame`` (path names), arriving every 1/frame_rate s."""
-    stages = stages or {"front": stage("front", 100_000, 100), "back": stage("back", 200_000)}
+    stages = stages or {"front": stage("front", 100_000, 100), "back": stage("back", 200_000, in_bytes=100)}
     paths = paths or {"light": ["front"], "full": ["front", "back"]}
     n = len(paths_per_frame)
     meta = TraceMeta(frame_rate=frame_rate, sample_rate=frame_rate * 320, hop=320, paths=paths, stages=stages,

@@ -147,7 +147,8 @@ def test_handover_that_arrives_first_is_served_first():
     # 'light' frames run 'solo' (6 ms) on b directly; 'full' frames run 'front' on a, then 'back' on b.
     # Frame 0 (full) reaches b at 10 + 1 + 0.15 = 11.15 ms; frame 1 (solo) is ready at 20 ms. If frame 1
     # were ready first it would have to wait: here it must not, b is free again at 13.15 ms.
-    stages = {"front": stage("front", 100_000, 100), "back": stage("back", 200_000), "solo": stage("solo", 600_000)}
+    stages = {"front": stage("front", 100_000, 100), "back": stage("back", 200_000, in_bytes=100),
+              "solo": stage("solo", 600_000)}
     trace = make_trace(["full", "light", "full", "light"], stages=stages,
                        paths={"light": ["solo"], "full": ["front", "back"]})
     r = run(trace, {"placement": {"default": "a", "back": "b", "solo": "b"}, "opp": {"a": "full"}})
@@ -159,7 +160,7 @@ def test_fifo_order_when_a_handover_beats_a_waiting_arrival():
     # b serves 'solo' frames directly and 'back' after a hop through a. Frame 0 (full): ready 10 ms, a busy
     # until 20 ms (front = 1 MMAC = 10 ms), reaches b at 20.15 ms. Frame 1 (solo): ready at 20 ms, first.
     # So b runs frame 1 at 20-26 ms, then frame 0 at 26-28 ms: FIFO by arrival at b.
-    stages = {"front": stage("front", 1_000_000, 100), "back": stage("back", 200_000),
+    stages = {"front": stage("front", 1_000_000, 100), "back": stage("back", 200_000, in_bytes=100),
               "solo": stage("solo", 600_000)}
     trace = make_trace(["full", "light"], stages=stages, paths={"light": ["solo"], "full": ["front", "back"]})
     r = run(trace, {"placement": {"default": "a", "back": "b", "solo": "b"}, "opp": {"a": "full"}})
@@ -172,11 +173,21 @@ def test_cycle_between_cores_is_served_in_fifo_order():
     # 'full' goes a -> b -> a (post-processing back on a): a and b feed each other, so both are event-driven.
     # Frame 0 (full): front on a 10-11 ms, link 150 us, back on b 11.15-13.15 ms, link 150 us, post on a
     # 13.3-14.3 ms. Frame 1 (light) ready at 20 ms: a idle, 20-21 ms.
-    stages = {"front": stage("front", 100_000, 100), "back": stage("back", 200_000, 100),
-              "post": stage("post", 100_000)}
+    stages = {"front": stage("front", 100_000, 100), "back": stage("back", 200_000, 100, in_bytes=100),
+              "post": stage("post", 100_000, in_bytes=100)}
     trace = make_trace(["full", "light", "full"], stages=stages,
                        paths={"light": ["front"], "full": ["front", "back", "post"]})
     r = run(trace, {"placement": {"default": "a", "back": "b"}, "opp": {"a": "full"}})
     f = r.frames
     assert f["end_s"].tolist() == pytest.approx([14.3e-3, 21e-3, 34.3e-3], rel=REL)
     assert f["cores"].astype(str).tolist() == ["a+b+a<->b", "a", "a+b+a<->b"]
+
+
+def test_link_carries_what_the_receiving_stage_reads():
+    # 'front' writes a 1-byte decision, but 'back' reads the 64-byte latent kept from earlier: the hand-off moves
+    # 64 B (64 us at 1 MB/s + 50 us latency, 64 nJ), not the 1 byte the previous stage produced.
+    stages = {"front": stage("front", 100_000, out_bytes=1), "back": stage("back", 200_000, in_bytes=64)}
+    trace = make_trace(["full"], stages=stages, paths={"full": ["front", "back"]})
+    r = run(trace, {"placement": {"default": "a", "back": "b"}, "opp": {"a": "full"}})
+    assert r.frames["latency_s"].iloc[0] == pytest.approx(1e-3 + 64e-6 + 50e-6 + 2e-3, rel=REL)
+    assert energy(r, "a<->b", "dynamic") == pytest.approx(64e-9, rel=REL)

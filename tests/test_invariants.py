@@ -16,6 +16,11 @@ from dslsim.trace.synth import synth_trace
 PROFILES = sorted(shipped_profiles())
 
 
+def _same(a: dict, b: dict) -> bool:
+    """Equal bit for bit, NaN included (a scenario that cannot keep up has no battery life)."""
+    return a.keys() == b.keys() and all(x == y or (x != x and y != y) for x, y in ((a[k], b[k]) for k in a))
+
+
 @pytest.fixture(scope="module")
 def trace():
     # Two minutes of the shipped trace keep the suite fast and still hold several hundred full bursts.
@@ -85,7 +90,7 @@ def test_lookahead_and_event_driven_engines_agree_bit_for_bit(name, trace):
     b = simulate(name, trace, lookahead=False)
     pd.testing.assert_frame_equal(a.frames, b.frames, check_exact=True)
     pd.testing.assert_frame_equal(a.resources, b.resources, check_exact=True)
-    assert a.summary == b.summary
+    assert _same(a.summary, b.summary)
 
 
 def test_same_inputs_same_numbers_bit_for_bit(trace):
@@ -93,7 +98,7 @@ def test_same_inputs_same_numbers_bit_for_bit(trace):
     b = simulate("watch", trace)
     pd.testing.assert_frame_equal(a.frames, b.frames, check_exact=True)
     pd.testing.assert_frame_equal(a.resources, b.resources, check_exact=True)
-    assert a.summary == b.summary
+    assert _same(a.summary, b.summary)
 
 
 def test_light_routing_beats_the_dense_baseline(trace):
@@ -140,4 +145,5 @@ def test_timeline_tiles_the_window_and_matches_totals(name, trace):
         # except lumped transition energy.
         energy = ((g["end_s"] - g["start_s"]) * g["power_W"]).sum()
         parts = r.resources[(r.resources["resource"] == core) & (r.resources["component"] != "transitions")]
-        assert energy == pytest.approx(parts["energy_J"].sum(), rel=1e-9)
+        # Each interval's length carries the same ~1e-14 s error, times its power (large for short link jobs).
+        assert energy == pytest.approx(parts["energy_J"].sum(), rel=1e-9, abs=slack * g["power_W"].max())

@@ -25,8 +25,10 @@ from dslsim.cli.progress import SimProgress, progress_option
               help="Table format(s) for --out (repeatable; default: csv and parquet).")
 @click.option("--no-frames", is_flag=True, help="With --out, skip the per-frame table (large for long traces).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of the text report.")
+@click.option("--allow-backlog", is_flag=True,
+              help="Exit 0 even when the scenario cannot keep up with the frames (exit 4 otherwise).")
 @progress_option
-def simulate(profile, trace_path, scenario, baseline, out_dir, formats, no_frames, as_json, progress):
+def simulate(profile, trace_path, scenario, baseline, out_dir, formats, no_frames, as_json, allow_backlog, progress):
     """Simulate a trace on a device profile; print latency, always-on power and battery life.
 
     \b
@@ -50,3 +52,9 @@ def simulate(profile, trace_path, scenario, baseline, out_dir, formats, no_frame
     if out_dir:
         written = write_result(result, out_dir, tuple(formats) or ("csv", "parquet"), frames=not no_frames)
         click.echo(f"\nwrote {len(written)} files to {out_dir}", err=True)
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if not result.summary["keeps_up"] and not allow_backlog:
+        click.echo("error: the scenario cannot keep up (see the warning above); place stages on faster cores, raise "
+                   "the clock, use 'when_busy: drop', or pass --allow-backlog to accept it.", err=True)
+        raise SystemExit(4)

@@ -35,7 +35,11 @@ def big_core(profile: Profile) -> str:
 
 def low_power_core(profile: Profile) -> str:
     """The core with the lowest idle power at its slowest operating point."""
-    return min(profile.cores, key=lambda c: min(o.leakage for o in profile.cores[c].opps) + profile.cores[c].idle_power)
+    from dslsim.hw.cost import idle_power
+
+    def lowest(core) -> float:
+        return min(idle_power(core, core.clock(o.name)) for o in core.opps)
+    return min(profile.cores, key=lambda c: lowest(profile.cores[c]))
 
 
 def _on_one_core(scenario: Scenario, core: str) -> Scenario:
@@ -67,7 +71,7 @@ def baseline_table(profile: Profile, trace: Trace, scenario: Scenario, *, max_mi
         rows.append({"configuration": name, "description": text, "always_on_power_mW": 1e3 * s["always_on_power_W"],
                      "latency_p99_ms": 1e3 * s["latency_p99_s"], "deadline_miss_rate": s["deadline_miss_rate"],
                      "dropped": s["dropped"], "battery_life_h": s["battery_life_h"],
-                     "keeps_up": s["dropped"] == 0 and s["deadline_miss_rate"] <= max_miss_rate})
+                     "keeps_up": s["keeps_up"] and s["dropped"] == 0 and s["deadline_miss_rate"] <= max_miss_rate})
     df = pd.DataFrame(rows)
     df["scenario_gain_pct"] = 100.0 * (df["battery_life_h"].iloc[0] / df["battery_life_h"] - 1.0)
     return df

@@ -131,13 +131,16 @@ def battery_comparison(table: pd.DataFrame):
     """Battery life of named configurations (a :func:`~dslsim.report.analysis.baseline_table`)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(8, 0.5 * len(table) + 1.2))
-    colors = ["#1f77b4" if ok else "#cccccc" for ok in table["keeps_up"]]
-    ax.barh(table["configuration"], table["battery_life_h"], color=colors)
-    for y, (h, ok) in enumerate(zip(table["battery_life_h"], table["keeps_up"])):
-        ax.text(h, y, f" {h:,.1f} h" + ("" if ok else " (cannot keep up)"), va="center", fontsize=8)
+    # A configuration that cannot keep up has no battery life: no bar, a label, and it does not set the scale.
+    hours = table["battery_life_h"].where(table["keeps_up"])
+    ax.barh(table["configuration"], hours.fillna(0.0), color="#1f77b4")
+    for y, (h, ok) in enumerate(zip(hours, table["keeps_up"])):
+        ax.text(h if ok else 0.0, y, f" {h:,.1f} h" if ok else " cannot keep up: no battery life", va="center",
+                fontsize=8, color="black" if ok else "#b00020")
     ax.invert_yaxis()
     ax.set_xlabel("battery life (h)")
-    ax.set_xlim(0, table["battery_life_h"].max() * 1.35)
+    top = hours.max()
+    ax.set_xlim(0, (top if top == top and top > 0 else 1.0) * 1.35)
     fig.tight_layout()
     return fig, table
 

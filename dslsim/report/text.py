@@ -34,8 +34,12 @@ def render_summary(result: SimResult) -> str:
     lines.append(f"  compute power       {_mw(s['compute_power_W'])}  (cores and links)")
     lines.append(f"  always-on power     {_mw(s['always_on_power_W'])}  (+ platform floor {_mw(s['floor_power_W'])})")
     lines.append(f"  battery draw        {_mw(s['battery_power_W'])}  (after converter losses)")
-    lines.append(f"  battery life        {s['battery_life_h']:.1f} h = {s['battery_life_days']:.2f} days")
-    if "battery_gain_h" in s:
+    if s["keeps_up"]:
+        lines.append(f"  battery life        {s['battery_life_h']:.1f} h = {s['battery_life_days']:.2f} days")
+    else:
+        lines.append(f"  battery life        none: cannot keep up ('{s['busiest_resource']}' busy "
+                     f"{100 * s['max_utilization']:.0f} % of the time)")
+    if "battery_gain_h" in s and s["keeps_up"] and s.get("baseline_battery_life_h") == s.get("baseline_battery_life_h"):
         lines.append(f"  vs all-'{m.get('dense_path')}'      {s['baseline_battery_life_h']:.1f} h at "
                      f"{_mw(s['baseline_always_on_power_W'])}: gain {s['battery_gain_h']:+.1f} h "
                      f"({s['battery_gain_pct']:+.1f} %)")

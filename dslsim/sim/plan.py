@@ -119,7 +119,7 @@ def build_plan(meta: TraceMeta, profile: Profile, scenario: Scenario) -> Plan:
                         f"path '{path}' moves from core '{prev_core}' (stage '{prev_group[-1]}') to core "
                         f"'{core_name}' (stage '{group[0]}'), but profile '{profile.name}' has no link between "
                         f"them; add one under 'links' or place both stages on one core.")
-                nbytes = meta.stages[prev_group[-1]].output_bytes
+                nbytes = meta.stages[group[0]].input_bytes  # what the receiving stage reads
                 hops.append(Hop(resource=index[link.name], service=nbytes / link.bandwidth, delay=link.latency,
                                 energy=nbytes * link.energy_per_byte, stages=(), bytes=nbytes))
             core = profile.cores[core_name]

@@ -35,6 +35,9 @@ class SimResult:
     baseline: dict[str, Any] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     timeline: pd.DataFrame | None = None
+    warnings: list[str] = field(default_factory=list)
+    """Things the user should know before trusting the figures (a scenario that cannot keep up, an idle core
+    that never sleeps), one sentence each."""
 
     def per_core(self) -> pd.DataFrame:
         """Wide table per resource: time share per state and mean power split into static/dynamic/transitions."""
@@ -56,7 +59,7 @@ class SimResult:
 
 
 def build_result(out: EngineOutput, plan: Plan, profile: Profile, ready: np.ndarray, codes: np.ndarray,
-                 frame_index: np.ndarray, with_frames: bool = True) -> SimResult:
+                 frame_index: np.ndarray, with_frames: bool = True, horizon: float | None = None) -> SimResult:
     """Assemble :class:`SimResult` from engine arrays (vectorised; no per-frame Python work).
 
     With ``with_frames=False`` the per-frame table is left empty (a baseline only needs its summary).
@@ -64,7 +67,8 @@ def build_result(out: EngineOutput, plan: Plan, profile: Profile, ready: np.ndar
     names = list(plan.path_names)
     latency = out.end - ready
     resources = resource_table(out, plan)
-    summary = summarize(latency, codes, out, resources, plan, profile)
+    summary = summarize(latency, codes, out, resources, plan, profile,
+                        horizon if horizon is not None else float(ready[-1]) if len(ready) else 0.0)
     timeline = timeline_table(out, plan)
     if not with_frames:
         return SimResult(frames=pd.DataFrame(), resources=resources, summary=summary, timeline=timeline)
@@ -124,7 +128,7 @@ def resource_table(out: EngineOutput, plan: Plan) -> pd.DataFrame:
 
 
 def summarize(latency: np.ndarray, codes: np.ndarray, out: EngineOutput, resources: pd.DataFrame, plan: Plan,
-              profile: Profile) -> dict[str, Any]:
+              profile: Profile, horizon: float) -> dict[str, Any]:
     """Headline figures: latency percentiles, deadline misses, power, energy per frame by path, battery life."""
     t_end = out.t_end
     n = len(latency)
@@ -153,6 +157,15 @@ def summarize(latency: np.ndarray, codes: np.ndarray, out: EngineOutput, resourc
     battery = profile.battery
     s["battery_power_W"] = s["always_on_power_W"] / battery.converter_efficiency
     life_s = battery.usable_energy / s["battery_power_W"] if s["battery_power_W"] > 0 else float("inf")
-    s["battery_life_h"] = life_s / 3600.0
-    s["battery_life_days"] = life_s / 86400.0
+    # A resource busy for as long as frames arrive (or longer) has a queue that grows without bound: its power
+    # is averaged over a drain time the device would never get, so there is no battery life to report.
+    span = max(float(horizon), 1e-12)
+    busy = {r.name: (out.residency[i][0] + out.residency[i][2]) / span for i, r in enumerate(plan.resources)}
+    worst = max(busy, key=busy.get)
+    s["max_utilization"] = busy[worst]
+    s["busiest_resource"] = worst
+    s["keeps_up"] = bool(busy[worst] < 1.0)
+    s["battery_life_drained_h"] = life_s / 3600.0
+    s["battery_life_h"] = life_s / 3600.0 if s["keeps_up"] else float("nan")
+    s["battery_life_days"] = s["battery_life_h"] / 24.0
     return s

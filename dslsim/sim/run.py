@@ -15,7 +15,7 @@ import numpy as np
 from dslsim.hw.load import load_profile
 from dslsim.hw.profile import Profile
 from dslsim.sim.engine import run_engine
-from dslsim.sim.plan import build_plan
+from dslsim.sim.plan import Plan, build_plan
 from dslsim.sim.results import SimResult, build_result
 from dslsim.sim.scenario import Scenario, load_scenario
 from dslsim.trace.io import read_trace
@@ -48,7 +48,7 @@ def simulate(profile: str | Path | Profile, trace: str | Path | Trace, scenario:
         tick = (lambda now: progress(label, now, span)) if progress else None
         out = run_engine(plan, ready, path_codes, progress=tick, horizon=horizon, lookahead=lookahead,
                          window=window if with_frames else None)
-        return build_result(out, plan, profile, ready, path_codes, index, with_frames=with_frames)
+        return build_result(out, plan, profile, ready, path_codes, index, with_frames=with_frames, horizon=horizon)
 
     # The baseline runs first and keeps only its summary, so peak memory is one run's, not two.
     base = run("baseline", np.full_like(codes, list(trace.meta.paths).index(trace.meta.dense_path)),
@@ -58,6 +58,7 @@ def simulate(profile: str | Path | Profile, trace: str | Path | Trace, scenario:
                    "trace_source": trace.meta.source, "dense_path": trace.meta.dense_path,
                    "resources": [r.name for r in plan.resources],
                    "opp": {r.name: r.opp for r in plan.resources if r.is_core}}
+    result.warnings = scenario_warnings(result, plan, scenario, profile)
     if base is not None:
         result.baseline = base.summary
         s = result.summary
@@ -65,4 +66,32 @@ def simulate(profile: str | Path | Profile, trace: str | Path | Trace, scenario:
         s["baseline_battery_life_h"] = base.summary["battery_life_h"]
         s["battery_gain_h"] = s["battery_life_h"] - base.summary["battery_life_h"]
         s["battery_gain_pct"] = 100.0 * (s["battery_life_h"] / base.summary["battery_life_h"] - 1.0)
+        if not base.summary["keeps_up"]:
+            result.warnings.append(
+                f"with every frame on the '{trace.meta.dense_path}' path the scenario cannot keep up "
+                f"('{base.summary['busiest_resource']}' busy {100 * base.summary['max_utilization']:.0f} % of the "
+                f"time), so there is no baseline battery life to gain against.")
     return result
+
+
+def scenario_warnings(result: SimResult, plan: Plan, scenario: Scenario, profile: Profile) -> list[str]:
+    """Sentences about figures that would mislead: a backlog that never drains, cores idling clocked all run."""
+    s = result.summary
+    out = []
+    if not s["keeps_up"]:
+        out.append(f"the scenario cannot keep up: '{s['busiest_resource']}' is busy "
+                   f"{100 * s['max_utilization']:.0f} % of the time frames arrive, so its queue grows without bound "
+                   f"(p50 latency {1e3 * s['latency_p50_s']:,.1f} ms); no battery life is reported. Averaged over "
+                   f"the time to drain the queue it would read {s['battery_life_drained_h']:,.1f} h, which no device "
+                   f"would see.")
+    per_core = result.per_core().set_index("resource")
+    for r in plan.resources:
+        core = profile.cores.get(r.name)
+        if core is None or not core.sleep_states or scenario.sleep.get(r.name):
+            continue
+        idle_w = per_core.loc[r.name, "static_mW"] / 1e3
+        out.append(f"core '{r.name}' has sleep states ({', '.join(x.name for x in core.sleep_states)}) but no sleep "
+                   f"policy in scenario '{scenario.name}': it idles clocked whenever it is not running, "
+                   f"{1e3 * idle_w:.3f} mW on average; add 'sleep: {{{r.name}: {{{core.sleep_states[0].name}: 1 ms}}}}' "
+                   f"if it may sleep.")
+    return out

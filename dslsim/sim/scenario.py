@@ -128,9 +128,10 @@ def parse_scenario(data: Any, profile: Profile, source: str = "<scenario>", pref
             raise InputError(source, root.at("when_busy"), repr(raw), f"one of {list(BUSY_POLICIES)}")
     else:
         node = root.child("when_busy")
+        links = [link.name for link in profile.links]
         for key in node.data:
             if key != "default":
-                _known(node, key, cores, "'default' or a core")
+                _known(node, key, cores + links, "'default', a core or a link")
             when_busy[key] = node.text(key, choices=BUSY_POLICIES)
 
     return Scenario(name=str(root.data.get("name", Path(source).stem)), placement=placement,

@@ -43,6 +43,8 @@ class SweepStore:
             for f in self.points_dir.glob("*.parquet"):
                 f.unlink()
         self.points_dir.mkdir(parents=True, exist_ok=True)
+        for stale in self.points_dir.glob(".*.tmp"):  # left by a process killed mid-write (SIGKILL, power loss)
+            stale.unlink(missing_ok=True)
         write_text_atomic(manifest, json.dumps({
             "name": spec.name, "source": spec.source, "digest": digest, "profile": spec.profile_file,
             "scenario": spec.scenario_source, "trace": spec.trace_file, "baseline": spec.baseline,

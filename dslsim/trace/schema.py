@@ -69,6 +69,11 @@ class Stage:
         return float(sum(op.weight_bytes for op in self.ops))
 
     @property
+    def input_bytes(self) -> float:
+        """Bytes the stage reads per frame from the stage before it: its first op's input."""
+        return self.ops[0].act_in_bytes if self.ops else 0.0
+
+    @property
     def output_bytes(self) -> float:
         """Bytes handed to the next stage per frame: the last op's output."""
         return self.ops[-1].act_out_bytes if self.ops else 0.0
