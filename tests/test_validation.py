@@ -290,3 +290,39 @@ def test_bad_measurement_files_name_the_key(tmp_path):
         (tmp_path / "m.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
         with pytest.raises(DslsimError, match=where.replace(".", r"\.")):
             load_measurements(tmp_path / "m.yaml")
+
+
+# --- the front end as a stage --------------------------------------------------------------------------------------
+
+
+def test_frontend_op_counts_by_hand():
+    from dslsim.trace.frontend import frontend_stage
+
+    sw = frontend_stage(16000, 320, decimation="software")
+    # CIC: 2 additions x 4 orders x 320 x 64 PDM bits; FIR: 32 taps x 320 outputs.
+    assert [op.macs for op in sw.ops] == [2 * 4 * 320 * 64, 32 * 320]
+    mfcc = frontend_stage(16000, 16000, features="mfcc", feature_hop=320, n_fft=512, n_mels=40, n_mfcc=10)
+    per_window = 512 + 2 * 512 * 9 + 2 * 257 + 2 * 257 + 40 + 40 * 10
+    assert mfcc.macs == pytest.approx(16000 + 50 * per_window)
+    assert [op.kind for op in mfcc.ops].count("fft") == 1
+
+
+def test_frontend_is_a_placeable_stage(tmp_path):
+    """Prepended to every path; placed on another core it costs there and its output crosses a link."""
+    from dslsim.trace.frontend import frontend_stage, with_frontend
+
+    base = make_trace(["light", "full"] * 5, frame_rate=10.0)
+    fe = frontend_stage(32000, 320, decimation="software")
+    t = with_frontend(base, fe)
+    assert all(seq[0] == "frontend" for seq in t.meta.paths.values())
+    profile = simple_profile()
+    here = simulate(profile, t, parse_scenario({"placement": {"default": "a"}}, profile), baseline=False)
+    there = simulate(profile, t, parse_scenario({"placement": {"default": "a", "frontend": "b"}}, profile),
+                     baseline=False)
+    # On 'a' (1 MAC/cycle at 100 MHz) the front end adds its ops' cycles to every frame's latency.
+    plain = simulate(profile, base, parse_scenario({"placement": {"default": "a"}}, profile), baseline=False)
+    assert (here.frames["latency_s"] - plain.frames["latency_s"]).to_numpy() == pytest.approx(fe.macs / 100e6)
+    # On 'b' (also 1 MAC/cycle at 100 MHz), 'front' on 'a' then reads its own input (0 B in this trace) over
+    # the a<->b link: the same compute time plus the link's 50 us latency, on every frame.
+    extra = (there.frames["latency_s"] - plain.frames["latency_s"]).to_numpy()
+    assert extra == pytest.approx(fe.macs / 100e6 + 50e-6)

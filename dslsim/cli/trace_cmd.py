@@ -98,6 +98,45 @@ def from_model(model, out, rate, duration, dead_channels):
         click.echo(f"  {len(unknown)} op(s) of unknown kind kept as 'generic' (bytes only): {', '.join(unknown)}")
 
 
+@trace.command("add-frontend")
+@click.argument("trace_in", type=click.Path(dir_okay=False))
+@click.argument("out", type=click.Path(dir_okay=False))
+@click.option("--features", type=click.Choice(["none", "logmel", "mfcc"]), default="none", show_default=True,
+              help="Feature extraction after capture ('none': the model takes PCM, as a codec does).")
+@click.option("--decimation", type=click.Choice(["hardware", "software"]), default="hardware", show_default=True,
+              help="PDM-to-PCM in a hardware block, or a CIC + FIR on the core.")
+@click.option("--sample-rate", type=float, default=None, help="Audio sample rate (default: the trace's).")
+@click.option("--hop", type=click.IntRange(min=1), default=None,
+              help="Audio samples per trace frame (default: the trace's hop; 16000 for one 1-s KWS inference).")
+@click.option("--feature-hop", type=click.IntRange(min=1), default=320, show_default=True,
+              help="Samples between analysis windows.")
+@click.option("--n-fft", type=click.IntRange(min=2), default=512, show_default=True)
+@click.option("--n-mels", type=click.IntRange(min=1), default=40, show_default=True)
+@click.option("--n-mfcc", type=click.IntRange(min=1), default=10, show_default=True)
+def add_frontend(trace_in, out, features, decimation, sample_rate, hop, feature_hop, n_fft, n_mels, n_mfcc):
+    """Prepend the audio front end (capture, decimation, features) to every path, as a stage named 'frontend'.
+
+    Place it like any stage: 'placement: {frontend: dsp}'. Op counts are in docs/trace-format.md.
+
+    \b
+    Examples:
+      dslsim trace add-frontend traces/dsl-75hz-10min.parquet dsl-fe.parquet --decimation software
+      dslsim trace add-frontend kws.parquet kws-fe.parquet --features mfcc --hop 16000 --feature-hop 320
+    """
+    from dslsim.trace.frontend import frontend_stage, with_frontend
+    from dslsim.trace.io import read_trace, write_trace
+
+    t = read_trace(trace_in)
+    sr = sample_rate or t.meta.sample_rate
+    if not sr > 0:
+        raise DslsimError(f"--sample-rate {sample_rate!r}: expected a positive rate in Hz.")
+    stage = frontend_stage(sr, hop or t.meta.hop, features=features, decimation=decimation, feature_hop=feature_hop,
+                           n_fft=n_fft, n_mels=n_mels, n_mfcc=n_mfcc)
+    write_trace(with_frontend(t, stage), out)
+    click.echo(f"wrote {out}: front end of {len(stage.ops)} ops, {stage.macs / 1e3:.1f} kOP per frame, before "
+               f"every path")
+
+
 @trace.command()
 @click.argument("path", type=click.Path(dir_okay=False))
 def info(path):

@@ -47,6 +47,8 @@ from dslsim.trace.schema import Op
 MAC_KINDS = ("conv1d", "conv_transpose1d", "conv2d", "depthwise_conv2d", "pointwise_conv2d", "linear", "vq_search")
 #: Op kinds a calibrated core gets an entry for.
 CALIBRATED_KINDS = MAC_KINDS + ("pooling", "elementwise", "softmax", "reshape", "generic")
+#: Front-end kinds (not in the measurements): they get the MAC kinds' costs, marked as assumed.
+ASSUMED_LIKE_MACS = ("fft", "filterbank")
 
 
 @dataclass(frozen=True)
@@ -228,6 +230,8 @@ def calibrated_profile_data(data: MeasurementSet, cal: Calibration, system: str)
         ops[kind] = {"cycles_per_mac": number(s * cal.cycles_per_mac) if kind in MAC_KINDS else 0.0,
                      "cycles_per_output": number(s * cal.cycles_per_output),
                      "cycles_per_op": number(s * cal.cycles_per_op), "source": note}
+    for kind in ASSUMED_LIKE_MACS:
+        ops[kind] = dict(ops["linear"], assumed=f"'{kind}' was not measured: the calibrated MAC kinds' costs")
     ops["default"] = dict(ops["generic"])
     node = raw["cores"][sysm.core]
     node["ops"] = ops
