@@ -114,7 +114,7 @@ def test_battery_life_from_power_by_hand(trace):
     r = simulate("earbud", trace, baseline=False)
     s, b = r.summary, load_profile("earbud").battery
     joules = b.capacity_ah * 3600 * b.voltage * b.usable_fraction
-    watts = (s["compute_power_W"] + s["floor_power_W"]) / b.converter_efficiency
+    watts = (s["compute_power_W"] + s["floor_power_W"]) / b.converter_efficiency + s["floor_battery_side_W"]
     assert s["battery_life_h"] == pytest.approx(joules / watts / 3600, rel=1e-12)
 
 

@@ -110,6 +110,16 @@ def test_frame_energy_includes_static_power_while_running():
     assert r.summary["energy_per_frame_light_J"] == pytest.approx(watts * seconds)
 
 
+def test_floor_measured_at_the_battery_is_not_divided_by_the_converter_again():
+    rail = simple_profile()
+    battery = simple_profile(platform={"floor": {"mic": {"power": "1 mW", "at": "battery"}}})
+    trace = make_trace(["light"] * 4)
+    a, b = (simulate(p, trace, baseline=False).summary for p in (rail, battery))
+    assert a["battery_power_W"] == pytest.approx((a["compute_power_W"] + 1e-3) / 0.8)
+    assert b["battery_power_W"] == pytest.approx(b["compute_power_W"] / 0.8 + 1e-3)
+    assert b["always_on_power_W"] == pytest.approx(a["always_on_power_W"])
+
+
 @pytest.mark.parametrize("value, expected", [("250 MHz", "no higher than"), ("warp", "or a clock such as"),
                                              ("fast 9", "not a quantity")])
 def test_scenario_clock_errors_name_the_key(value, expected):
@@ -326,3 +336,32 @@ def test_frontend_is_a_placeable_stage(tmp_path):
     # the a<->b link: the same compute time plus the link's 50 us latency, on every frame.
     extra = (there.frames["latency_s"] - plain.frames["latency_s"]).to_numpy()
     assert extra == pytest.approx(fe.macs / 100e6 + 50e-6)
+
+
+def test_profile_sources_page_is_current(tmp_path):
+    """docs/profile-sources.md lists every number of every shipped profile with a source or an assumption."""
+    page = tmp_path / "sources.md"
+    r = CliRunner().invoke(cli, ["profiles", "sources", "--markdown", str(page)])
+    assert r.exit_code == 0, r.output
+    text = page.read_text()
+    assert text == (ROOT / "docs" / "profile-sources.md").read_text(), \
+        "docs/profile-sources.md is stale: run `dslsim profiles sources --markdown docs/profile-sources.md`"
+    rows = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| key")]
+    assert rows and all(not line.endswith("|  |  |") for line in rows)
+
+
+def test_audio_dsp_costs_ds_cnn_what_measured_silicon_costs():
+    """The shipped audio DSP, built from GAP9's measured power and throughput, costs DS-CNN about what GAP9 measured
+    (18.56 uJ per inference at 240 MHz, MLPerf Tiny v1.0), not the 1.2 pJ/MAC it used to."""
+    from dslsim.hw.calibrate import model_ops
+    from dslsim.hw.load import load_profile
+
+    ops = model_ops(MODELS / "kws_ref_model.tflite")
+    core = load_profile("earbud").cores["dsp"]
+    clock = core.clock("low")
+    st = Stage("kws", tuple(o for o in ops if o.kind in MAC_KINDS))
+    seconds, joules = stage_cost(st, core, clock)
+    energy = joules + active_power(core, clock) * seconds
+    assert seconds == pytest.approx(0.7322e-3, rel=0.05)
+    assert energy == pytest.approx(18.561e-6, rel=0.05)
+    assert energy / 2_656_768 > 5e-12                       # all-in pJ per MAC in the measured range (7-12 pJ)

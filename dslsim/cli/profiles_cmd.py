@@ -36,6 +36,35 @@ def list_() -> None:
 
 
 @profiles.command()
+@click.argument("names", nargs=-1, metavar="[NAME|FILE]...")
+@click.option("--markdown", type=click.Path(dir_okay=False), default=None, help="Write the tables to this file.")
+def sources(names, markdown) -> None:
+    """Print where every number of profiles comes from (key, value, source, assumed); default: all shipped.
+
+    \b
+    Examples:
+      dslsim profiles sources watch
+      dslsim profiles sources --markdown docs/profile-sources.md
+    """
+    from dslsim.config import load_yaml
+    from dslsim.fileio import write_text_atomic
+    from dslsim.hw.load import load_profile, profile_path, shipped_profiles
+    from dslsim.hw.sources import provenance_markdown
+
+    paths = {n: profile_path(n) for n in names} if names else dict(shipped_profiles())
+    docs = {}
+    for name, path in paths.items():
+        load_profile(path)  # only valid profiles are documented
+        docs[path.stem] = load_yaml(path)
+    text = provenance_markdown(docs)
+    if markdown:
+        write_text_atomic(markdown, text)
+        click.echo(f"wrote {markdown}")
+    else:
+        click.echo(text)
+
+
+@profiles.command()
 @click.argument("profile", metavar="NAME|FILE")
 def show(profile) -> None:
     """Show a profile's values in SI-prefixed units.
@@ -53,7 +82,9 @@ def show(profile) -> None:
     click.echo(f"  battery  {b.capacity_ah * 1e3:g} mAh at {b.voltage:g} V, usable {b.usable_fraction:.0%}, "
                f"converter {b.converter_efficiency:.0%} -> {b.usable_energy / 3600:.3f} Wh usable")
     for name, watts in p.floor.items():
-        click.echo(f"  floor    {name}: {f(watts, 'W')}")
+        click.echo(f"  floor    {name}: {f(watts, 'W')} (at the rail)")
+    for name, watts in p.battery_floor.items():
+        click.echo(f"  floor    {name}: {f(watts, 'W')} (at the battery)")
     for name, c in p.cores.items():
         click.echo(f"  core {name} ({c.kind}), energies at {c.ref_voltage:g} V")
         for o in c.opps:

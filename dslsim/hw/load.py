@@ -51,7 +51,7 @@ def parse_profile(data: object, source: str = "<profile>") -> Profile:
     root.check_keys({"name", "description", "battery", "platform", "cores", "links", "default_scenario"},
                     required=("name", "battery", "cores"))
     battery = _battery(root.child("battery"))  # parsed in file order, so errors list keys top-down
-    floor = _floor(root)
+    floor, battery_floor = _floor(root)
     cores = {name: _core(name, node) for name, node in root.children("cores")}
     if not cores:
         raise InputError(source, "cores", "no cores", "at least one core")
@@ -71,6 +71,7 @@ def parse_profile(data: object, source: str = "<profile>") -> Profile:
         description=str(root.data.get("description", "")),
         battery=battery,
         floor=floor,
+        battery_floor=battery_floor,
         cores=cores,
         links=links,
         default_scenario=scenario,
@@ -97,16 +98,18 @@ def _fraction(node: Node, key: str, default: float) -> float:
     return value
 
 
-def _floor(root: Node) -> dict[str, float]:
+def _floor(root: Node) -> tuple[dict[str, float], dict[str, float]]:
+    """(rail-side items, battery-side items): every floor item says where it was measured (default: the rail)."""
     if not root.has("platform"):
-        return {}
+        return {}, {}
     platform = root.child("platform")
     platform.check_keys({"floor"})
-    floor = {}
+    rail, battery = {}, {}
     for name, item in platform.children("floor"):
-        item.check_keys({"power"}, required=("power",))
-        floor[name] = item.quantity("power", "W")
-    return floor
+        item.check_keys({"power", "at"}, required=("power",))
+        side = item.text("at", "rail", ("rail", "battery"))
+        (battery if side == "battery" else rail)[name] = item.quantity("power", "W")
+    return rail, battery
 
 
 def _core(name: str, node: Node) -> Core:

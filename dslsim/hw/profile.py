@@ -184,16 +184,25 @@ class Profile:
     description: str
     battery: Battery
     floor: dict[str, float]
+    """Always-on power outside the modelled cores, drawn at the rails (after the converter), by item."""
     cores: dict[str, Core]
     links: tuple[Link, ...]
     default_scenario: dict[str, Any] = field(default_factory=dict)
     source_file: str = ""
     unsourced: tuple[str, ...] = ()
+    battery_floor: dict[str, float] = field(default_factory=dict)
+    """Floor items measured at the battery (e.g. Android power_profile.xml currents): not divided by the
+    converter efficiency again."""
 
     @property
     def floor_power(self) -> float:
         """Always-on platform power (microphone, PMIC, …) in W."""
         return float(sum(self.floor.values()))
+
+    @property
+    def battery_floor_power(self) -> float:
+        """Floor power measured at the battery, in W."""
+        return float(sum(self.battery_floor.values()))
 
     def link_between(self, a: str, b: str) -> Link | None:
         """The link joining cores ``a`` and ``b`` in either direction, if any."""

@@ -32,7 +32,11 @@ def render_summary(result: SimResult) -> str:
     lines.append(f"  wake-ups            {s['wakeups']:,}, costing {s['transition_energy_J'] * 1e3:.3f} mJ "
                  f"({_mw(s['transition_energy_J'] / s['duration_s'])} on average)")
     lines.append(f"  compute power       {_mw(s['compute_power_W'])}  (cores and links)")
-    lines.append(f"  always-on power     {_mw(s['always_on_power_W'])}  (+ platform floor {_mw(s['floor_power_W'])})")
+    floor = f"platform floor {_mw(s['floor_power_W'])} at the rails"
+    if s.get("floor_battery_side_W"):
+        floor += f", {_mw(s['floor_battery_side_W'])} at the battery"
+    lines.append(f"  always-on power     {_mw(s['always_on_power_W'])}  (compute {_mw(s['compute_power_W'])} "
+                 f"+ {floor})")
     lines.append(f"  battery draw        {_mw(s['battery_power_W'])}  (after converter losses)")
     if s["keeps_up"]:
         lines.append(f"  battery life        {s['battery_life_h']:.1f} h = {s['battery_life_days']:.2f} days")

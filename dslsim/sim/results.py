@@ -153,9 +153,12 @@ def summarize(latency: np.ndarray, codes: np.ndarray, out: EngineOutput, resourc
     s["compute_energy_J"] = compute
     s["compute_power_W"] = compute / t_end
     s["floor_power_W"] = profile.floor_power
-    s["always_on_power_W"] = s["compute_power_W"] + profile.floor_power
+    s["floor_battery_side_W"] = profile.battery_floor_power
+    s["always_on_power_W"] = s["compute_power_W"] + profile.floor_power + profile.battery_floor_power
     battery = profile.battery
-    s["battery_power_W"] = s["always_on_power_W"] / battery.converter_efficiency
+    # Rail-side loads pass through the converter; floor items measured at the battery already include it.
+    s["battery_power_W"] = (s["compute_power_W"] + profile.floor_power) / battery.converter_efficiency \
+        + profile.battery_floor_power
     life_s = battery.usable_energy / s["battery_power_W"] if s["battery_power_W"] > 0 else float("inf")
     # A resource busy for as long as frames arrive (or longer) has a queue that grows without bound: its power
     # is averaged over a drain time the device would never get, so there is no battery life to report.
