@@ -7,6 +7,28 @@ import click
 from dslsim.errors import DslsimError
 
 
+def frontend_options(default: str):
+    """--frontend and --decimation: the audio front end prepended to every path (see dslsim.trace.frontend)."""
+    def wrap(command):
+        command = click.option("--decimation", type=click.Choice(["hardware", "software"]), default="hardware",
+                               show_default=True, help="PDM-to-PCM in a hardware block, or a CIC + FIR on the core.")(command)
+        return click.option("--frontend", type=click.Choice(["none", "pcm", "logmel", "mfcc"]), default=default,
+                            show_default=True,
+                            help="Audio front end as a stage 'frontend' before every path: capture only ('pcm'), "
+                                 "or capture and features; 'none' leaves it out.")(command)
+    return wrap
+
+
+def _add_frontend(t, frontend: str, decimation: str):
+    """``t`` with the chosen front end (capture at the trace's rate and hop), or unchanged for 'none'."""
+    if frontend == "none":
+        return t
+    from dslsim.trace.frontend import frontend_stage, with_frontend
+
+    features = "none" if frontend == "pcm" else frontend
+    return with_frontend(t, frontend_stage(t.meta.sample_rate, t.meta.hop, features=features, decimation=decimation))
+
+
 def _seconds(text: str, what: str) -> float:
     from dslsim.units import parse_quantity
 
@@ -36,7 +58,8 @@ def trace() -> None:
 @click.option("--width", default=16, show_default=True, type=int,
               help="Channel width C of the SoundStream-shaped op graph (32 = paper size).")
 @click.option("--embed-dim", default=None, type=int, help="Embedding dimension D (default 4C).")
-def synth(out, duration, frame_rate, light_share, mean_burst, seed, width, embed_dim):
+@frontend_options("pcm")
+def synth(out, duration, frame_rate, light_share, mean_burst, seed, width, embed_dim, frontend, decimation):
     """Write a seeded synthetic trace: two-state Markov routing over a DSL-SoundStream op graph.
 
     \b
@@ -51,6 +74,7 @@ def synth(out, duration, frame_rate, light_share, mean_burst, seed, width, embed
     t = synth_trace(duration=_seconds(duration, "duration"), frame_rate=frame_rate, light_share=light_share,
                     mean_burst=_seconds(mean_burst, "mean-burst"), seed=seed, width=width,
                     embed_dim=embed_dim or 4 * width)
+    t = _add_frontend(t, frontend, decimation)
     write_trace(t, out)
     click.echo(f"wrote {out}: {len(t):,} frames, {t.duration:.1f} s, "
                f"light share {(t.frames['path'] == 'light').mean():.3f}")
@@ -180,7 +204,8 @@ def info(path):
 @click.option("--route", type=click.Choice(["dsl", "gc"]), default="dsl", show_default=True,
               help="Which switch decides: the unsupervised DSL or the supervised GC baseline.")
 @click.option("--seed", default=1, show_default=True, type=int, help="Seed of the generated scene.")
-def export(out, audio, demo_seconds, checkpoint, threshold, route, seed):
+@frontend_options("pcm")
+def export(out, audio, demo_seconds, checkpoint, threshold, route, seed, frontend, decimation):
     """Export a trace from a trained model: per-frame path, score, both paths' distortion, measured op graph.
 
     \b
@@ -212,6 +237,7 @@ def export(out, audio, demo_seconds, checkpoint, threshold, route, seed):
     source["checkpoint"] = str(ckpt)
     source["checkpoint_sha256"] = file_digest(ckpt)
     t = export_trace(model, np.asarray(samples), threshold=threshold, labels=labels, source=source, route=route)
+    t = _add_frontend(t, frontend, decimation)
     write_trace(t, out)
     click.echo(f"wrote {out}: {len(t):,} frames at {cfg.frame_rate:g} frames/s, light share "
                f"{(t.frames['path'] == 'light').mean():.3f}")
