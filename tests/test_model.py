@@ -234,3 +234,61 @@ def test_shipped_checkpoint_loads_and_exports(tmp_path):
 
     t = read_trace(trace)
     assert len(t) == 100 and t.meta.source["config"]["width"] == 8
+
+
+def test_switch_quality_metrics_by_hand():
+    from dslsim.model.evaluate import auc, spearman
+
+    # 3 positives, 2 negatives: positives outrank negatives in 5 of 6 pairs.
+    assert auc(np.array([0.9, 0.8, 0.3, 0.5, 0.1]), np.array([1, 1, 1, 0, 0])) == pytest.approx(5 / 6)
+    assert auc(np.array([0.2, 0.2]), np.array([1, 0])) == 0.5                  # a tie counts half
+    assert np.isnan(auc(np.array([0.1, 0.2]), np.array([1, 1])))
+    assert spearman(np.array([1.0, 2, 3, 4]), np.array([10.0, 20, 25, 100])) == pytest.approx(1.0)
+    assert spearman(np.array([1.0, 2, 3, 4]), np.array([4.0, 3, 2, 1])) == pytest.approx(-1.0)
+
+
+def test_model_table_on_recordings_with_label_files(tmp_path):
+    """--wav-dir: speech rows come from the per-frame label CSV; a bad label file is one clear error."""
+    from scipy.io import wavfile
+
+    from dslsim.model.data import scene
+
+    s = scene(2.0, 16000, 3, 320, occupancy=0.5)
+    wavfile.write(tmp_path / "a.wav", 16000, (s.audio * 32767).astype(np.int16))
+    import pandas as pd
+
+    pd.DataFrame({"speech": s.labels.astype(int)}).to_csv(tmp_path / "a.csv", index=False)
+    ck = tmp_path / "m.pt"
+    runner = CliRunner()
+    r = runner.invoke(cli, ["train", "--out", str(ck), "--steps", "1", "--width", "2", "--embed-dim", "8", "--n-q", "2",
+                            "--codebook-size", "16", "--batch", "2", "--seconds", "0.32"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(cli, ["model", "table", "--checkpoint", str(ck), "--wav-dir", str(tmp_path), "--csv",
+                            str(tmp_path / "t.csv")])
+    assert r.exit_code == 0, r.output
+    t = pd.read_csv(tmp_path / "t.csv").set_index("routing")
+    assert np.isfinite(t.loc["always-full", "si_sdr_speech_dB"]) and np.isnan(t.loc["always-full", "si_sdr_clean_speech_dB"])
+    (tmp_path / "a.csv").write_text("speech\n1\n")
+    r = runner.invoke(cli, ["model", "table", "--checkpoint", str(ck), "--wav-dir", str(tmp_path)])
+    assert r.exit_code == 2 and "a.csv" in r.output and "100 rows" in r.output
+
+
+def test_speech_corpus_scenes_carry_the_clean_stem(tmp_path):
+    from scipy.io import wavfile
+
+    from dslsim.model.data import SpeechCorpus, scene
+
+    t = np.arange(8000) / 8000
+    for i in range(3):
+        tone = np.sin(2 * np.pi * (200 + 50 * i) * t) * np.hanning(8000)
+        wavfile.write(tmp_path / f"p{i}.wav", 8000, (0.3 * tone * 32767).astype(np.int16))
+    corpus = SpeechCorpus.from_dirs([tmp_path], 16000)
+    assert len(corpus.clips) == 3 and 2.5 < corpus.seconds < 3.0            # silence trimmed, 8 kHz resampled
+    levels = []
+    for seed in range(6):
+        a, labels, speech = scene(6.0, 16000, seed, 320, corpus=corpus, occupancy=0.5)
+        energy = (speech.reshape(-1, 320).astype(float) ** 2).mean(1)
+        assert np.abs(a).max() <= 0.99 and labels.any()
+        assert energy[~labels].max(initial=0) <= 0.01 * energy[energy > 0].mean()   # the stem is where the labels are
+        levels.append(20 * np.log10(np.sqrt(np.mean(a.astype(float) ** 2))))
+    assert np.ptp(levels) > 6                                                  # random overall level

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+import numpy as np
+
 from dslsim.errors import DslsimError
 
 #: The small trained checkpoint shipped with dslsim (C=8, 16 kHz).
@@ -115,29 +117,62 @@ def model():
 @click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
               help="Checkpoint (default: the shipped one).")
 @click.option("--clips", type=click.IntRange(min=1), default=8, show_default=True, help="Held-out scenes.")
-@click.option("--seconds", type=float, default=10.0, show_default=True, help="Length of each scene.")
+@click.option("--seconds", type=click.FloatRange(min=0.5), default=10.0, show_default=True,
+              help="Length of each scene.")
+@click.option("--speech-dir", "speech_dirs", type=click.Path(file_okay=False, exists=True), multiple=True,
+              help="Build the held-out scenes from this recorded speech (keep it out of training); repeatable.")
+@click.option("--wav-dir", type=click.Path(file_okay=False, exists=True), default=None,
+              help="Evaluate on your recordings instead (*.wav; a same-named .csv with a 0/1 'speech' column per "
+                   "frame adds the speech rows).")
 @click.option("--threshold", "thresholds", type=click.FloatRange(0, 1), multiple=True,
-              help="Switch threshold(s); repeat for a trade-off curve (default 0.5).")
+              help="Switch threshold(s); repeat for a trade-off curve (default: the model's calibrated one).")
+@click.option("--seed", type=int, default=10_000, show_default=True, help="Seed of the held-out scenes.")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="Torch threads (default: up to 4).")
 @click.option("--csv", "csv_out", type=click.Path(dir_okay=False), default=None, help="Also write the table as CSV.")
-def table(checkpoint, clips, seconds, thresholds, csv_out):
-    """Always-full vs always-light vs DSL vs GC: light share, MACs, mel distance and SI-SDR (overall, speech).
+def table(checkpoint, clips, seconds, speech_dirs, wav_dir, thresholds, seed, threads, csv_out):
+    """Always-full vs always-light vs DSL vs GC: light share, MACs, mel distance and SI-SDR (against the input
+    and the clean speech), STOI, and how well each switch's score follows content.
 
     \b
-    Example:
+    Examples:
       dslsim model table --clips 8 --seconds 10
-      dslsim model table --threshold 0.2 --threshold 0.5 --threshold 0.8
+      dslsim model table --speech-dir /usr/share/asterisk/sounds/fr_CA_f_June   # real held-out speech
+      dslsim model table --threshold 0.2 --threshold 0.5 --threshold 0.8 --csv curve.csv
+      dslsim model table --wav-dir my-recordings/
     """
     need_torch()
-    from dslsim.model.evaluate import evaluation_set, paper_table
-    from dslsim.model.train import load_model
+    from tqdm import tqdm
 
+    from dslsim.model.data import SpeechCorpus
+    from dslsim.model.evaluate import evaluation_set, paper_table, wav_clips
+    from dslsim.model.train import load_model, set_threads
+
+    set_threads(threads)
     m, payload = load_model(checkpoint or SHIPPED_CHECKPOINT)
     cfg = m.config
-    df, ratios = paper_table(m, evaluation_set(clips, seconds, cfg.sample_rate, cfg.hop), list(thresholds) or [0.5])
-    click.echo(f"model C={cfg.width} D={cfg.embed_dim} light C={cfg.light}, {payload['state']['step']} training steps; "
-               f"{clips} held-out scenes of {seconds:g} s")
-    click.echo(f"light decoder: {ratios['decoder_mac_ratio']:.1f}x fewer MACs, {ratios['decoder_param_ratio']:.1f}x "
-               f"fewer parameters than the full decoder; dense {ratios['dense_MMAC_per_frame']:.3f} MMAC/frame")
+    if wav_dir:
+        data = wav_clips(wav_dir, cfg.sample_rate, cfg.hop)
+        what = f"{len(data)} recordings from {wav_dir}"
+    else:
+        corpus = SpeechCorpus.from_dirs(list(speech_dirs), cfg.sample_rate) if speech_dirs else None
+        data = evaluation_set(clips, seconds, cfg.sample_rate, cfg.hop, seed=seed, corpus=corpus)
+        what = f"{clips} held-out scenes of {seconds:g} s" + (f" with speech from {', '.join(speech_dirs)}"
+                                                              if speech_dirs else " (generated speech)")
+    thr = list(thresholds) or None
+    runs = (2 + 2 * len(thr or [None])) * len(data)
+    with tqdm(total=runs, desc="model table", unit="clip", dynamic_ncols=True, disable=None) as bar:
+        df, info = paper_table(m, data, thr, progress=bar.update)
+    click.echo(f"model C={cfg.width} D={cfg.embed_dim} light C={cfg.light}, {cfg.n_q} x {cfg.codebook_size} codes "
+               f"({cfg.n_q * np.log2(cfg.codebook_size) * cfg.frame_rate / 1e3:g} kbit/s), "
+               f"{payload['state']['step']} training steps; {what}")
+    click.echo(f"light decoder: {info['decoder_mac_ratio']:.1f}x fewer MACs, {info['decoder_param_ratio']:.1f}x fewer "
+               f"parameters than the full decoder; whole light pass: {info['pass_mac_ratio']:.2f}x fewer MACs, "
+               f"{info['pass_param_ratio']:.2f}x fewer parameters than the dense model "
+               f"({info['dense_MMAC_per_frame']:.3f} MMAC/frame)")
+    click.echo(f"switch follows content: DSL rank corr. with full-path advantage {info['dsl_rank_corr_advantage']:.3f}, "
+               f"speech AUC {info['dsl_speech_auc']:.3f}; GC {info['gc_rank_corr_advantage']:.3f}, "
+               f"{info['gc_speech_auc']:.3f}; advantage on speech {info['advantage_speech_dB']:.2f} dB, "
+               f"elsewhere {info['advantage_rest_dB']:.2f} dB")
     click.echo(df.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     if csv_out:
         from dslsim.fileio import write_atomic

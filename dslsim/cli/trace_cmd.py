@@ -204,14 +204,17 @@ def info(path):
 @click.option("--route", type=click.Choice(["dsl", "gc"]), default="dsl", show_default=True,
               help="Which switch decides: the unsupervised DSL or the supervised GC baseline.")
 @click.option("--seed", default=1, show_default=True, type=int, help="Seed of the generated scene.")
+@click.option("--speech-dir", "speech_dirs", type=click.Path(file_okay=False, exists=True), multiple=True,
+              help="Build the generated scene from this recorded speech (*.wav) instead of generated speech.")
 @frontend_options("pcm")
-def export(out, audio, demo_seconds, checkpoint, threshold, route, seed, frontend, decimation):
+def export(out, audio, demo_seconds, checkpoint, threshold, route, seed, speech_dirs, frontend, decimation):
     """Export a trace from a trained model: per-frame path, score, both paths' distortion, measured op graph.
 
     \b
     Examples:
       dslsim trace export model.parquet                      # shipped model, generated 60 s scene
       dslsim trace export mine.parquet --audio speech.wav --threshold 0.6
+      dslsim trace export fr.parquet --speech-dir /usr/share/asterisk/sounds/fr_CA_f_June --demo-seconds 600
       dslsim simulate -p earbud -t model.parquet
     """
     from dslsim.cli.model_cmd import SHIPPED_CHECKPOINT, need_torch
@@ -219,11 +222,16 @@ def export(out, audio, demo_seconds, checkpoint, threshold, route, seed, fronten
     need_torch()
     import numpy as np
 
-    from dslsim.model.data import read_wav, scene
+    from tqdm import tqdm
+
+    from dslsim.model.data import SpeechCorpus, read_wav, scene
     from dslsim.model.export import export_trace, file_digest
-    from dslsim.model.train import load_model
+    from dslsim.model.train import load_model, set_threads
     from dslsim.trace.io import write_trace
 
+    set_threads()
+    if not (np.isfinite(demo_seconds) and 0 < demo_seconds <= 24 * 3600):
+        raise DslsimError(f"--demo-seconds {demo_seconds!r}: expected a length in seconds, above 0 and at most a day.")
     ckpt = checkpoint or SHIPPED_CHECKPOINT
     model, _ = load_model(ckpt)
     cfg = model.config
@@ -232,11 +240,18 @@ def export(out, audio, demo_seconds, checkpoint, threshold, route, seed, fronten
         samples = read_wav(audio, cfg.sample_rate)
         source = {"audio": str(audio)}
     else:
-        samples, labels, _ = scene(demo_seconds, cfg.sample_rate, (20_000, seed), cfg.hop)  # disjoint from training
-        source = {"audio": f"generated always-on scene, {demo_seconds:g} s, seed {seed}"}
+        corpus = SpeechCorpus.from_dirs(list(speech_dirs), cfg.sample_rate) if speech_dirs else None
+        # seeds (20_000, seed): disjoint from training's (seed, step, i) and the table's (10_000, i)
+        samples, labels, _ = scene(demo_seconds, cfg.sample_rate, (20_000, seed), cfg.hop, corpus=corpus)
+        speech = f" with speech from {', '.join(speech_dirs)}" if speech_dirs else ""
+        source = {"audio": f"generated always-on scene, {demo_seconds:g} s, seed {seed}{speech}"}
+    if len(samples) < cfg.hop:
+        raise DslsimError(f"the audio is shorter than one frame ({cfg.hop} samples at {cfg.sample_rate} Hz).")
     source["checkpoint"] = str(ckpt)
     source["checkpoint_sha256"] = file_digest(ckpt)
-    t = export_trace(model, np.asarray(samples), threshold=threshold, labels=labels, source=source, route=route)
+    with tqdm(total=len(samples) // cfg.hop, desc="export", unit="frame", dynamic_ncols=True, disable=None) as bar:
+        t = export_trace(model, np.asarray(samples), threshold=threshold, labels=labels, source=source, route=route,
+                         progress=bar.update)
     t = _add_frontend(t, frontend, decimation)
     write_trace(t, out)
     click.echo(f"wrote {out}: {len(t):,} frames at {cfg.frame_rate:g} frames/s, light share "

@@ -17,6 +17,8 @@ the evaluation runs the frozen-state inference, which is what the quality number
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -81,11 +83,13 @@ class DSLCodec(nn.Module):
         return g * full + (1 - g) * light
 
     @torch.no_grad()
-    def infer(self, audio: torch.Tensor, threshold: float | None = None, route: str = "dsl") -> dict:
+    def infer(self, audio: torch.Tensor, threshold: float | None = None, route: str = "dsl",
+              progress: Callable[[int], None] | None = None) -> dict:
         """Streaming inference with hard routing and frozen decoder states (one clip, batch of 1).
 
         ``route``: 'dsl' or 'gc' (threshold the switch), 'light' or 'full' (always one path). ``threshold``
-        defaults to the calibrated one (:attr:`threshold`) for 'dsl' and 0.5 for 'gc'.
+        defaults to the calibrated one (:attr:`threshold`) for 'dsl' and 0.5 for 'gc'. ``progress(n)`` is called
+        with the number of frames streamed since its last call.
         Returns 'audio' (1, 1, N), 'full_mask' (T,) bool, 'score' (T,), and each path's own output for every
         frame ('light', 'full'; computed with whole-sequence history, for per-path error columns).
         """
@@ -103,6 +107,8 @@ class DSLCodec(nn.Module):
             name = "full" if mask[t] else "light"
             dec = self.full_decoder if mask[t] else self.light_decoder
             blocks.append(dec.stream(q[..., t:t + 1], states[name]))
+            if progress and (t + 1) % 50 == 0:
+                progress(50)
         out = torch.cat(blocks, dim=-1) if blocks else audio[..., :0]
         return {"audio": out, "full_mask": mask, "score": score,
                 "light": self.light_decoder(q), "full": self.full_decoder(q)}

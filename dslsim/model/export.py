@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -27,7 +28,8 @@ def file_digest(path: str | Path) -> str:
 
 
 def export_trace(model: DSLCodec, audio: np.ndarray, threshold: float | None = None, labels: np.ndarray | None = None,
-                 source: dict | None = None, route: str = "dsl", dtype: str = "int8") -> Trace:
+                 source: dict | None = None, route: str = "dsl", dtype: str = "int8",
+                 progress: Callable[[int], None] | None = None) -> Trace:
     """Run streaming inference on ``audio`` (mono float at the model's rate) and build a trace.
 
     Columns: frame, t_arrival, path, score, err_light and err_full (per-frame log-mel L1 distance of each path's
@@ -38,7 +40,7 @@ def export_trace(model: DSLCodec, audio: np.ndarray, threshold: float | None = N
     x = torch.from_numpy(np.ascontiguousarray(audio[:n], dtype=np.float32))[None, None]
     if threshold is None:
         threshold = float(model.threshold) if route == "dsl" else 0.5
-    out = model.infer(x, threshold=threshold, route=route)
+    out = model.infer(x, threshold=threshold, route=route, progress=progress)
     err_light = per_frame_mel_distance(out["light"], x, cfg.sample_rate, cfg.hop)[0].numpy()
     err_full = per_frame_mel_distance(out["full"], x, cfg.sample_rate, cfg.hop)[0].numpy()
     frames_n = n // cfg.hop
