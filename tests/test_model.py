@@ -292,3 +292,26 @@ def test_speech_corpus_scenes_carry_the_clean_stem(tmp_path):
         assert energy[~labels].max(initial=0) <= 0.01 * energy[energy > 0].mean()   # the stem is where the labels are
         levels.append(20 * np.log10(np.sqrt(np.mean(a.astype(float) ** 2))))
     assert np.ptp(levels) > 6                                                  # random overall level
+
+
+def test_residual_full_path_starts_as_the_light_path_and_keeps_light_history():
+    """A residual full path equals the light path at initialisation; at inference the light decoder advances on
+    every frame and full frames add the refinement run over just their latents (frozen state)."""
+    import dataclasses
+
+    torch.manual_seed(2)
+    model = DSLCodec(dataclasses.replace(TINY, residual_full=True)).eval()
+    x = torch.randn(1, 1, 320 * 20) * 0.3
+    with torch.no_grad():
+        assert torch.equal(model.infer(x, route="full")["audio"], model.infer(x, route="light")["audio"])
+        for p in model.full_decoder.parameters():                      # now make the refinement non-zero
+            p.add_(0.05 * torch.randn_like(p))
+        q, _, _ = model.encode(x)
+        mask = torch.tensor([i % 4 == 0 or 9 <= i < 13 for i in range(20)])
+        model.switch.forward = lambda q_: mask.float()[None]
+        out = model.infer(x, threshold=0.5)["audio"].reshape(20, 320)
+        light = model.light_decoder(q).reshape(20, 320)
+        refine = model.full_decoder(q[..., mask]).reshape(-1, 320)
+        assert torch.allclose(out[~mask], light[~mask], atol=1e-6)
+        assert torch.allclose(out[mask], light[mask] + refine, atol=1e-6)
+    assert model.paths["full"] == ["encoder", "rvq", "switch", "light_decoder", "full_decoder"]

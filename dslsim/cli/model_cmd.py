@@ -40,6 +40,8 @@ def _seconds(text: str, what: str) -> float:
               help="Codes per quantizer (6 x 1024 codes at 50 frames/s = 3 kbit/s).")
 @click.option("--switch-context", type=click.IntRange(min=1), default=3, show_default=True,
               help="Latent frames the switch sees (the current one and the ones before it).")
+@click.option("--residual-full/--separate-full", default=True, show_default=True,
+              help="Full path = light decoder + a refinement (starts equal to light), or a decoder of its own.")
 @click.option("--sample-rate", type=click.Choice(["16000", "24000"]), default="16000", show_default=True,
               help="16 kHz (50 frames/s) or 24 kHz (75 frames/s).")
 @click.option("--target-full-share", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.2,
@@ -52,12 +54,14 @@ def _seconds(text: str, what: str) -> float:
               help="Clean recorded speech (*.wav, any rate) to mix into the generated scenes; repeatable.")
 @click.option("--wav-dir", type=click.Path(file_okay=False, exists=True), default=None,
               help="Train on your WAV files as they are (any rate; resampled) instead of scenes.")
+@click.option("--frame-floor", type=click.FloatRange(0, min_open=True), default=0.3, show_default=True,
+              help="Loss: a frame's waveform error is relative to max-ish(its energy, this x the clip's mean).")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="Torch threads (default: $DSLSIM_THREADS, else the cores up to 4).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--fresh", is_flag=True, help="Start over even if --out exists.")
-def train(out, time_budget, steps, width, embed_dim, n_q, codebook_size, switch_context, sample_rate,
-          target_full_share, batch, clip_seconds, lr, speech_dirs, wav_dir, threads, seed, fresh):
+def train(out, time_budget, steps, width, embed_dim, n_q, codebook_size, switch_context, residual_full, sample_rate,
+          target_full_share, batch, clip_seconds, lr, speech_dirs, wav_dir, frame_floor, threads, seed, fresh):
     """Train DSL-SoundStream without labels (and the supervised GC switch), with checkpoints and resume.
 
     \b
@@ -78,10 +82,10 @@ def train(out, time_budget, steps, width, embed_dim, n_q, codebook_size, switch_
     if budget is None and steps is None:
         raise DslsimError("give --steps or a --time-budget; training needs an end.")
     codec = CodecConfig(sample_rate=int(sample_rate), width=width, embed_dim=embed_dim or 4 * width, n_q=n_q,
-                        codebook_size=codebook_size, switch_context=switch_context)
+                        codebook_size=codebook_size, switch_context=switch_context, residual_full=residual_full)
     cfg = TrainConfig(steps=steps, time_budget_s=budget, batch=batch, seconds=clip_seconds, seed=seed, lr=lr,
                       target_full_share=target_full_share, wav_dir=wav_dir, speech_dirs=tuple(speech_dirs),
-                      threads=threads)
+                      frame_floor=frame_floor, threads=threads)
     total = steps or int(budget)
     bars = []
 
@@ -183,12 +187,14 @@ def table(checkpoint, clips, seconds, speech_dirs, wav_dir, thresholds, seed, th
 @model.command()
 @click.argument("checkpoint", type=click.Path(dir_okay=False))
 @click.argument("out", type=click.Path(dir_okay=False))
-def pack(checkpoint, out):
+@click.option("--half", is_flag=True, help="Store float weights as float16 (half the size; loaded back as float32).")
+def pack(checkpoint, out, half):
     """Copy a checkpoint without its optimizer state (about a third of the size), e.g. to ship it.
 
     \b
-    Example:
+    Examples:
       dslsim model pack checkpoints/dsl.pt dslsim/model/assets/dsl-c8-16k.pt
+      dslsim model pack runs/dsl-c16.pt dslsim/model/assets/dsl-c16-16k.pt --half
     """
     need_torch()
     import torch
@@ -198,5 +204,8 @@ def pack(checkpoint, out):
 
     payload = load_checkpoint(checkpoint)
     payload["optimizer"] = None
+    if half:
+        payload["model"] = {k: v.half() if v.is_floating_point() else v for k, v in payload["model"].items()}
+        payload["packed"] = "float16"
     write_atomic(out, lambda p: torch.save(payload, p))
     click.echo(f"wrote {out}")

@@ -39,6 +39,7 @@ class CodecConfig:
     light_input_kernel: int = 1
     switch_hidden: int = 32
     switch_context: int = 1
+    residual_full: bool = False
 
     @property
     def hop(self) -> int:

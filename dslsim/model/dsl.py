@@ -5,6 +5,11 @@ the frame is among those the full decoder helps most. It is trained without labe
 from the model's own outputs (see :mod:`dslsim.model.train`); inference thresholds p_t at the calibrated
 :attr:`DSLCodec.threshold`, and the decoders are trained on the per-frame mix that this hard gate routes.
 
+**Residual full path** (``CodecConfig.residual_full``, the default for new models): the full path is the light
+decoder's output plus a correction from the full decoder, whose output layer starts at zero. At initialisation
+the two paths are identical, so the full path can only learn to help; the light decoder then runs on every frame
+(its history never goes stale) and the full path costs light + full decoder, as its trace stages say.
+
 **Causal history across switches (decided here, tested in tests/test_model.py).** At inference each decoder is
 a stream that advances only on the frames routed to it: a skipped decoder's state is frozen, not advanced, so
 when it resumes it continues from its own last frame as if the skipped frames had not existed. The invariant is
@@ -61,6 +66,11 @@ class DSLCodec(nn.Module):
         self.register_buffer("threshold", torch.tensor(0.5))
         self.light_decoder = decoder(config.light, config.embed_dim, config.light_units, config.light_input_kernel)
         self.full_decoder = decoder(config.width, config.embed_dim)
+        if config.residual_full:
+            # The full path refines the light one: it starts exactly equal to it and can only learn to help.
+            last = self.full_decoder.layers[-1]
+            torch.nn.init.zeros_(last.weight)
+            torch.nn.init.zeros_(last.bias)
 
     def encode(self, audio: torch.Tensor):
         """Audio (B, 1, N) -> quantized latents (B, D, T), codes, commitment loss."""
@@ -74,8 +84,9 @@ class DSLCodec(nn.Module):
         codec), and the RVQ's 'commit' loss.
         """
         q, _, commit = self.encode(audio)
-        return {"light": self.light_decoder(q), "full": self.full_decoder(q), "q": q,
-                "logits": self.switch.logits(q.detach()), "commit": commit}
+        light = self.light_decoder(q)
+        full = light + self.full_decoder(q) if self.config.residual_full else self.full_decoder(q)
+        return {"light": light, "full": full, "q": q, "logits": self.switch.logits(q.detach()), "commit": commit}
 
     def mix(self, light: torch.Tensor, full: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
         """Per frame block: ``gate`` (B, T) of the full decoder's output, the rest from the light one."""
@@ -101,14 +112,30 @@ class DSLCodec(nn.Module):
             if threshold is None:
                 threshold = float(self.threshold) if route == "dsl" else 0.5
             mask = score >= threshold
+        residual = self.config.residual_full
         states: dict[str, StreamState] = {"light": {}, "full": {}}
         blocks = []
         for t in range(q.shape[-1]):
-            name = "full" if mask[t] else "light"
-            dec = self.full_decoder if mask[t] else self.light_decoder
-            blocks.append(dec.stream(q[..., t:t + 1], states[name]))
+            frame = q[..., t:t + 1]
+            if residual:  # the light decoder runs on every frame; full frames add the refinement
+                block = self.light_decoder.stream(frame, states["light"])
+                if mask[t]:
+                    block = block + self.full_decoder.stream(frame, states["full"])
+            elif mask[t]:
+                block = self.full_decoder.stream(frame, states["full"])
+            else:
+                block = self.light_decoder.stream(frame, states["light"])
+            blocks.append(block)
             if progress and (t + 1) % 50 == 0:
                 progress(50)
         out = torch.cat(blocks, dim=-1) if blocks else audio[..., :0]
-        return {"audio": out, "full_mask": mask, "score": score,
-                "light": self.light_decoder(q), "full": self.full_decoder(q)}
+        light = self.light_decoder(q)
+        full = light + self.full_decoder(q) if residual else self.full_decoder(q)
+        return {"audio": out, "full_mask": mask, "score": score, "light": light, "full": full}
+
+    @property
+    def paths(self) -> dict[str, list[str]]:
+        """The stages each path runs (a residual full path runs the light decoder too)."""
+        shared = ["encoder", "rvq", "switch"]
+        full = ["light_decoder", "full_decoder"] if self.config.residual_full else ["full_decoder"]
+        return {"light": shared + ["light_decoder"], "full": shared + full}

@@ -141,11 +141,16 @@ def compute_ratios(model: DSLCodec) -> dict:
               "full_decoder": count_params(model.full_decoder)}
     shared = macs["encoder"] + macs["rvq"] + macs["switch"]
     shared_p = params["encoder"] + params["rvq"] + params["switch"]
-    return {"decoder_mac_ratio": macs["full_decoder"] / macs["light_decoder"],
-            "decoder_param_ratio": params["full_decoder"] / params["light_decoder"],
-            "pass_mac_ratio": (shared + macs["full_decoder"]) / (shared + macs["light_decoder"]),
-            "pass_param_ratio": (shared_p + params["full_decoder"]) / (shared_p + params["light_decoder"]),
-            "dense_MMAC_per_frame": (shared + macs["full_decoder"]) / 1e6, "shared_MMAC_per_frame": shared / 1e6,
+    # What each path decodes with: a residual full path runs the light decoder too.
+    extra = cfg.residual_full
+    dec = {"light": macs["light_decoder"], "full": macs["full_decoder"] + (macs["light_decoder"] if extra else 0)}
+    dec_p = {"light": params["light_decoder"],
+             "full": params["full_decoder"] + (params["light_decoder"] if extra else 0)}
+    macs = dict(macs, light_path_decoder=dec["light"], full_path_decoder=dec["full"])
+    return {"decoder_mac_ratio": dec["full"] / dec["light"], "decoder_param_ratio": dec_p["full"] / dec_p["light"],
+            "pass_mac_ratio": (shared + dec["full"]) / (shared + dec["light"]),
+            "pass_param_ratio": (shared_p + dec_p["full"]) / (shared_p + dec_p["light"]),
+            "dense_MMAC_per_frame": (shared + dec["full"]) / 1e6, "shared_MMAC_per_frame": shared / 1e6,
             "macs": macs}
 
 
@@ -161,7 +166,7 @@ def paper_table(model: DSLCodec, clips, threshold: float | list[float] | None = 
     ratios = compute_ratios(model)
     macs = ratios["macs"]
     shared = macs["encoder"] + macs["rvq"] + macs["switch"]
-    dense = shared + macs["full_decoder"]
+    dense = shared + macs["full_path_decoder"]
     rows = []
     runs = [(label, route, None) for label, route in ROUTES[:2]]
     runs += [(label, route, thr) for thr in thresholds for label, route in ROUTES[2:]]
@@ -196,7 +201,7 @@ def paper_table(model: DSLCodec, clips, threshold: float | list[float] | None = 
             if progress:
                 progress()
         share_full = full_frames / max(frames, 1)
-        avg = shared + share_full * macs["full_decoder"] + (1 - share_full) * macs["light_decoder"]
+        avg = shared + share_full * macs["full_path_decoder"] + (1 - share_full) * macs["light_path_decoder"]
         nan = float("nan")
         rows.append({"routing": label, "threshold": used if route in ("dsl", "gc") else nan,
                      "light_share": 1 - share_full,

@@ -15,8 +15,6 @@ from dslsim.model.graph import measure_stages
 from dslsim.model.losses import per_frame_mel_distance
 from dslsim.trace.schema import Trace, TraceMeta
 
-PATHS = {"light": ["encoder", "rvq", "switch", "light_decoder"], "full": ["encoder", "rvq", "switch", "full_decoder"]}
-
 
 def file_digest(path: str | Path) -> str:
     """sha256 of a file."""
@@ -48,7 +46,7 @@ def export_trace(model: DSLCodec, audio: np.ndarray, threshold: float | None = N
     frames = pd.DataFrame({
         "frame": np.arange(frames_n, dtype=np.int64),
         "t_arrival": np.arange(frames_n, dtype=np.float64) * cfg.hop / cfg.sample_rate,
-        "path": pd.Categorical.from_codes(full.astype(np.int8), categories=list(PATHS)),
+        "path": pd.Categorical.from_codes(full.astype(np.int8), categories=list(model.paths)),
         "score": out["score"].numpy().astype(np.float32),
         "err_light": err_light.astype(np.float32),
         "err_full": err_full.astype(np.float32),
@@ -56,7 +54,7 @@ def export_trace(model: DSLCodec, audio: np.ndarray, threshold: float | None = N
     if labels is not None:
         frames["label"] = np.asarray(labels[:frames_n], dtype=bool)
     stages, _ = measure_stages(model, dtype=dtype)
-    meta = TraceMeta(frame_rate=cfg.frame_rate, sample_rate=float(cfg.sample_rate), hop=cfg.hop, paths=PATHS,
+    meta = TraceMeta(frame_rate=cfg.frame_rate, sample_rate=float(cfg.sample_rate), hop=cfg.hop, paths=model.paths,
                      stages=stages, dense_path="full", threshold=float(threshold),
                      source={"model": f"DSL-SoundStream (C={cfg.width}, D={cfg.embed_dim}, light C={cfg.light})",
                              "config": cfg.to_dict(), "route": route, "bytes_assume": dtype, **(source or {})})

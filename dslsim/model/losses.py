@@ -69,11 +69,16 @@ def frame_relative_error(y: torch.Tensor, x: torch.Tensor, hop: int, floor: floa
     return err / (energy + floor * energy.mean(1, keepdim=True) + 1e-10)
 
 
-def level_invariant_loss(y: torch.Tensor, x: torch.Tensor, sr: int, hop: int, waveform_weight: float = 1.0
-                         ) -> torch.Tensor:
+def level_invariant_loss(y: torch.Tensor, x: torch.Tensor, sr: int, hop: int, waveform_weight: float = 1.0,
+                         frame_floor: float = 0.3) -> torch.Tensor:
     """Training loss on scenes at random levels: multi-scale log-mel L1 (no linear-mel term, whose scale follows
-    loudness) + ``waveform_weight`` * the mean of :func:`frame_relative_error`."""
-    return multiscale_mel_distance(y, x, sr, linear_weight=0.0) + waveform_weight * frame_relative_error(y, x, hop).mean()
+    loudness) + ``waveform_weight`` * the mean of :func:`frame_relative_error` with floor ``frame_floor``.
+
+    The floor bounds how much a quiet frame can weigh (at most 1/floor times a frame at the clip's mean energy):
+    with 0.01 the near-silent frames dominated and the full decoder learned to stay quiet rather than to
+    reconstruct speech (docs/model.md)."""
+    return multiscale_mel_distance(y, x, sr, linear_weight=0.0) \
+        + waveform_weight * frame_relative_error(y, x, hop, frame_floor).mean()
 
 
 def full_path_advantage(light: torch.Tensor, full: torch.Tensor, x: torch.Tensor, hop: int) -> torch.Tensor:

@@ -63,6 +63,7 @@ class TrainConfig:
     aux_weight: float = 0.5
     commit_weight: float = 0.25
     waveform_weight: float = 1.0
+    frame_floor: float = 0.3
     quantizer_dropout: bool = False
     warmup: float = 0.2
     checkpoint_every: int = 50
@@ -176,7 +177,7 @@ def train(codec: CodecConfig, cfg: TrainConfig, out: str | Path, resume: bool = 
     sr, hop = codec.sample_rate, codec.hop
 
     def rec(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        return level_invariant_loss(y, x, sr, hop, cfg.waveform_weight)
+        return level_invariant_loss(y, x, sr, hop, cfg.waveform_weight, cfg.frame_floor)
 
     started = time.perf_counter() - state.elapsed_s
 
