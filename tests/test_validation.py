@@ -365,3 +365,48 @@ def test_audio_dsp_costs_ds_cnn_what_measured_silicon_costs():
     assert seconds == pytest.approx(0.7322e-3, rel=0.05)
     assert energy == pytest.approx(18.561e-6, rel=0.05)
     assert energy / 2_656_768 > 5e-12                       # all-in pJ per MAC in the measured range (7-12 pJ)
+
+
+# --- no figure that misleads -----------------------------------------------------------------------------------
+
+
+def test_a_scenario_that_cannot_keep_up_gets_no_battery_life(tmp_path):
+    """Core 'a' needs 10 ms per frame but frames come every 5 ms: busy 200 % of the time, the queue grows."""
+    profile = simple_profile()
+    trace = make_trace(["light"] * 50, frame_rate=200.0, stages={"front": stage("front", 1_000_000)},
+                       paths={"light": ["front"]}, dense="light")
+    r = simulate(profile, trace, parse_scenario({"placement": {"default": "a"}}, profile), baseline=False)
+    s = r.summary
+    assert not s["keeps_up"] and s["busiest_resource"] == "a"
+    assert s["max_utilization"] == pytest.approx(50 * 10e-3 / trace.duration, rel=1e-9)   # 2.0
+    assert np.isnan(s["battery_life_h"]) and s["battery_life_drained_h"] > 0
+    assert any("cannot keep up" in w for w in r.warnings)
+    # Dropping instead of queueing keeps up (and reports its drops).
+    d = simulate(profile, trace, parse_scenario({"placement": {"default": "a"}, "when_busy": "drop"}, profile),
+                 baseline=False).summary
+    assert d["keeps_up"] and d["dropped"] > 0 and np.isfinite(d["battery_life_h"])
+
+
+def test_cli_exits_4_on_backlog_unless_allowed(tmp_path):
+    from dslsim.trace.io import write_trace
+
+    trace = make_trace(["light"] * 50, frame_rate=200.0, stages={"front": stage("front", 1_000_000)},
+                       paths={"light": ["front"]}, dense="light")
+    write_trace(trace, tmp_path / "t.parquet")
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(SIMPLE))
+    runner = CliRunner()
+    args = ["simulate", "-p", str(tmp_path / "p.yaml"), "-t", str(tmp_path / "t.parquet"), "--no-baseline"]
+    r = runner.invoke(cli, args)
+    assert r.exit_code == 4 and "cannot keep up" in r.output and "battery life        none" in r.output
+    assert runner.invoke(cli, args + ["--allow-backlog"]).exit_code == 0
+
+
+def test_idle_cores_without_sleep_policy_are_named_and_when_busy_takes_links():
+    profile = simple_profile()
+    scn = parse_scenario({"placement": {"default": "a"}, "when_busy": {"default": "queue", "a<->b": "drop"}},
+                         profile)
+    assert scn.busy_policy("a<->b") == "drop"
+    r = simulate(profile, make_trace(["light"] * 4), scn, baseline=False)
+    named = [w for w in r.warnings if "no sleep policy" in w]
+    # 'a' runs frames and idles in between; 'b' is never used: both idle clocked (1 + 1 mW and 2 + 2 mW).
+    assert any("core 'a'" in w for w in named) and any("core 'b'" in w and "4.000 mW" in w for w in named)
