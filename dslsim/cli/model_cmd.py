@@ -54,14 +54,17 @@ def _seconds(text: str, what: str) -> float:
               help="Clean recorded speech (*.wav, any rate) to mix into the generated scenes; repeatable.")
 @click.option("--wav-dir", type=click.Path(file_okay=False, exists=True), default=None,
               help="Train on your WAV files as they are (any rate; resampled) instead of scenes.")
-@click.option("--frame-floor", type=click.FloatRange(0, min_open=True), default=0.3, show_default=True,
-              help="Loss: a frame's waveform error is relative to max-ish(its energy, this x the clip's mean).")
+@click.option("--frame-floor", type=click.FloatRange(0, min_open=True), default=1.0, show_default=True,
+              help="Loss: a frame's waveform error is relative to its energy plus this x the clip's mean.")
+@click.option("--waveform-weight", type=click.FloatRange(0), default=20.0, show_default=True,
+              help="Loss: weight of the relative waveform error beside the log-mel term.")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="Torch threads (default: $DSLSIM_THREADS, else the cores up to 4).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--fresh", is_flag=True, help="Start over even if --out exists.")
 def train(out, time_budget, steps, width, embed_dim, n_q, codebook_size, switch_context, residual_full, sample_rate,
-          target_full_share, batch, clip_seconds, lr, speech_dirs, wav_dir, frame_floor, threads, seed, fresh):
+          target_full_share, batch, clip_seconds, lr, speech_dirs, wav_dir, frame_floor, waveform_weight, threads,
+          seed, fresh):
     """Train DSL-SoundStream without labels (and the supervised GC switch), with checkpoints and resume.
 
     \b
@@ -85,7 +88,7 @@ def train(out, time_budget, steps, width, embed_dim, n_q, codebook_size, switch_
                         codebook_size=codebook_size, switch_context=switch_context, residual_full=residual_full)
     cfg = TrainConfig(steps=steps, time_budget_s=budget, batch=batch, seconds=clip_seconds, seed=seed, lr=lr,
                       target_full_share=target_full_share, wav_dir=wav_dir, speech_dirs=tuple(speech_dirs),
-                      frame_floor=frame_floor, threads=threads)
+                      frame_floor=frame_floor, waveform_weight=waveform_weight, threads=threads)
     total = steps or int(budget)
     bars = []
 

@@ -69,8 +69,8 @@ def frame_relative_error(y: torch.Tensor, x: torch.Tensor, hop: int, floor: floa
     return err / (energy + floor * energy.mean(1, keepdim=True) + 1e-10)
 
 
-def level_invariant_loss(y: torch.Tensor, x: torch.Tensor, sr: int, hop: int, waveform_weight: float = 1.0,
-                         frame_floor: float = 0.3) -> torch.Tensor:
+def level_invariant_loss(y: torch.Tensor, x: torch.Tensor, sr: int, hop: int, waveform_weight: float = 20.0,
+                         frame_floor: float = 1.0) -> torch.Tensor:
     """Training loss on scenes at random levels: multi-scale log-mel L1 (no linear-mel term, whose scale follows
     loudness) + ``waveform_weight`` * the mean of :func:`frame_relative_error` with floor ``frame_floor``.
 

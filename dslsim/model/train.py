@@ -62,8 +62,8 @@ class TrainConfig:
     threshold_decay: float = 0.99
     aux_weight: float = 0.5
     commit_weight: float = 0.25
-    waveform_weight: float = 1.0
-    frame_floor: float = 0.3
+    waveform_weight: float = 20.0
+    frame_floor: float = 1.0
     quantizer_dropout: bool = False
     warmup: float = 0.2
     checkpoint_every: int = 50
