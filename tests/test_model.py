@@ -315,3 +315,21 @@ def test_residual_full_path_starts_as_the_light_path_and_keeps_light_history():
         assert torch.allclose(out[~mask], light[~mask], atol=1e-6)
         assert torch.allclose(out[mask], light[mask] + refine, atol=1e-6)
     assert model.paths["full"] == ["encoder", "rvq", "switch", "light_decoder", "full_decoder"]
+
+
+def test_level_normalisation_makes_the_codec_level_invariant():
+    """With AGC the codec's output scales with its input exactly (the network sees the same normalised audio)."""
+    import dataclasses
+
+    torch.manual_seed(4)
+    model = DSLCodec(dataclasses.replace(TINY, agc_seconds=0.5, residual_full=True)).eval()
+    x = torch.randn(1, 1, 320 * 12) * 0.2
+    with torch.no_grad():
+        loud, quiet = model.infer(x)["audio"], model.infer(x * 0.01)["audio"]
+        g = model.gain(x)
+    assert torch.allclose(quiet, loud * 0.01, rtol=1e-4, atol=1e-7)
+    # The level is causal: frame t's gain depends on frames up to t only.
+    y = x.clone()
+    y[..., 320 * 8:] *= 10
+    with torch.no_grad():
+        assert torch.equal(model.gain(y)[:, :8], g[:, :8]) and not torch.equal(model.gain(y)[:, 8:], g[:, 8:])

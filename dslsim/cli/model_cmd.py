@@ -42,6 +42,9 @@ def _seconds(text: str, what: str) -> float:
               help="Latent frames the switch sees (the current one and the ones before it).")
 @click.option("--residual-full/--separate-full", default=True, show_default=True,
               help="Full path = light decoder + a refinement (starts equal to light), or a decoder of its own.")
+@click.option("--agc", "agc_seconds", type=click.FloatRange(0), default=0.5, show_default=True,
+              help="Level normalisation: time constant (s) of the causal running level the codec divides by "
+                   "(0: none).")
 @click.option("--sample-rate", type=click.Choice(["16000", "24000"]), default="16000", show_default=True,
               help="16 kHz (50 frames/s) or 24 kHz (75 frames/s).")
 @click.option("--target-full-share", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.2,
@@ -62,7 +65,8 @@ def _seconds(text: str, what: str) -> float:
               help="Torch threads (default: $DSLSIM_THREADS, else the cores up to 4).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--fresh", is_flag=True, help="Start over even if --out exists.")
-def train(out, time_budget, steps, width, embed_dim, n_q, codebook_size, switch_context, residual_full, sample_rate,
+def train(out, time_budget, steps, width, embed_dim, n_q, codebook_size, switch_context, residual_full, agc_seconds,
+          sample_rate,
           target_full_share, batch, clip_seconds, lr, speech_dirs, wav_dir, frame_floor, waveform_weight, threads,
           seed, fresh):
     """Train DSL-SoundStream without labels (and the supervised GC switch), with checkpoints and resume.
@@ -85,7 +89,8 @@ def train(out, time_budget, steps, width, embed_dim, n_q, codebook_size, switch_
     if budget is None and steps is None:
         raise DslsimError("give --steps or a --time-budget; training needs an end.")
     codec = CodecConfig(sample_rate=int(sample_rate), width=width, embed_dim=embed_dim or 4 * width, n_q=n_q,
-                        codebook_size=codebook_size, switch_context=switch_context, residual_full=residual_full)
+                        codebook_size=codebook_size, switch_context=switch_context, residual_full=residual_full,
+                        agc_seconds=agc_seconds)
     cfg = TrainConfig(steps=steps, time_budget_s=budget, batch=batch, seconds=clip_seconds, seed=seed, lr=lr,
                       target_full_share=target_full_share, wav_dir=wav_dir, speech_dirs=tuple(speech_dirs),
                       frame_floor=frame_floor, waveform_weight=waveform_weight, threads=threads)

@@ -40,6 +40,7 @@ class CodecConfig:
     switch_hidden: int = 32
     switch_context: int = 1
     residual_full: bool = False
+    agc_seconds: float = 0.0
 
     @property
     def hop(self) -> int:

@@ -10,6 +10,11 @@ decoder's output plus a correction from the full decoder, whose output layer sta
 the two paths are identical, so the full path can only learn to help; the light decoder then runs on every frame
 (its history never goes stale) and the full path costs light + full decoder, as its trace stages say.
 
+**Level normalisation** (``CodecConfig.agc_seconds``, 0.5 s for new models): the codec divides its input by a
+causal running level (an AGC's) and multiplies its output back, so a quiet scene reaches the network at the level
+of a loud one. Without it, a refinement that starts at zero could only add noise to quiet scenes at first, and
+the full path trailed the light one in every trial (docs/model.md).
+
 **Causal history across switches (decided here, tested in tests/test_model.py).** At inference each decoder is
 a stream that advances only on the frames routed to it: a skipped decoder's state is frozen, not advanced, so
 when it resumes it continues from its own last frame as if the skipped frames had not existed. The invariant is
@@ -22,6 +27,7 @@ the evaluation runs the frozen-state inference, which is what the quality number
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
@@ -72,9 +78,30 @@ class DSLCodec(nn.Module):
             torch.nn.init.zeros_(last.weight)
             torch.nn.init.zeros_(last.bias)
 
+    def gain(self, audio: torch.Tensor) -> torch.Tensor:
+        """Per-frame level (B, T): the square root of a causal running mean of frame energies (time constant
+        ``CodecConfig.agc_seconds``), as an always-on pipeline's AGC would track it; 1 when the codec does not
+        normalise. The codec sees ``audio / gain`` and its output is scaled back, so a quiet scene reaches the
+        network at the level of a loud one."""
+        hop = self.config.hop
+        frames = audio.shape[-1] // hop
+        if not self.config.agc_seconds:
+            return audio.new_ones(audio.shape[0], frames)
+        energy = (audio[..., : frames * hop] ** 2).reshape(audio.shape[0], frames, hop).mean(-1)
+        a = math.exp(-1.0 / (self.config.frame_rate * self.config.agc_seconds))
+        level, out = energy[:, 0], []
+        for t in range(frames):
+            level = a * level + (1 - a) * energy[:, t]
+            out.append(level)
+        return torch.sqrt(torch.stack(out, dim=1) + 1e-10)
+
+    def _scale(self, x: torch.Tensor, gain: torch.Tensor, inverse: bool = False) -> torch.Tensor:
+        g = gain.repeat_interleave(self.config.hop, dim=1)[:, None, :]
+        return x * g if inverse else x / g
+
     def encode(self, audio: torch.Tensor):
-        """Audio (B, 1, N) -> quantized latents (B, D, T), codes, commitment loss."""
-        return self.rvq(self.encoder(audio))
+        """Audio (B, 1, N) -> quantized latents (B, D, T), codes, commitment loss (of the level-normalised audio)."""
+        return self.rvq(self.encoder(self._scale(audio, self.gain(audio))))
 
     def forward(self, audio: torch.Tensor) -> dict:
         """Training pass: both decoders on every frame.
@@ -84,9 +111,11 @@ class DSLCodec(nn.Module):
         codec), and the RVQ's 'commit' loss.
         """
         q, _, commit = self.encode(audio)
+        g = self.gain(audio)
         light = self.light_decoder(q)
         full = light + self.full_decoder(q) if self.config.residual_full else self.full_decoder(q)
-        return {"light": light, "full": full, "q": q, "logits": self.switch.logits(q.detach()), "commit": commit}
+        return {"light": self._scale(light, g, True), "full": self._scale(full, g, True), "q": q,
+                "logits": self.switch.logits(q.detach()), "commit": commit}
 
     def mix(self, light: torch.Tensor, full: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
         """Per frame block: ``gate`` (B, T) of the full decoder's output, the rest from the light one."""
@@ -129,9 +158,11 @@ class DSLCodec(nn.Module):
             if progress and (t + 1) % 50 == 0:
                 progress(50)
         out = torch.cat(blocks, dim=-1) if blocks else audio[..., :0]
+        g = self.gain(audio)
         light = self.light_decoder(q)
         full = light + self.full_decoder(q) if residual else self.full_decoder(q)
-        return {"audio": out, "full_mask": mask, "score": score, "light": light, "full": full}
+        return {"audio": self._scale(out, g, True), "full_mask": mask, "score": score,
+                "light": self._scale(light, g, True), "full": self._scale(full, g, True)}
 
     @property
     def paths(self) -> dict[str, list[str]]:

@@ -93,5 +93,14 @@ def measure_stages(model: DSLCodec, frames: int = 16, dtype: str = "int8") -> tu
            act_in_bytes=float(d * bpe), act_out_bytes=float(n_q * 2), dtype=dtype),
         Op(name="residual_update", kind="elementwise", macs=float(2 * n_q * d), act_in_bytes=float(d * bpe),
            act_out_bytes=float(d * bpe), dtype=dtype)))
+    if cfg.agc_seconds:  # the level normalisation is functional, so hooks do not see it: count it here
+        hop = cfg.hop
+        agc_in = Op(name="agc.normalise", kind="elementwise", macs=float(2 * hop + 3),
+                    act_in_bytes=float(hop * bpe), act_out_bytes=float(hop * bpe), dtype=dtype)
+        stages["encoder"] = Stage("encoder", (agc_in,) + stages["encoder"].ops)
+        for name in ("light_decoder", "full_decoder"):
+            agc_out = Op(name="agc.rescale", kind="elementwise", macs=float(hop), act_in_bytes=float(hop * bpe),
+                         act_out_bytes=float(hop * bpe), dtype=dtype)
+            stages[name] = Stage(name, stages[name].ops + (agc_out,))
     order = ["encoder", "rvq", "switch", "light_decoder", "full_decoder"]
     return {n: stages[n] for n in order}, measured
