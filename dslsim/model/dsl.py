@@ -111,11 +111,14 @@ class DSLCodec(nn.Module):
         codec), and the RVQ's 'commit' loss.
         """
         q, _, commit = self.encode(audio)
-        g = self.gain(audio)
+        light, full = self.decode_paths(q, self.gain(audio))
+        return {"light": light, "full": full, "q": q, "logits": self.switch.logits(q.detach()), "commit": commit}
+
+    def decode_paths(self, q: torch.Tensor, gain: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Both paths' output for every frame (whole-sequence history), at the input's level: (light, full)."""
         light = self.light_decoder(q)
         full = light + self.full_decoder(q) if self.config.residual_full else self.full_decoder(q)
-        return {"light": self._scale(light, g, True), "full": self._scale(full, g, True), "q": q,
-                "logits": self.switch.logits(q.detach()), "commit": commit}
+        return self._scale(light, gain, True), self._scale(full, gain, True)
 
     def mix(self, light: torch.Tensor, full: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
         """Per frame block: ``gate`` (B, T) of the full decoder's output, the rest from the light one."""
@@ -159,10 +162,8 @@ class DSLCodec(nn.Module):
                 progress(50)
         out = torch.cat(blocks, dim=-1) if blocks else audio[..., :0]
         g = self.gain(audio)
-        light = self.light_decoder(q)
-        full = light + self.full_decoder(q) if residual else self.full_decoder(q)
-        return {"audio": self._scale(out, g, True), "full_mask": mask, "score": score,
-                "light": self._scale(light, g, True), "full": self._scale(full, g, True)}
+        light, full = self.decode_paths(q, g)
+        return {"audio": self._scale(out, g, True), "full_mask": mask, "score": score, "light": light, "full": full}
 
     @property
     def paths(self) -> dict[str, list[str]]:

@@ -113,7 +113,8 @@ def switch_quality(model: DSLCodec, clips: list[Clip], progress: Callable[[], No
             q, _, _ = model.encode(x)
             scores["dsl"].append(model.switch(q)[0].numpy())
             scores["gc"].append(model.gc_switch(q)[0].numpy())
-            adv = full_path_advantage(model.light_decoder(q), model.full_decoder(q), x, cfg.hop)[0].numpy()
+            light, full = model.decode_paths(q, model.gain(x))
+            adv = full_path_advantage(light, full, x, cfg.hop)[0].numpy()
         advantage.append(adv)
         labels.append(clip.labels if clip.labels is not None else np.full(len(adv), -1))
         if progress:
