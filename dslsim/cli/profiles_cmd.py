@@ -32,7 +32,7 @@ def list_() -> None:
     for name, path in shipped_profiles().items():
         p = load_profile(path)
         cores = ", ".join(f"{c} ({core.kind})" for c, core in p.cores.items())
-        click.echo(f"{name:<8} {p.battery.capacity_ah * 1e3:7.1f} mAh  {cores}")
+        click.echo(f"{name:<10} {p.battery.capacity_ah * 1e3:7.1f} mAh  {cores}")
 
 
 @profiles.command()

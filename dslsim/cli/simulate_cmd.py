@@ -11,7 +11,7 @@ from dslsim.cli.progress import SimProgress, progress_option
 
 @click.command()
 @click.option("--profile", "-p", required=True, metavar="NAME|FILE",
-              help="A shipped profile (earbud, watch, phone) or a profile YAML file.")
+              help="A shipped profile (earbud, watch, phone, stm32u575, ...: see `dslsim profiles list`) or a profile YAML file.")
 @click.option("--trace", "-t", "trace_path", required=True, type=click.Path(dir_okay=False), metavar="FILE",
               help="A v1 trace (Parquet), e.g. traces/dsl-75hz-10min.parquet.")
 @click.option("--scenario", "-s", type=click.Path(dir_okay=False), default=None, metavar="FILE",

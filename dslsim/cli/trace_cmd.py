@@ -83,7 +83,7 @@ def synth(out, duration, frame_rate, light_share, mean_burst, seed, width, embed
 @trace.command("from-model")
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.argument("out", type=click.Path(dir_okay=False))
-@click.option("--rate", required=True, help="Inferences per second, with a unit ('2 Hz', '50 Hz').")
+@click.option("--rate", required=True, help="Inferences per second ('2', '2 Hz', '50 Hz').")
 @click.option("--duration", default="60 s", show_default=True, help="Length, with a unit ('90 s', '24 h').")
 @click.option("--dead-channels", type=click.Choice(["keep", "skip"]), default="keep", show_default=True,
               help="'skip': count no MACs for output channels whose weights are all zero (runtimes that prune).")
@@ -108,7 +108,8 @@ def from_model(model, out, rate, duration, dead_channels):
     from dslsim.trace.tflite import read_tflite
     from dslsim.units import parse_quantity
 
-    hz = parse_quantity(rate, "Hz", "--rate", "", strictly_positive=True)
+    bare = rate.strip().replace(".", "", 1).isdigit()
+    hz = parse_quantity(f"{rate} Hz" if bare else rate, "Hz", "--rate", "", strictly_positive=True)
     path = Path(model)
     ops = model_ops(path, dead_channels)
     unknown = read_tflite(path).unknown if path.suffix == ".tflite" else ()
