@@ -18,8 +18,69 @@ from dslsim.units import expected, parse_quantity
 PROVENANCE_KEYS = ("source", "assumed")
 
 
+#: Limits that no profile, scenario or sweep spec comes near, but an alias bomb (a few kilobytes of anchors that
+#: expand to billions of values for whatever walks them) or a stack-exhausting nest does.
+MAX_EXPANDED = 1_000_000
+MAX_DEPTH = 50
+
+
+def _strict_loader():
+    """A ``yaml.SafeLoader`` that refuses duplicate keys, documents that expand beyond :data:`MAX_EXPANDED` values
+    through aliases, and nesting deeper than :data:`MAX_DEPTH`."""
+    import yaml
+
+    class StrictLoader(yaml.SafeLoader):
+        depth = 0
+
+        def __init__(self, stream):
+            super().__init__(stream)
+            self.sizes: dict[int, int] = {}
+
+        def _size(self, node) -> int:
+            """Values the node stands for once every alias in it is expanded (children are composed first)."""
+            if id(node) not in self.sizes:
+                if isinstance(node, yaml.SequenceNode):
+                    inner = sum(self._size(child) for child in node.value)
+                elif isinstance(node, yaml.MappingNode):
+                    inner = sum(self._size(k) + self._size(v) for k, v in node.value)
+                else:
+                    inner = 0
+                self.sizes[id(node)] = 1 + inner
+            return self.sizes[id(node)]
+
+        def compose_node(self, parent, index):
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise yaml.YAMLError(f"nested deeper than {MAX_DEPTH} levels")
+            try:
+                node = super().compose_node(parent, index)
+            finally:
+                self.depth -= 1
+            if self._size(node) > MAX_EXPANDED:
+                raise yaml.YAMLError(f"its alias references expand to more than {MAX_EXPANDED:,} values")
+            return node
+
+        def construct_mapping(self, node, deep=False):
+            seen = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True) if key_node.tag != "tag:yaml.org,2002:merge" else None
+                try:
+                    hash(key)
+                except TypeError:
+                    continue  # an unhashable key: SafeLoader refuses it below, with its own message
+                if key is not None and key in seen:
+                    mark = key_node.start_mark
+                    raise yaml.YAMLError(f"the key {key!r} appears twice in one mapping (line {mark.line + 1}, "
+                                         f"column {mark.column + 1}); YAML would silently keep the last")
+                seen.add(key)
+            return super().construct_mapping(node, deep)
+
+    return StrictLoader
+
+
 def load_yaml(path: str | Path) -> Any:
-    """``yaml.safe_load`` a file, turning I/O and syntax problems into one-paragraph errors."""
+    """Load a YAML file safely (no object construction, no duplicate keys, bounded aliases and depth), turning I/O
+    and syntax problems into one-paragraph errors."""
     import yaml
 
     path = Path(path)
@@ -30,12 +91,14 @@ def load_yaml(path: str | Path) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise DslsimError(f"{path}: cannot be read as UTF-8 text ({exc}).") from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_strict_loader())  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        problem = getattr(exc, "problem", None) or (str(exc).splitlines() or ["unreadable"])[0]
         raise DslsimError(f"{path}: not valid YAML{where}: {problem}.") from None
+    except RecursionError:
+        raise DslsimError(f"{path}: not valid YAML: nested too deeply.") from None
 
 
 @dataclass

@@ -27,10 +27,16 @@ class InputError(DslsimError):
 
 
 def describe(value: Any, limit: int = 60) -> str:
-    """A short, quoted description of a found value for error messages."""
+    """A short, quoted description of a found value for error messages; never builds the repr of a huge value
+    (a YAML alias bomb expands to gigabytes), only a bounded one."""
+    import reprlib
+
     if value is None:
         return "nothing"
-    text = repr(value)
+    short = reprlib.Repr()
+    short.maxstring, short.maxother, short.maxlevel = limit, limit, 3
+    short.maxlist = short.maxdict = short.maxtuple = short.maxset = 6
+    text = short.repr(value)
     if len(text) > limit:
         text = text[: limit - 3] + "..."
     return f"{text} ({type(value).__name__})"

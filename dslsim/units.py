@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import math
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -29,6 +30,16 @@ EXAMPLES = {
     "A/Hz": "a current per clock frequency such as '40 uA/MHz'",
     "": "a plain number such as 0.9",
 }
+
+
+#: What a quantity may look like before pint sees it: a plain decimal number (at most 30 characters, exponent of at
+#: most three digits) and a unit made of names joined by '/', '*' or a space, each with an optional small power.
+#: Pint would evaluate any expression ('9**9**9 mAh' never returns), so nothing else reaches it.
+_NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d{1,3})?"
+_UNIT_NAME = r"[A-Za-zµΩ°%]+(?:\^[-+]?\d)?"
+QUANTITY = re.compile(rf"^\s*(?P<number>{_NUMBER})\s*(?P<unit>(?:{_UNIT_NAME})(?:\s*[/*]?\s*{_UNIT_NAME})*)?\s*$")
+#: Largest magnitude any field accepts, in SI units: far beyond any device, far below float overflow.
+MAX_MAGNITUDE = 1e18
 
 
 @lru_cache(maxsize=1)
@@ -62,9 +73,12 @@ def parse_quantity(value: Any, unit: str, source: Any, key_path: str, *, minimum
     elif isinstance(value, str):
         import pint
 
+        match = QUANTITY.match(value) if len(value) <= 64 else None
+        if match is None or len(match.group("number")) > 30:
+            raise InputError(source, key_path, f"{describe(value)} (not a number with a unit)", wanted)
         ureg = registry()
         try:
-            quantity = ureg.Quantity(value.strip())
+            quantity = ureg.Quantity(float(match.group("number")), match.group("unit") or "")
             number = float(quantity.to(unit or "dimensionless").magnitude)
         except pint.DimensionalityError:
             raise InputError(source, key_path, f"{value!r} (wrong kind of unit)", wanted) from None
@@ -72,8 +86,8 @@ def parse_quantity(value: Any, unit: str, source: Any, key_path: str, *, minimum
             raise InputError(source, key_path, f"{value!r} (not a quantity)", wanted) from None
     else:
         raise InputError(source, key_path, describe(value), wanted)
-    if not math.isfinite(number):
-        raise InputError(source, key_path, repr(value), f"{wanted}, finite")
+    if not math.isfinite(number) or abs(number) > MAX_MAGNITUDE:
+        raise InputError(source, key_path, describe(value), f"{wanted}, finite and at most {MAX_MAGNITUDE:g} in SI units")
     if strictly_positive and number <= 0:
         raise InputError(source, key_path, repr(value), f"{wanted}, greater than zero")
     if minimum is not None and number < minimum:

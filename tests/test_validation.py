@@ -121,7 +121,7 @@ def test_floor_measured_at_the_battery_is_not_divided_by_the_converter_again():
 
 
 @pytest.mark.parametrize("value, expected", [("250 MHz", "no higher than"), ("warp", "or a clock such as"),
-                                             ("fast 9", "not a quantity")])
+                                             ("fast 9", "not a number with a unit")])
 def test_scenario_clock_errors_name_the_key(value, expected):
     profile = _datasheet_profile()
     with pytest.raises(InputError, match=expected) as err:

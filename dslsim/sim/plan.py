@@ -82,6 +82,11 @@ class Plan:
 
 def build_plan(meta: TraceMeta, profile: Profile, scenario: Scenario) -> Plan:
     """Resolve placement, operating points, links and sleep policies into a :class:`Plan`."""
+    unknown = [stage for stage in scenario.placement if stage not in meta.stages]
+    if unknown:  # a typo here would silently run the stage on the default core
+        raise DslsimError(
+            f"scenario '{scenario.name}': placement names stage(s) {unknown} that the trace does not have; its "
+            f"stages are {list(meta.stages)} (profile {profile.source_file or profile.name}).")
     resources: list[Resource] = []
     index: dict[str, int] = {}
     clocks = {name: core.clock(scenario.opp[name]) for name, core in profile.cores.items()}

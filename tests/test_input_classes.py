@@ -1,0 +1,73 @@
+"""Classes of malformed input, each handled by one mechanism: a strict unit grammar before pint, a YAML loader
+that refuses duplicate keys, alias explosions and deep nesting, bounded error text, strict stage names."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from conftest import make_trace, simple_profile
+from dslsim.config import load_yaml
+from dslsim.errors import DslsimError, InputError, describe
+from dslsim.sim.run import simulate
+from dslsim.sim.scenario import parse_scenario
+from dslsim.units import parse_quantity
+
+#: Expressions pint would evaluate (some never return), numbers too long or too large, and other non-quantities.
+BAD_QUANTITIES = ["9**9**9 mAh", "2**64 s", "(1+1) s", "1" * 100 + " s", "1e400 s", "inf s", "nan s", "1e19 s",
+                  "__import__('os') s", "1 s; 2 s", "", "   ", "s", "1 s extra words here", "0x10 s", "1_000 s"]
+
+
+@pytest.mark.parametrize("text", BAD_QUANTITIES)
+def test_quantities_outside_the_grammar_fail_fast_and_name_the_key(text):
+    start = time.perf_counter()
+    with pytest.raises(InputError) as err:
+        parse_quantity(text, "s", "f.yaml", "cores.a.latency")
+    assert time.perf_counter() - start < 1.0
+    assert "f.yaml: cores.a.latency:" in str(err.value)
+
+
+@pytest.mark.parametrize("text, seconds", [("5 ms", 5e-3), ("1.2 us", 1.2e-6), ("1e-3 s", 1e-3), (".5 s", 0.5),
+                                           ("10 min", 600.0), ("24 h", 86400.0), ("+3 s", 3.0)])
+def test_quantities_inside_the_grammar_parse(text, seconds):
+    assert parse_quantity(text, "s", "f", "k") == pytest.approx(seconds)
+
+
+def _bomb(levels: int = 9) -> str:
+    lines = ['l0: &l0 ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    for i in range(1, levels):
+        lines.append(f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("a: 1\nb: 2\na: 3\n", "appears twice"),
+    ("cores:\n  dsp: {kind: dsp}\n  dsp: {kind: mcu}\n", "appears twice"),
+    (_bomb(), "expand to more than"),
+    ("x: " + "[" * 200 + "]" * 200 + "\n", "nested deeper"),
+    ("a: [1, 2\n", "not valid YAML"),
+])
+def test_yaml_that_would_mislead_or_explode_is_refused(tmp_path, text, expected):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    start = time.perf_counter()
+    with pytest.raises(DslsimError, match=expected) as err:
+        load_yaml(path)
+    assert time.perf_counter() - start < 2.0 and str(path) in str(err.value)
+
+
+def test_error_text_is_bounded_whatever_the_value():
+    nested: list = ["x"] * 10
+    for _ in range(8):
+        nested = [nested] * 10                 # 10^9 leaves if repr() walked them all
+    start = time.perf_counter()
+    text = describe(nested)
+    assert time.perf_counter() - start < 0.5 and len(text) < 100
+
+
+def test_a_typo_in_a_placed_stage_name_is_an_error_listing_the_stages():
+    profile = simple_profile()
+    scenario = parse_scenario({"placement": {"default": "a", "bakc": "b"}}, profile, "s.yaml")
+    with pytest.raises(DslsimError, match=r"\['bakc'\].*\['front', 'back'\]"):
+        simulate(profile, make_trace(["light", "full"]), scenario, baseline=False)
