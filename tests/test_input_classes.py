@@ -71,3 +71,23 @@ def test_a_typo_in_a_placed_stage_name_is_an_error_listing_the_stages():
     scenario = parse_scenario({"placement": {"default": "a", "bakc": "b"}}, profile, "s.yaml")
     with pytest.raises(DslsimError, match=r"\['bakc'\].*\['front', 'back'\]"):
         simulate(profile, make_trace(["light", "full"]), scenario, baseline=False)
+
+
+@pytest.mark.parametrize("name", ["../../escaped", "/abs/path", "", "a/b", ["x"], ".hidden", "x" * 200])
+def test_sweep_names_are_single_folder_names(tmp_path, name):
+    import yaml
+
+    from conftest import SHIPPED_TRACE
+    from dslsim.sweep.spec import load_spec
+
+    spec = tmp_path / "s.yaml"
+    spec.write_text(yaml.safe_dump({"name": name, "base": {"profile": "watch", "trace": str(SHIPPED_TRACE)},
+                                    "axes": {"scenario.opp.big": ["low"]}}))
+    with pytest.raises(InputError, match="name: .*plain folder name"):
+        load_spec(spec)
+
+
+@pytest.mark.parametrize("state", ["idle", "dynamic", "active", "wake", "transitions"])
+def test_sleep_states_may_not_take_the_tables_own_names(state):
+    with pytest.raises(InputError, match="sleep state name other than"):
+        simple_profile(cores={"a": {"sleep": {state: {"power": "1 uW"}}}})

@@ -9,6 +9,9 @@ from dslsim.errors import DslsimError, InputError, describe
 from dslsim.hw.profile import (CORE_KINDS, REGULATORS, Battery, Core, Link, OpCost, OperatingPoint, Profile,
                                SleepState, Supply)
 
+#: Names the result tables use for a core's own states and energy components; a sleep state may not take them.
+RESERVED_STATES = ("active", "idle", "wake", "dynamic", "transitions")
+
 #: Shipped profiles live at the top of the repository, beside the package.
 SHIPPED_DIR = Path(__file__).resolve().parents[2] / "hw_profiles"
 
@@ -160,6 +163,9 @@ def _core(name: str, node: Node) -> Core:
     sleep_states = []
     if node.has("sleep"):
         for state_name, item in node.children("sleep"):
+            if state_name in RESERVED_STATES:
+                raise InputError(node.source, node.at("sleep"), repr(state_name),
+                                 f"a sleep state name other than {list(RESERVED_STATES)} (dslsim's own states)")
             item.check_keys({"power", "entry_latency", "exit_latency", "entry_energy", "exit_energy"},
                             required=("power",))
             sleep_states.append(SleepState(

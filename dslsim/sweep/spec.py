@@ -22,6 +22,8 @@ Every point is validated before any work starts.
 
 from __future__ import annotations
 
+import re
+
 import copy
 import hashlib
 import itertools
@@ -122,7 +124,13 @@ def load_spec(path: str | Path) -> SweepSpec:
     if not trace_file.is_file():
         raise InputError(source, "base.trace", repr(base.data["trace"]), "an existing trace file")
     axes = _axes(root, source)
-    spec = SweepSpec(name=str(root.data.get("name", path.stem)), source=source, profile_file=str(prof_file),
+    name = root.data.get("name", path.stem)
+    # The name becomes a folder under the output root: one plain path component, so a sweep never writes (or,
+    # with --fresh, deletes) anywhere else.
+    if not (isinstance(name, str) and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", name) and ".." not in name):
+        raise InputError(source, "name", describe(name), "a plain folder name: letters, digits, '.', '_' or '-', "
+                         "starting with a letter or digit")
+    spec = SweepSpec(name=name, source=source, profile_file=str(prof_file),
                      profile_doc=profile_doc, scenario_doc=copy.deepcopy(scenario_doc),
                      scenario_source=scenario_source, trace_file=str(trace_file),
                      baseline=bool(root.data.get("baseline", True)), axes=axes)
