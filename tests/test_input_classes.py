@@ -91,3 +91,24 @@ def test_sweep_names_are_single_folder_names(tmp_path, name):
 def test_sleep_states_may_not_take_the_tables_own_names(state):
     with pytest.raises(InputError, match="sleep state name other than"):
         simple_profile(cores={"a": {"sleep": {state: {"power": "1 uW"}}}})
+
+
+def test_absurd_simulations_are_refused_before_any_work():
+    """A '1e-300 Hz' clock or a trace spanning ages would run for ever; the plan says so, with the figure."""
+    from dslsim.hw.load import parse_profile
+
+    import copy
+
+    from conftest import SIMPLE
+
+    slow = copy.deepcopy(SIMPLE)
+    slow["cores"]["a"]["opps"][1]["freq"] = "1e-12 Hz"
+    profile = parse_profile(slow, "slow.yaml")
+    start = time.perf_counter()
+    with pytest.raises(DslsimError, match=r"would take .* s per frame"):
+        simulate(profile, make_trace(["light"] * 3), baseline=False)
+    trace = make_trace(["light"] * 3)
+    trace.frames["t_arrival"] = [0.0, 1.0, 1e12]
+    with pytest.raises(DslsimError, match="spans"):
+        simulate(simple_profile(), trace, baseline=False)
+    assert time.perf_counter() - start < 2.0

@@ -39,6 +39,7 @@ def simulate(profile: str | Path | Profile, trace: str | Path | Trace, scenario:
         scenario = load_scenario(scenario, profile)
     plan = build_plan(trace.meta, profile, scenario)
     ready = trace.frames["t_arrival"].to_numpy(dtype=np.float64) + trace.meta.frame_duration
+    check_size(plan, ready, trace.meta.frame_duration)
     codes = trace.path_codes()
     index = trace.frames["frame"].to_numpy()
     horizon = trace.duration
@@ -72,6 +73,38 @@ def simulate(profile: str | Path | Profile, trace: str | Path | Trace, scenario:
                 f"('{base.summary['busiest_resource']}' busy {100 * base.summary['max_utilization']:.0f} % of the "
                 f"time), so there is no baseline battery life to gain against.")
     return result
+
+
+#: Limits of one simulation: the engine marks a frame's cores in a 64-bit mask, steps run-ahead resources every
+#: RUN_AHEAD simulated seconds, and a day at 75 Hz is 6.5 M frames; past these a run is a typo, not a study.
+MAX_RESOURCES = 62
+MAX_SPAN_S = 10 * 365 * 86400.0
+MAX_SERVICE_S = 3600.0
+MAX_JOBS = 2_000_000_000
+
+
+def check_size(plan: Plan, ready: np.ndarray, frame_duration: float) -> None:
+    """Refuse, before any work, a simulation whose span, job count or single job is absurd, with the figure."""
+    from dslsim.errors import DslsimError
+
+    if len(plan.resources) > MAX_RESOURCES:
+        raise DslsimError(f"{len(plan.resources)} cores and links: the engine handles at most {MAX_RESOURCES}.")
+    span = float(ready[-1]) if len(ready) else 0.0
+    if not np.isfinite(span) or span > MAX_SPAN_S:
+        raise DslsimError(f"the trace spans {span:.3g} s of simulated time; at most {MAX_SPAN_S:.3g} s (10 years) "
+                          f"per simulation.")
+    for path, hops in zip(plan.path_names, plan.hops):
+        for hop in hops:
+            if not np.isfinite(hop.service) or hop.service > MAX_SERVICE_S:
+                where = f"stages {list(hop.stages)}" if hop.stages else "a link transfer"
+                raise DslsimError(
+                    f"path '{path}': {where} on '{plan.resources[hop.resource].name}' would take {hop.service:.3g} s "
+                    f"per frame (frames come every {frame_duration:.3g} s); check the clock and the op counts "
+                    f"(at most {MAX_SERVICE_S:g} s per job).")
+    jobs = len(ready) * max((len(h) for h in plan.hops), default=1)
+    if jobs > MAX_JOBS:
+        raise DslsimError(f"{len(ready):,} frames x up to {max(len(h) for h in plan.hops)} hops = {jobs:,} jobs; at "
+                          f"most {MAX_JOBS:,} per simulation (split the trace).")
 
 
 def scenario_warnings(result: SimResult, plan: Plan, scenario: Scenario, profile: Profile) -> list[str]:

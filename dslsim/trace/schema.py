@@ -24,6 +24,9 @@ VERSION = 1
 KNOWN_OP_KINDS = ("conv1d", "conv_transpose1d", "conv2d", "depthwise_conv2d", "pointwise_conv2d", "linear",
                   "vq_search", "pooling", "elementwise", "softmax", "reshape", "fft", "filterbank", "generic")
 
+#: Most paths a trace may declare (frames store their path as an 8-bit code).
+MAX_PATHS = 127
+
 #: Bytes per element of the dtypes a trace may declare.
 DTYPE_BYTES = {"int8": 1, "uint8": 1, "bool": 1, "int16": 2, "float16": 2, "bfloat16": 2, "int32": 4, "float32": 4,
                "int64": 8, "float64": 8}
@@ -141,6 +144,8 @@ class TraceMeta:
             raise InputError(source, "metadata.source", describe(src), "a JSON object")
         stages = _stages(data.get("stages"), source)
         paths = _paths(data.get("paths"), stages, source)
+        if len(paths) > MAX_PATHS:
+            raise InputError(source, "metadata.paths", f"{len(paths)} paths", f"at most {MAX_PATHS}")
         dense = data.get("dense_path")
         if dense not in paths:
             raise InputError(source, "metadata.dense_path", describe(dense), f"one of the paths {list(paths)}")
@@ -271,9 +276,10 @@ def _is_number(x: Any) -> bool:
 
 
 def _positive(data: dict, key: str, source: str) -> float:
+    """A rate in Hz: positive, and between 1e-6 Hz (a frame every 11.6 days) and 1e9 Hz."""
     value = data.get(key)
-    if not _is_number(value) or value <= 0:
-        raise InputError(source, f"metadata.{key}", describe(value), "a positive number")
+    if not _is_number(value) or not 1e-6 <= value <= 1e9:
+        raise InputError(source, f"metadata.{key}", describe(value), "a rate between 1e-6 and 1e9 Hz")
     return float(value)
 
 
