@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import make_trace, simple_profile
+from conftest import ROOT, make_trace, simple_profile
 from dslsim.config import load_yaml
 from dslsim.errors import DslsimError, InputError, describe
 from dslsim.sim.run import simulate
@@ -112,3 +112,67 @@ def test_absurd_simulations_are_refused_before_any_work():
     with pytest.raises(DslsimError, match="spans"):
         simulate(simple_profile(), trace, baseline=False)
     assert time.perf_counter() - start < 2.0
+
+
+def _wav(path, rate: int, samples) -> None:
+    import numpy as np
+    from scipy.io import wavfile
+
+    wavfile.write(path, rate, np.asarray(samples))
+
+
+@pytest.mark.parametrize("make, expected", [
+    (lambda p: _wav(p, 16000, [0.1, float("nan"), 0.2] * 100), "not finite"),
+    (lambda p: _wav(p, 1, [0, 1, 2]), "sample rate of 1 Hz"),
+    (lambda p: p.write_bytes(b"RIFF\x24\x00\x00\x00WAVEjunkjunkjunk"), "not a readable WAV"),
+    (lambda p: p.write_bytes(b""), "not a readable WAV"),
+])
+def test_bad_wav_files_get_one_paragraph(tmp_path, make, expected):
+    pytest.importorskip("scipy")
+    from dslsim.model.data import read_wav
+
+    path = tmp_path / "x.wav"
+    make(path)
+    with pytest.raises(DslsimError, match=expected) as err:
+        read_wav(path, 16000)
+    assert str(path) in str(err.value)
+
+
+def test_damaged_checkpoints_are_refused_before_use(tmp_path):
+    torch = pytest.importorskip("torch")
+    from dslsim.model.train import load_checkpoint
+
+    good = load_checkpoint(ROOT / "dslsim" / "model" / "assets" / "dsl-c8-16k.pt")
+    cases = {"empty.pt": None, "nan.pt": dict(good, model={**good["model"], "threshold": torch.tensor(float("nan"))}),
+             "zero.pt": dict(good, codec={**good["codec"], "width": 0}), "nokeys.pt": {"format": "dslsim.checkpoint"}}
+    for name, payload in cases.items():
+        path = tmp_path / name
+        if payload is None:
+            path.write_bytes(b"")
+        else:
+            torch.save(payload, path)
+        with pytest.raises(DslsimError) as err:
+            load_checkpoint(path)
+        assert name in str(err.value)
+
+
+def test_a_corrupt_sweep_point_is_redone_not_counted(tmp_path):
+    from dslsim.sweep.store import SweepStore
+
+    store = SweepStore(tmp_path)
+    store.points_dir.mkdir(parents=True)
+    (store.points_dir / "abc.parquet").write_bytes(b"PAR1 not really")
+    assert store.done() == set() and not (store.points_dir / "abc.parquet").exists()
+
+
+def test_sweep_flags_are_real_booleans(tmp_path):
+    import yaml
+
+    from conftest import SHIPPED_TRACE
+    from dslsim.sweep.spec import load_spec
+
+    spec = tmp_path / "s.yaml"
+    spec.write_text(yaml.safe_dump({"base": {"profile": "watch", "trace": str(SHIPPED_TRACE)}, "baseline": "false",
+                                    "axes": {"scenario.opp.big": ["low"]}}))
+    with pytest.raises(InputError, match="baseline: found 'false'.*true or false"):
+        load_spec(spec)

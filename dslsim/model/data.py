@@ -220,10 +220,20 @@ def read_wav(path: str | Path, sr: int) -> np.ndarray:
     from scipy.io import wavfile
     from scipy.signal import resample_poly
 
+    import warnings
+
     try:
-        rate, data = wavfile.read(path)
-    except (ValueError, OSError) as exc:
-        raise DslsimError(f"{path}: not a readable WAV file ({exc}).") from None
+        with warnings.catch_warnings():  # odd chunks are skipped; what matters is checked below
+            warnings.simplefilter("ignore", wavfile.WavFileWarning)
+            rate, data = wavfile.read(path)
+    except Exception as exc:  # scipy raises many types (even UnboundLocalError) for a damaged header
+        raise DslsimError(f"{path}: not a readable WAV file ({str(exc).strip()[:200] or type(exc).__name__}).") from None
+    if not 1000 <= rate <= 768_000:
+        raise DslsimError(f"{path}: a sample rate of {rate} Hz; expected 1 kHz to 768 kHz.")
+    if data.ndim not in (1, 2) or data.size == 0 or (data.ndim == 2 and data.shape[1] == 0):
+        raise DslsimError(f"{path}: no audio samples (shape {data.shape}).")
+    if data.dtype.kind not in "iuf":
+        raise DslsimError(f"{path}: samples of type {data.dtype}; expected PCM integers or floats.")
     x = data.astype(np.float32)
     if data.dtype.kind == "i":
         x /= np.iinfo(data.dtype).max
@@ -231,6 +241,8 @@ def read_wav(path: str | Path, sr: int) -> np.ndarray:
         x = (x - 128.0) / 128.0
     if x.ndim == 2:
         x = x.mean(axis=1)
+    if not np.isfinite(x).all():
+        raise DslsimError(f"{path}: {int((~np.isfinite(x)).sum()):,} samples are not finite numbers (NaN or inf).")
     if rate != sr:
         g = gcd(rate, sr)
         x = resample_poly(x, sr // g, rate // g).astype(np.float32)

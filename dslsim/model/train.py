@@ -33,7 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dslsim.errors import DslsimError
+from dslsim.errors import DslsimError, describe
 from dslsim.fileio import write_atomic
 from dslsim.model.codec import CodecConfig
 from dslsim.model.data import SpeechCorpus, load_wav_dir, scene
@@ -127,10 +127,25 @@ def load_checkpoint(path: str | Path) -> dict:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for corrupt or unsafe files
-        raise DslsimError(f"{path}: not a loadable dslsim checkpoint ({type(exc).__name__}: "
-                          f"{str(exc).splitlines()[0][:200]}).") from None
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise DslsimError(f"{path}: not a loadable dslsim checkpoint ({type(exc).__name__}{': ' if first else ''}"
+                          f"{first}).") from None
     if not isinstance(payload, dict) or payload.get("format") != "dslsim.checkpoint":
         raise DslsimError(f"{path}: not a dslsim checkpoint (no 'format: dslsim.checkpoint').")
+    codec, model = payload.get("codec"), payload.get("model")
+    if not isinstance(codec, dict) or not isinstance(model, dict) or not isinstance(payload.get("state"), dict):
+        raise DslsimError(f"{path}: a dslsim checkpoint without its 'codec', 'model' or 'state' entries.")
+    sizes = ("sample_rate", "width", "embed_dim", "n_q", "codebook_size", "light_units", "light_input_kernel",
+             "switch_hidden", "switch_context")
+    for key in sizes:
+        value = codec.get(key, 1)
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 1_000_000:
+            raise DslsimError(f"{path}: codec.{key} is {describe(value)}; expected a whole number from 1 up.")
+    bad = [k for k, v in model.items() if not isinstance(v, torch.Tensor) or
+           (v.is_floating_point() and not bool(torch.isfinite(v).all()))]
+    if bad:
+        raise DslsimError(f"{path}: weights that are not finite numbers in {bad[:5]}{' …' if len(bad) > 5 else ''}; "
+                          f"the checkpoint is damaged (or a training run diverged).")
     return payload
 
 
@@ -216,6 +231,9 @@ def train(codec: CodecConfig, cfg: TrainConfig, out: str | Path, resume: bool = 
                 gc = F.binary_cross_entropy_with_logits(model.gc_switch.logits(out_["q"].detach()), labels)
                 loss = loss + cfg.switch_weight * gc
                 logs["gc_bce"] = gc.item()
+            if not torch.isfinite(loss):
+                raise DslsimError(f"the training loss is not a finite number at step {state.step + 1} (non-finite "
+                                  f"audio, or a diverging run); {out} keeps the last finite weights.")
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -231,7 +249,8 @@ def train(codec: CodecConfig, cfg: TrainConfig, out: str | Path, resume: bool = 
                 save_checkpoint(out, model, cfg, state, optimizer)
     finally:
         state.elapsed_s = time.perf_counter() - started
-        save_checkpoint(out, model, cfg, state, optimizer)
+        if all(bool(torch.isfinite(p).all()) for p in model.parameters()):  # never overwrite good weights with NaN
+            save_checkpoint(out, model, cfg, state, optimizer)
     return out
 
 

@@ -97,6 +97,14 @@ def apply_point(spec: SweepSpec, point: dict[str, Any]) -> tuple[dict, dict, flo
     return profile, scenario, threshold
 
 
+def _flag(node: Node, key: str, default: bool) -> bool:
+    """A true/false value; the text "false" is not true."""
+    value = node.data.get(key, default)
+    if not isinstance(value, bool):
+        raise InputError(node.source, node.at(key), describe(value), "true or false (without quotes)")
+    return value
+
+
 def load_spec(path: str | Path) -> SweepSpec:
     """Load, expand and validate a sweep spec; every problem is reported before any simulation runs."""
     path = Path(path)
@@ -133,7 +141,7 @@ def load_spec(path: str | Path) -> SweepSpec:
     spec = SweepSpec(name=name, source=source, profile_file=str(prof_file),
                      profile_doc=profile_doc, scenario_doc=copy.deepcopy(scenario_doc),
                      scenario_source=scenario_source, trace_file=str(trace_file),
-                     baseline=bool(root.data.get("baseline", True)), axes=axes)
+                     baseline=_flag(root, "baseline", True), axes=axes)
     spec.points = _points(root, axes, source)
     _validate_points(spec)
     return spec

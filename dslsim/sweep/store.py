@@ -51,8 +51,21 @@ class SweepStore:
             "axes": spec.axes, "points": [{"id": point_id(p), **p} for p in spec.points]}, indent=1, default=str))
 
     def done(self) -> set[str]:
-        """Ids of the points that have a result file."""
-        return {p.stem for p in self.points_dir.glob("*.parquet")}
+        """Ids of the points that have a readable result file; an unreadable one (a disk fault, a foreign file)
+        is removed so that its point runs again instead of blocking the sweep."""
+        import pyarrow.parquet as pq
+
+        ids = set()
+        for p in self.points_dir.glob("*.parquet"):
+            try:
+                ok = pq.read_metadata(p).num_rows == 1
+            except Exception:  # pyarrow raises several types for a damaged file
+                ok = False
+            if ok:
+                ids.add(p.stem)
+            else:
+                p.unlink(missing_ok=True)
+        return ids
 
     def save(self, row: dict[str, Any]) -> None:
         """Write one point's row atomically."""

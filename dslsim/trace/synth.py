@@ -12,10 +12,13 @@ threshold reproduces the path exactly.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
 from dslsim.errors import DslsimError
+from dslsim.trace.optable import MAX_FRAMES
 from dslsim.trace.graph import dsl_soundstream_graph
 from dslsim.trace.schema import Trace, TraceMeta
 
@@ -60,9 +63,13 @@ def synth_trace(duration: float, frame_rate: float = 75.0, light_share: float = 
     ``mean_burst`` is the mean length of a full-path burst in seconds. The op graph is the analytic
     DSL-SoundStream at channel width ``width`` (see :mod:`dslsim.trace.graph`).
     """
-    if not duration > 0 or not frame_rate > 0:
-        raise DslsimError(f"duration {duration!r} s at {frame_rate!r} frames/s: both must be positive.")
+    if not (math.isfinite(duration) and duration > 0 and math.isfinite(frame_rate) and 1e-6 <= frame_rate <= 1e6):
+        raise DslsimError(f"duration {duration!r} s at {frame_rate!r} frames/s: a positive finite duration and a "
+                          f"rate between 1e-6 and 1e6 frames/s.")
     n = int(round(duration * frame_rate))
+    if n > MAX_FRAMES:
+        raise DslsimError(f"{duration:g} s at {frame_rate:g} frames/s is {n:,} frames; at most {MAX_FRAMES:,} "
+                          f"(about 15 days at 75 Hz) per trace.")
     if n < 1:
         raise DslsimError(f"{duration:g} s at {frame_rate:g} frames/s is less than one frame.")
     hop = 320
