@@ -176,3 +176,25 @@ def test_sweep_flags_are_real_booleans(tmp_path):
                                     "axes": {"scenario.opp.big": ["low"]}}))
     with pytest.raises(InputError, match="baseline: found 'false'.*true or false"):
         load_spec(spec)
+
+
+def test_huge_sweep_grids_are_sampled_without_being_built(tmp_path):
+    """4.1e9 grid points with 'sample: random, n: 5' must not build the grid; a grid that large is refused."""
+    import yaml
+
+    from conftest import SHIPPED_TRACE
+    from dslsim.sweep.spec import load_spec
+
+    axes = {f"scenario.sleep.big.core_off": {"range": ["1 ms", "100 ms"], "steps": 10_000},
+            "scenario.sleep.big.rail_off": {"range": ["200 ms", "2 s"], "steps": 10_000},
+            "scenario.sleep.dsp.retention": {"range": ["1 ms", "2 ms"], "steps": 41}}
+    doc = {"name": "big", "base": {"profile": "watch", "trace": str(SHIPPED_TRACE)}, "axes": axes,
+           "sample": {"mode": "random", "n": 5, "seed": 1}}
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(doc))
+    start = time.perf_counter()
+    spec = load_spec(tmp_path / "s.yaml")
+    assert len(spec.points) == 5 and time.perf_counter() - start < 10
+    doc["sample"] = {"mode": "grid"}
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(doc))
+    with pytest.raises(InputError, match="a grid of 4,100,000,000 points"):
+        load_spec(tmp_path / "s.yaml")

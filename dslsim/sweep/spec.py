@@ -26,7 +26,7 @@ import re
 
 import copy
 import hashlib
-import itertools
+import math
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -185,8 +185,8 @@ def _range(spec: dict, source: str, where: str) -> list[Any]:
     ends, steps, scale = spec["range"], spec["steps"], spec.get("scale", "linear")
     if not (isinstance(ends, list) and len(ends) == 2):
         raise InputError(source, f"{where}.range", describe(ends), "[start, stop]")
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
-        raise InputError(source, f"{where}.steps", describe(steps), "a whole number >= 1")
+    if not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= MAX_STEPS:
+        raise InputError(source, f"{where}.steps", describe(steps), f"a whole number from 1 to {MAX_STEPS:,}")
     if scale not in ("linear", "log"):
         raise InputError(source, f"{where}.scale", repr(scale), "linear or log")
     try:
@@ -207,22 +207,47 @@ def _range(spec: dict, source: str, where: str) -> list[Any]:
     return [float(t) if not unit else f"{t} {unit}" for t in text]
 
 
+#: Most points a sweep may run, and most values one range axis may expand to.
+MAX_POINTS = 100_000
+MAX_STEPS = 10_000
+
+
 def _points(root: Node, axes: dict[str, list[Any]], source: str) -> list[dict[str, Any]]:
     sample = root.data.get("sample", {"mode": "grid"})
     node = Node(sample, source, "sample", sourced=True)
     node.check_keys({"mode", "n", "seed"})
     mode = node.text("mode", default="grid", choices=("grid", "random"))
     names = list(axes)
-    grid = [dict(zip(names, combo)) for combo in itertools.product(*(axes[n] for n in names))]
+    sizes = [len(axes[n]) for n in names]
+    total = math.prod(sizes)
+
+    def point(index: int) -> dict[str, Any]:
+        """The grid point at ``index`` (row-major, as itertools.product orders them), without building the grid."""
+        combo = []
+        for size in reversed(sizes):
+            index, i = divmod(index, size)
+            combo.append(i)
+        return {n: axes[n][i] for n, i in zip(names, reversed(combo))}
+
     if mode == "grid":
-        return grid
+        if total > MAX_POINTS:
+            raise InputError(source, "axes", f"a grid of {total:,} points",
+                             f"at most {MAX_POINTS:,} (or 'sample: {{mode: random, n: ...}}')")
+        return [point(i) for i in range(total)]
     n, seed = sample.get("n"), sample.get("seed", 0)
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise InputError(source, "sample.n", describe(n), "the number of random points, a whole number >= 1")
+    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_POINTS:
+        raise InputError(source, "sample.n", describe(n), f"the number of random points, from 1 to {MAX_POINTS:,}")
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise InputError(source, "sample.seed", describe(seed), "a whole number")
-    picks = np.random.default_rng(seed).choice(len(grid), size=min(n, len(grid)), replace=False)
-    return [grid[i] for i in sorted(picks.tolist())]
+    rng = np.random.default_rng(seed)
+    if total <= 10 * n:   # small grid: an exact sample without replacement
+        picks = rng.choice(total, size=min(n, total), replace=False).tolist()
+    else:                 # huge grid: draw indices until n distinct ones, never listing the grid
+        chosen: set[int] = set()
+        while len(chosen) < n:
+            chosen.update(int(i) for i in rng.integers(0, total, size=n - len(chosen)))
+        picks = list(chosen)
+    return [point(i) for i in sorted(picks)]
 
 
 def _validate_points(spec: SweepSpec) -> None:
