@@ -82,11 +82,12 @@ class Plan:
 
 def build_plan(meta: TraceMeta, profile: Profile, scenario: Scenario) -> Plan:
     """Resolve placement, operating points, links and sleep policies into a :class:`Plan`."""
+    where = f"scenario '{scenario.name}' ({scenario.source or 'given in code'}) on profile " \
+            f"'{profile.name}' ({profile.source_file or 'given in code'})"
     unknown = [stage for stage in scenario.placement if stage not in meta.stages]
     if unknown:  # a typo here would silently run the stage on the default core
-        raise DslsimError(
-            f"scenario '{scenario.name}': placement names stage(s) {unknown} that the trace does not have; its "
-            f"stages are {list(meta.stages)} (profile {profile.source_file or profile.name}).")
+        raise DslsimError(f"{where}: placement names stage(s) {unknown} that the trace does not have; its stages "
+                          f"are {list(meta.stages)}.")
     resources: list[Resource] = []
     index: dict[str, int] = {}
     clocks = {name: core.clock(scenario.opp[name]) for name, core in profile.cores.items()}
@@ -108,8 +109,8 @@ def build_plan(meta: TraceMeta, profile: Profile, scenario: Scenario) -> Plan:
         for stage in stages:
             core = scenario.core_of(stage)
             if core is None:
-                raise DslsimError(f"scenario '{scenario.name}': stage '{stage}' (path '{path}') is not placed on "
-                                  f"any core; add 'placement.{stage}: <core>' or 'placement.default'.")
+                raise DslsimError(f"{where}: stage '{stage}' (path '{path}') is not placed on any core; add "
+                                  f"'placement.{stage}: <core>' or 'placement.default'.")
             if groups and groups[-1][0] == core:
                 groups[-1][1].append(stage)
             else:
@@ -121,16 +122,19 @@ def build_plan(meta: TraceMeta, profile: Profile, scenario: Scenario) -> Plan:
                 link = profile.link_between(prev_core, core_name)
                 if link is None:
                     raise DslsimError(
-                        f"path '{path}' moves from core '{prev_core}' (stage '{prev_group[-1]}') to core "
-                        f"'{core_name}' (stage '{group[0]}'), but profile '{profile.name}' has no link between "
-                        f"them; add one under 'links' or place both stages on one core.")
+                        f"{where}: path '{path}' moves from core '{prev_core}' (stage '{prev_group[-1]}') to core "
+                        f"'{core_name}' (stage '{group[0]}'), but the profile has no link between them; add one "
+                        f"under 'links' or place both stages on one core.")
                 nbytes = meta.stages[group[0]].input_bytes  # what the receiving stage reads
                 hops.append(Hop(resource=index[link.name], service=nbytes / link.bandwidth, delay=link.latency,
                                 energy=nbytes * link.energy_per_byte, stages=(), bytes=nbytes))
             core = profile.cores[core_name]
             seconds = joules = macs = 0.0
             for stage in group:
-                s, j = stage_cost(meta.stages[stage], core, clocks[core_name])
+                try:
+                    s, j = stage_cost(meta.stages[stage], core, clocks[core_name])
+                except DslsimError as exc:
+                    raise DslsimError(f"{where}: {exc}") from None
                 seconds, joules, macs = seconds + s, joules + j, macs + meta.stages[stage].macs
             hops.append(Hop(resource=index[core_name], service=seconds, delay=0.0, energy=joules,
                             stages=tuple(group), macs=macs))

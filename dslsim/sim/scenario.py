@@ -37,6 +37,8 @@ class Scenario:
     sleep: dict[str, tuple[tuple[str, float], ...]]
     deadline: float | None
     when_busy: dict[str, str] = field(default_factory=dict)
+    source: str = ""
+    """Where the scenario was read from (a file, or a profile's default_scenario)."""
 
     def core_of(self, stage: str) -> str | None:
         """The core that runs ``stage`` (None when neither placed nor covered by a default)."""
@@ -134,8 +136,10 @@ def parse_scenario(data: Any, profile: Profile, source: str = "<scenario>", pref
                 _known(node, key, cores + links, "'default', a core or a link")
             when_busy[key] = node.text(key, choices=BUSY_POLICIES)
 
+    where = f"{source} ({prefix})" if prefix else str(source)
     return Scenario(name=str(root.data.get("name", Path(source).stem)), placement=placement,
-                    default_core=default_core, opp=opp, sleep=sleep, deadline=deadline, when_busy=when_busy)
+                    default_core=default_core, opp=opp, sleep=sleep, deadline=deadline, when_busy=when_busy,
+                    source=where)
 
 
 def _known(node: Node, key: str, names: list[str], what: str) -> str:
