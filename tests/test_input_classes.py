@@ -8,6 +8,9 @@ import time
 import pytest
 
 from conftest import ROOT, make_trace, simple_profile
+from click.testing import CliRunner
+
+from dslsim.cli.main import cli
 from dslsim.config import load_yaml
 from dslsim.errors import DslsimError, InputError, describe
 from dslsim.sim.run import simulate
@@ -198,3 +201,27 @@ def test_huge_sweep_grids_are_sampled_without_being_built(tmp_path):
     (tmp_path / "s.yaml").write_text(yaml.safe_dump(doc))
     with pytest.raises(InputError, match="a grid of 4,100,000,000 points"):
         load_spec(tmp_path / "s.yaml")
+
+
+def test_report_window_past_the_end_is_an_error(tmp_path):
+    from conftest import SHIPPED_TRACE
+
+    r = CliRunner().invoke(cli, ["report", "-p", "watch", "-t", str(SHIPPED_TRACE), "--window", "700 s:800 s",
+                                 "--out", str(tmp_path / "r.html")])
+    assert r.exit_code == 2 and "starts after the trace ends (600 s)" in r.output
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_simulate_out_marks_one_run(tmp_path):
+    import json
+
+    from conftest import SHIPPED_TRACE
+
+    out = tmp_path / "o"
+    args = ["simulate", "-p", "earbud", "-t", str(SHIPPED_TRACE), "--no-baseline", "--out", str(out), "--format", "csv"]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    (out / "frames.parquet").write_text("from an older run")
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    run = json.loads((out / "run.json").read_text())
+    assert run["run_id"] == json.loads((out / "summary.json").read_text())["run_id"]
+    assert not (out / "frames.parquet").exists() and set(run["files"]) == {p.name for p in out.iterdir()} - {"run.json"}

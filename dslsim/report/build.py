@@ -6,6 +6,7 @@ import math
 
 import pandas as pd
 
+from dslsim.errors import DslsimError
 from dslsim.hw.profile import Profile
 from dslsim.report import plots
 from dslsim.report.analysis import baseline_table, pareto_front
@@ -52,6 +53,11 @@ def simulation_report(profile: Profile, trace: Trace, scenario: Scenario,
     from dslsim.sim.run import simulate
 
     window = window or default_window(trace)
+    end = trace.duration
+    if window[0] >= end:
+        raise DslsimError(f"--window {window[0]:g} s:{window[1]:g} s starts after the trace ends ({end:g} s); "
+                          f"choose a window inside 0 s:{end:g} s.")
+    window = (window[0], min(window[1], end))
     result = simulate(profile, trace, scenario, window=window)
     rep = HtmlReport(f"dslsim: {profile.name} / {scenario.name}")
     src = trace.meta.source

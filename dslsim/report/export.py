@@ -43,12 +43,23 @@ def write_result(result: SimResult, out_dir: str | Path, formats: tuple[str, ...
                  frames: bool = True) -> list[Path]:
     """Write ``summary.json`` always, plus ``frames``, ``resources`` and ``per_core`` tables in each format."""
     out = Path(out_dir)
+    # Every file of one run carries the same run id (in summary.json and in run.json, written last): a folder
+    # whose files come from two runs (a re-run killed mid-write) shows it, and stale tables are removed first.
+    import uuid
+
+    run_id = uuid.uuid4().hex
+    for stale in [out / "run.json"] + [out / f"{n}.{f}" for n in ("frames", "resources", "per_core")
+                                       for f in ("csv", "parquet", "json")]:
+        stale.unlink(missing_ok=True)
     written = [write_text_atomic(out / "summary.json", json.dumps(
-        json_safe({"summary": result.summary, "baseline": result.baseline, "meta": result.meta}), indent=1))]
+        json_safe({"run_id": run_id, "summary": result.summary, "baseline": result.baseline, "meta": result.meta}),
+        indent=1))]
     tables = {"resources": result.resources, "per_core": result.per_core()}
     if frames:
         tables["frames"] = result.frames
     for fmt in formats:
         for name, df in tables.items():
             written.append(write_table(df, out / f"{name}.{fmt}", fmt))
+    written.append(write_text_atomic(out / "run.json", json.dumps(
+        {"run_id": run_id, "files": [p.name for p in written], "complete": True}, indent=1)))
     return written
