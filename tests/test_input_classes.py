@@ -225,3 +225,61 @@ def test_simulate_out_marks_one_run(tmp_path):
     run = json.loads((out / "run.json").read_text())
     assert run["run_id"] == json.loads((out / "summary.json").read_text())["run_id"]
     assert not (out / "frames.parquet").exists() and set(run["files"]) == {p.name for p in out.iterdir()} - {"run.json"}
+
+
+def test_a_placement_value_that_is_not_a_name_is_an_error():
+    with pytest.raises(InputError, match=r"placement.back: found \['b'\]"):
+        parse_scenario({"placement": {"default": "a", "back": ["b"]}}, simple_profile(), "s.yaml")
+
+
+def test_sweep_workers_die_with_a_killed_parent(tmp_path):
+    """SIGKILL to a process-pool sweep must not leave its workers blocked for ever."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import yaml
+
+    from conftest import SHIPPED_TRACE
+
+    spec = tmp_path / "orphans.yaml"
+    spec.write_text(yaml.safe_dump({"name": "orphans", "base": {"profile": "watch", "trace": str(SHIPPED_TRACE)},
+                                    "axes": {"scenario.sleep.big.core_off": [f"{i} ms" for i in range(1, 40)]}}))
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "dslsim.cli.main", "sweep", str(spec), "--out", str(out),
+                             "--jobs", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def children() -> list[int]:
+        found = []
+        for pid in os.listdir("/proc"):
+            if pid.isdigit():
+                try:
+                    stat = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                if int(stat[1]) == proc.pid:
+                    found.append(int(pid))
+        return found
+
+    deadline = time.time() + 60
+    while time.time() < deadline and (len(children()) < 2 or not list((out / "points").glob("*.parquet"))):
+        time.sleep(0.1)
+    workers = children()
+    assert workers, "the sweep never started its workers"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    deadline = time.time() + 20
+    alive = workers
+    try:
+        while time.time() < deadline and alive:
+            time.sleep(0.2)
+            alive = [w for w in alive if os.path.exists(f"/proc/{w}") and
+                     open(f"/proc/{w}/stat").read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")]
+        assert not alive, f"orphaned workers still running: {alive}"
+    finally:
+        for w in alive:  # never leave them behind, even when the test fails
+            try:
+                os.kill(w, signal.SIGKILL)
+            except OSError:
+                pass

@@ -176,11 +176,15 @@ def train(codec: CodecConfig, cfg: TrainConfig, out: str | Path, resume: bool = 
         if payload["codec"] != codec.to_dict():
             raise DslsimError(f"{out}: holds a model of another shape {payload['codec']}; use another --out "
                               f"or --fresh.")
-        model.load_state_dict(payload["model"])
-        if payload["optimizer"] is not None:
-            optimizer.load_state_dict(payload["optimizer"])
-        state = TrainState(**payload["state"])
-        torch.set_rng_state(payload["torch_rng"])
+        try:
+            model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["model"].items()})
+            if payload.get("optimizer") is not None:
+                optimizer.load_state_dict(payload["optimizer"])
+            state = TrainState(**payload["state"])
+            torch.set_rng_state(payload["torch_rng"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            raise DslsimError(f"{out}: cannot resume from it ({first}); use another --out or --fresh.") from None
         for group in optimizer.param_groups:  # the learning rate asked for now, not the one saved
             group["lr"] = cfg.lr
     wavs = corpus = None

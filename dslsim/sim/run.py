@@ -81,6 +81,7 @@ MAX_RESOURCES = 62
 MAX_SPAN_S = 10 * 365 * 86400.0
 MAX_SERVICE_S = 3600.0
 MAX_JOBS = 2_000_000_000
+MAX_JOB_ENERGY_J = 1000.0
 
 
 def check_size(plan: Plan, ready: np.ndarray, frame_duration: float) -> None:
@@ -95,6 +96,10 @@ def check_size(plan: Plan, ready: np.ndarray, frame_duration: float) -> None:
                           f"per simulation.")
     for path, hops in zip(plan.path_names, plan.hops):
         for hop in hops:
+            if not np.isfinite(hop.energy) or hop.energy > MAX_JOB_ENERGY_J:
+                raise DslsimError(
+                    f"path '{path}': one job on '{plan.resources[hop.resource].name}' would cost {hop.energy:.3g} J; "
+                    f"check the profile's energies (at most {MAX_JOB_ENERGY_J:g} J per job).")
             if not np.isfinite(hop.service) or hop.service > MAX_SERVICE_S:
                 where = f"stages {list(hop.stages)}" if hop.stages else "a link transfer"
                 raise DslsimError(

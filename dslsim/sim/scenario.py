@@ -68,7 +68,7 @@ def parse_scenario(data: Any, profile: Profile, source: str = "<scenario>", pref
 
     def core_name(node: Node, key: str) -> str:
         value = node.data[key]
-        if value not in profile.cores:
+        if not isinstance(value, str) or value not in profile.cores:
             raise InputError(source, node.at(key), describe(value), f"a core of profile '{profile.name}': {cores}")
         return value
 

@@ -54,13 +54,27 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, jobs: int | None = None, sche
 def _processes(tasks: list[dict], jobs: int) -> Iterator[dict[str, Any]]:
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)))
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), initializer=_die_with_parent)
     try:
         futures = [pool.submit(run_point, task) for task in tasks]
         for future in as_completed(futures):
             yield future.result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _die_with_parent() -> None:
+    """In a worker: ask Linux to send SIGTERM when the parent dies (even by SIGKILL), so no worker is orphaned
+    blocking on its pipes. Elsewhere nothing happens (the pool's own shutdown still applies)."""
+    import ctypes
+    import signal
+    import sys
+
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+        except OSError:
+            pass
 
 
 def _dask(tasks: list[dict], scheduler: str, jobs: int | None) -> Iterator[dict[str, Any]]:
