@@ -283,3 +283,28 @@ def test_sweep_workers_die_with_a_killed_parent(tmp_path):
                 os.kill(w, signal.SIGKILL)
             except OSError:
                 pass
+
+
+def test_twelve_bit_pcm_is_refused(tmp_path):
+    import struct
+
+    data = bytes(2000)
+    fmt = struct.pack("<HHIIHH", 1, 1, 16000, 32000, 2, 12)
+    path = tmp_path / "w12.wav"
+    path.write_bytes(b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVEfmt " + struct.pack("<I", 16) + fmt
+                     + b"data" + struct.pack("<I", len(data)) + data)
+    pytest.importorskip("scipy")
+    from dslsim.model.data import read_wav
+
+    with pytest.raises(DslsimError, match="12-bit PCM"):
+        read_wav(path, 16000)
+
+
+def test_a_clock_typo_is_refused_before_the_engine_grinds(tmp_path):
+    """'4 kHz' for a 100 MHz core: 2.5e4 times too slow; the plan refuses it with the figure, at once."""
+    profile = simple_profile(cores={"a": {"opps": [{"name": "half", "freq": "4 kHz", "voltage": "0.5 V"},
+                                                   {"name": "full", "freq": "4 kHz", "voltage": "1 V"}]}})
+    start = time.perf_counter()
+    with pytest.raises(DslsimError, match=r"'a' would need .* s to run what arrives in .* s"):
+        simulate(profile, make_trace(["light"] * 50), baseline=False)
+    assert time.perf_counter() - start < 2.0

@@ -222,6 +222,7 @@ def read_wav(path: str | Path, sr: int) -> np.ndarray:
 
     import warnings
 
+    _check_pcm_width(path)
     try:
         with warnings.catch_warnings():  # odd chunks are skipped; what matters is checked below
             warnings.simplefilter("ignore", wavfile.WavFileWarning)
@@ -247,6 +248,21 @@ def read_wav(path: str | Path, sr: int) -> np.ndarray:
         g = gcd(rate, sr)
         x = resample_poly(x, sr // g, rate // g).astype(np.float32)
     return x
+
+
+def _check_pcm_width(path: str | Path) -> None:
+    """Refuse integer PCM of a width other than 8, 16, 24 or 32 bits (12-bit files are misread as others)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError as exc:
+        raise DslsimError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
+    at = head.find(b"fmt ")
+    if head[:4] == b"RIFF" and at >= 0 and len(head) >= at + 24:
+        fmt = int.from_bytes(head[at + 8:at + 10], "little")
+        bits = int.from_bytes(head[at + 22:at + 24], "little")
+        if fmt == 1 and bits not in (8, 16, 24, 32):
+            raise DslsimError(f"{path}: {bits}-bit PCM; expected 8, 16, 24 or 32 bits per sample.")
 
 
 def load_wav_dir(folder: str | Path, sr: int) -> list[np.ndarray]:

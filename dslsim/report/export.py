@@ -48,9 +48,11 @@ def write_result(result: SimResult, out_dir: str | Path, formats: tuple[str, ...
     import uuid
 
     run_id = uuid.uuid4().hex
-    for stale in [out / "run.json"] + [out / f"{n}.{f}" for n in ("frames", "resources", "per_core")
-                                       for f in ("csv", "parquet", "json")]:
-        stale.unlink(missing_ok=True)
+    stale = [out / "run.json"] + [out / f"{n}.{f}" for n in ("frames", "resources", "per_core")
+                                  for f in ("csv", "parquet", "json")]
+    stale += list(out.glob(".*.tmp")) if out.is_dir() else []  # left by a run killed mid-write
+    for path in stale:
+        path.unlink(missing_ok=True)
     written = [write_text_atomic(out / "summary.json", json.dumps(
         json_safe({"run_id": run_id, "summary": result.summary, "baseline": result.baseline, "meta": result.meta}),
         indent=1))]

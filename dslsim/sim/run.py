@@ -39,7 +39,7 @@ def simulate(profile: str | Path | Profile, trace: str | Path | Trace, scenario:
         scenario = load_scenario(scenario, profile)
     plan = build_plan(trace.meta, profile, scenario)
     ready = trace.frames["t_arrival"].to_numpy(dtype=np.float64) + trace.meta.frame_duration
-    check_size(plan, ready, trace.meta.frame_duration)
+    check_size(plan, ready, trace.meta.frame_duration, trace.path_codes())
     codes = trace.path_codes()
     index = trace.frames["frame"].to_numpy()
     horizon = trace.duration
@@ -84,7 +84,7 @@ MAX_JOBS = 2_000_000_000
 MAX_JOB_ENERGY_J = 1000.0
 
 
-def check_size(plan: Plan, ready: np.ndarray, frame_duration: float) -> None:
+def check_size(plan: Plan, ready: np.ndarray, frame_duration: float, codes: np.ndarray | None = None) -> None:
     """Refuse, before any work, a simulation whose span, job count or single job is absurd, with the figure."""
     from dslsim.errors import DslsimError
 
@@ -106,6 +106,19 @@ def check_size(plan: Plan, ready: np.ndarray, frame_duration: float) -> None:
                     f"path '{path}': {where} on '{plan.resources[hop.resource].name}' would take {hop.service:.3g} s "
                     f"per frame (frames come every {frame_duration:.3g} s); check the clock and the op counts "
                     f"(at most {MAX_SERVICE_S:g} s per job).")
+    # A clock typo ('4 kHz' for a DSP) makes a core need ages to run what arrives in seconds; the engine's run time
+    # follows simulated time, so refuse a backlog more than 100x the trace rather than grind through it.
+    codes_count = np.bincount(codes, minlength=len(plan.hops)) if codes is not None else None
+    if codes_count is not None:
+        busy = np.zeros(len(plan.resources))
+        for count, hops in zip(codes_count, plan.hops):
+            for hop in hops:
+                busy[hop.resource] += count * hop.service
+        worst = int(busy.argmax())
+        if busy[worst] > 100 * max(span, 1.0):
+            raise DslsimError(
+                f"'{plan.resources[worst].name}' would need {busy[worst]:.3g} s to run what arrives in {span:.3g} s "
+                f"({busy[worst] / max(span, 1e-12):.0f}x); check its clock and the placement.")
     jobs = len(ready) * max((len(h) for h in plan.hops), default=1)
     if jobs > MAX_JOBS:
         raise DslsimError(f"{len(ready):,} frames x up to {max(len(h) for h in plan.hops)} hops = {jobs:,} jobs; at "
