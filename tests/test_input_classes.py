@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pytest
 
 from conftest import ROOT, make_trace, simple_profile
@@ -126,7 +127,7 @@ def _wav(path, rate: int, samples) -> None:
 
 @pytest.mark.parametrize("make, expected", [
     (lambda p: _wav(p, 16000, [0.1, float("nan"), 0.2] * 100), "not finite"),
-    (lambda p: _wav(p, 1, [0, 1, 2]), "sample rate of 1 Hz"),
+    (lambda p: _wav(p, 1, np.array([0, 1, 2], dtype=np.int16)), "sample rate of 1 Hz"),
     (lambda p: p.write_bytes(b"RIFF\x24\x00\x00\x00WAVEjunkjunkjunk"), "not a readable WAV"),
     (lambda p: p.write_bytes(b""), "not a readable WAV"),
 ])
