@@ -120,7 +120,11 @@ def load_spec(path: str | Path) -> SweepSpec:
         return p if p.is_absolute() else here / p
 
     prof_name = base.text("profile")
-    prof_file = profile_path(relative(prof_name) if Path(prof_name).suffix in (".yaml", ".yml") else prof_name)
+    try:
+        prof_file = profile_path(relative(prof_name) if Path(prof_name).suffix in (".yaml", ".yml") else prof_name)
+    except DslsimError as exc:
+        raise InputError(source, "base.profile", repr(prof_name), f"a shipped profile or a profile file ({exc})") \
+            from None
     profile_doc = load_yaml(prof_file)
     profile = parse_profile(profile_doc, str(prof_file))
     if base.data.get("scenario"):
