@@ -14,7 +14,7 @@ Weight bytes are the constant tensors an op reads (filters, biases); activation 
 outputs. ``nonzero_macs`` also counts, for conv and dense layers, only output channels whose weights are not
 all zero (a runtime that drops dead channels does that much work; the MLPerf Tiny VWW model has many).
 
->>> g = read_tflite("hw_profiles/models/mlperf-tiny/kws_ref_model.tflite")   # doctest: +SKIP
+>>> g = read_tflite("models/mlperf-tiny/kws_ref_model.tflite")   # doctest: +SKIP
 >>> int(sum(op.macs for op in g.ops))                                            # doctest: +SKIP
 2656768
 """
@@ -46,9 +46,13 @@ class TFLiteGraph:
     """The ops of a model, in execution order, with what could not be classified."""
 
     ops: tuple[Op, ...]
+    """One op per TFLite operator, with its nominal MACs."""
     nonzero_macs: tuple[float, ...]
+    """Per op, the MACs of output channels whose weights are not all zero (what a pruning runtime computes)."""
     unknown: tuple[str, ...]
+    """``index:OPERATOR`` of every operator kept as 'generic'."""
     source: str
+    """The file read."""
 
 
 def _opcode_names() -> dict[int, str]:
