@@ -67,8 +67,12 @@ _register()
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point."""
-    cli.main(args=argv, prog_name="dslsim", standalone_mode=True)
+    """Console-script entry point; an interrupt outside a command's own handling also exits 130 quietly."""
+    try:
+        cli.main(args=argv, prog_name="dslsim", standalone_mode=True)
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)
 
 
 if __name__ == "__main__":  # pragma: no cover
