@@ -1,4 +1,5 @@
-"""Hardware profiles: cores, operating points, per-op energy, power states, links, battery.
+"""Hardware profiles: cores, operating points (or voltage ranges), per-op costs, power states, links, battery;
+the cost model that multiplies a trace's op counts by them; and calibration to bench measurements.
 
 >>> from dslsim.hw import load_profile
 >>> profile = load_profile("watch")          # a shipped profile by name, or a path
@@ -6,8 +7,8 @@
 ['big', 'dsp', 'mcu']
 """
 
-from dslsim.hw.profile import Battery, Core, Link, OpCost, OperatingPoint, Profile, SleepState
+from dslsim.hw.profile import Battery, Clock, Core, Link, OpCost, OperatingPoint, Profile, SleepState, Supply
 from dslsim.hw.load import load_profile, profile_path, shipped_profiles
 
-__all__ = ["Battery", "Core", "Link", "OpCost", "OperatingPoint", "Profile", "SleepState", "load_profile",
-           "profile_path", "shipped_profiles"]
+__all__ = ["Battery", "Clock", "Core", "Link", "OpCost", "OperatingPoint", "Profile", "SleepState", "Supply",
+           "load_profile", "profile_path", "shipped_profiles"]
