@@ -24,8 +24,8 @@ def _window(text: str | None) -> tuple[float, float] | None:
 @click.option("--profile", "-p", metavar="NAME|FILE", help="Profile to simulate (with --trace).")
 @click.option("--trace", "-t", "trace_path", type=click.Path(dir_okay=False), help="Trace to simulate.")
 @click.option("--scenario", "-s", type=click.Path(dir_okay=False), help="Scenario (default: the profile's).")
-@click.option("--window", metavar="START:END", help="Timeline window, e.g. '10 s:13 s' (default: 3 s around "
-                                                    "the first full-path frame).")
+@click.option("--window", metavar="START:END", help="Timeline window, e.g. '10 s:13 s' (default: 1 s from 0.2 s "
+              "before the first frame on the dense path).")
 @click.option("--sweep", "sweep_dir", type=click.Path(file_okay=False), help="A sweep store folder instead.")
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="The HTML file to write.")
 @click.option("--data-dir", type=click.Path(file_okay=False),

@@ -179,7 +179,11 @@ def info(path):
     click.echo(f"{path}: trace format v{m.version}")
     click.echo(f"  frames       {len(t):,} over {t.duration:.2f} s at {m.frame_rate:g} frames/s "
                f"(sample rate {m.sample_rate:g} Hz, hop {m.hop})")
-    click.echo(f"  source       {m.source}")
+    click.echo("  source")
+    for key, value in m.source.items():
+        text = ", ".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict) else \
+            ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+        click.echo(f"    {key:<18} {text}")
     click.echo(f"  threshold    {m.threshold}    dense path: {m.dense_path}")
     for name, stages in m.paths.items():
         share = counts.get(name, 0) / len(t)

@@ -52,6 +52,8 @@ def render_summary(result: SimResult) -> str:
     header = f"  {'resource':<14}{'opp':<10}{'active':>8}{'static':>12}{'dynamic':>12}{'wake':>12}{'total':>12}{'wakes':>9}"
     lines.append(header)
     for row in table.itertuples():
+        if row.type == "link" and row.total_mW == 0 and row.active_pct == 0:
+            continue  # a link no path uses: a row of zeros says nothing
         lines.append(f"  {row.resource:<14}{row.opp:<10}{row.active_pct:>7.2f}%{row.static_mW:>9.4f} mW"
                      f"{row.dynamic_mW:>9.4f} mW{row.transitions_mW:>9.4f} mW{row.total_mW:>9.4f} mW{row.wakeups:>9,}")
     return "\n".join(lines)
