@@ -147,3 +147,15 @@ def test_timeline_tiles_the_window_and_matches_totals(name, trace):
         parts = r.resources[(r.resources["resource"] == core) & (r.resources["component"] != "transitions")]
         # Each interval's length carries the same ~1e-14 s error, times its power (large for short link jobs).
         assert energy == pytest.approx(parts["energy_J"].sum(), rel=1e-9, abs=slack * g["power_W"].max())
+
+
+def test_baseline_cache_reuses_an_identical_baseline(trace):
+    """Re-thresholding changes no frame of the all-dense baseline: it is simulated once, with the same numbers."""
+    cache: dict = {}
+    a = simulate("watch", trace.rethreshold(0.4), baseline_cache=cache)
+    b = simulate("watch", trace.rethreshold(0.6), baseline_cache=cache)
+    plain = simulate("watch", trace.rethreshold(0.6))
+    assert len(cache) == 1 and a.baseline == b.baseline
+    assert _same(b.summary, plain.summary)
+    simulate("earbud", trace, baseline_cache=cache)            # another device: another baseline
+    assert len(cache) == 2

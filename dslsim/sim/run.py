@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Callable
 
@@ -24,14 +26,17 @@ from dslsim.trace.schema import Trace
 
 def simulate(profile: str | Path | Profile, trace: str | Path | Trace, scenario: str | Path | Scenario | None = None,
              *, baseline: bool = True, progress: Callable[[str, float, float], None] | None = None,
-             lookahead: bool = True, window: tuple[float, float] | None = None) -> SimResult:
+             lookahead: bool = True, window: tuple[float, float] | None = None,
+             baseline_cache: MutableMapping | None = None) -> SimResult:
     """Simulate ``trace`` on ``profile`` under ``scenario`` (default: the profile's default scenario).
 
     With ``baseline=True`` the same scenario is simulated again with every frame on the trace's dense path,
     and the summary gains ``baseline_*`` and ``battery_gain_*`` entries. ``progress(label, done, total)``
     is called as simulated time advances. ``lookahead=False`` runs every resource purely event-driven:
     slower, same numbers (a cross-check). ``window=(t0, t1)`` (seconds) records every core's state intervals
-    there, in ``result.timeline``, for timeline and power-over-time plots.
+    there, in ``result.timeline``, for timeline and power-over-time plots. ``baseline_cache`` (any mapping, e.g. a
+    dict kept across calls) reuses an all-dense baseline already computed for the same plan and arrival times: a
+    sweep over the switch threshold, or repeated configurations, then simulate the baseline once.
     """
     profile = profile if isinstance(profile, Profile) else load_profile(profile)
     trace = trace if isinstance(trace, Trace) else read_trace(trace)
@@ -52,8 +57,16 @@ def simulate(profile: str | Path | Profile, trace: str | Path | Trace, scenario:
         return build_result(out, plan, profile, ready, path_codes, index, with_frames=with_frames, horizon=horizon)
 
     # The baseline runs first and keeps only its summary, so peak memory is one run's, not two.
-    base = run("baseline", np.full_like(codes, list(trace.meta.paths).index(trace.meta.dense_path)),
-               with_frames=False) if baseline else None
+    base = None
+    if baseline:
+        dense = list(trace.meta.paths).index(trace.meta.dense_path)
+        key = (plan.resources, plan.hops[dense], plan.frame_duration, plan.deadline, horizon,
+               hashlib.sha1(ready.tobytes()).hexdigest(), lookahead)
+        base = baseline_cache.get(key) if baseline_cache is not None else None
+        if base is None:
+            base = run("baseline", np.full_like(codes, dense), with_frames=False)
+            if baseline_cache is not None:
+                baseline_cache[key] = base
     result = run("simulate", codes)
     result.meta = {"profile": profile.name, "profile_file": profile.source_file, "scenario": scenario.name,
                    "trace_source": trace.meta.source, "dense_path": trace.meta.dense_path,
