@@ -159,3 +159,8 @@ def test_baseline_cache_reuses_an_identical_baseline(trace):
     assert _same(b.summary, plain.summary)
     simulate("earbud", trace, baseline_cache=cache)            # another device: another baseline
     assert len(cache) == 2
+
+
+def test_resource_table_counts_each_wakeup_once(trace):
+    r = simulate("watch", trace, baseline=False)
+    assert int(r.resources["wakeups"].sum()) == r.summary["wakeups"] == int(r.frames["wakeups"].sum())

@@ -22,7 +22,8 @@ class SimResult:
 
     * ``frames``: one row per frame (path, ready, start, end, latency_s, energy_J, wakeups, cores, dropped);
     * ``resources``: one row per core or link and component (a power state with its residency, or the
-      'dynamic' / 'transitions' energy), with time_s, energy_J and mean power_mW;
+      'dynamic' / 'transitions' energy), with time_s, energy_J and mean power_mW; ``wakeups`` is on the
+      'transitions' row only, so summing the column counts each wake-up once;
     * ``summary``: a flat dict of headline figures (SI units in the key names);
     * ``baseline``: the summary of the all-dense-path run on the same scenario, when computed;
     * ``timeline``: when a window was asked for, every state interval overlapping it (resource, state,
@@ -54,7 +55,7 @@ class SimResult:
                          "active_pct": 100 * active / t_end, "static_mW": 1e3 * static / t_end,
                          "dynamic_mW": 1e3 * dynamic / t_end, "transitions_mW": 1e3 * trans / t_end,
                          "total_mW": 1e3 * (static + dynamic + trans) / t_end,
-                         "wakeups": int(group["wakeups"].iloc[0])})
+                         "wakeups": int(group["wakeups"].sum())})
         return pd.DataFrame(rows)
 
 
@@ -116,9 +117,9 @@ def resource_table(out: EngineOutput, plan: Plan) -> pd.DataFrame:
         for state, power, time in zip(res.state_names, res.state_powers, out.residency[r]):
             if not res.is_core and state not in ("active", "idle"):
                 continue
-            rows.append((res.name, kind, res.opp, state, time, time * power, out.wake_count[r]))
-        rows.append((res.name, kind, res.opp, "dynamic", np.nan, out.dynamic_energy[r], out.wake_count[r]))
-        if res.is_core:
+            rows.append((res.name, kind, res.opp, state, time, time * power, 0))
+        rows.append((res.name, kind, res.opp, "dynamic", np.nan, out.dynamic_energy[r], 0))
+        if res.is_core:  # wake-ups are counted once, on the row of the energy they cost, so the column sums right
             rows.append((res.name, kind, res.opp, "transitions", np.nan, out.transition_energy[r],
                          out.wake_count[r]))
     resources = pd.DataFrame(rows, columns=["resource", "type", "opp", "component", "time_s", "energy_J",
