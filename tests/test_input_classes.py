@@ -309,3 +309,15 @@ def test_a_clock_typo_is_refused_before_the_engine_grinds(tmp_path):
     with pytest.raises(DslsimError, match=r"'a' would need .* s to run what arrives in .* s"):
         simulate(profile, make_trace(["light"] * 50), baseline=False)
     assert time.perf_counter() - start < 2.0
+
+
+def test_json_tables_keep_full_precision(tmp_path):
+    import json
+
+    import pandas as pd
+
+    from dslsim.report.export import write_table
+
+    write_table(pd.DataFrame({"energy_J": [3.3332946e-08, 1.2345678901234e-3]}), tmp_path / "t.json", "json")
+    values = [row["energy_J"] for row in json.loads((tmp_path / "t.json").read_text())]
+    assert values == pytest.approx([3.3332946e-08, 1.2345678901234e-3], rel=1e-14)

@@ -35,7 +35,7 @@ def write_table(df: pd.DataFrame, path: Path, fmt: str) -> Path:
     if fmt == "parquet":
         return write_atomic(path, lambda p: df.to_parquet(p, index=False))
     if fmt == "json":
-        return write_atomic(path, lambda p: df.to_json(p, orient="records", indent=1))
+        return write_atomic(path, lambda p: df.to_json(p, orient="records", indent=1, double_precision=15))
     raise DslsimError(f"unknown table format {fmt!r}; expected one of {list(EXPORT_FORMATS)}.")
 
 
