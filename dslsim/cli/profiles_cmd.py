@@ -85,12 +85,25 @@ def show(profile) -> None:
         click.echo(f"  floor    {name}: {f(watts, 'W')} (at the rail)")
     for name, watts in p.battery_floor.items():
         click.echo(f"  floor    {name}: {f(watts, 'W')} (at the battery)")
+    from dslsim.hw.cost import active_power, idle_power
+
     for name, c in p.cores.items():
-        click.echo(f"  core {name} ({c.kind}), energies at {c.ref_voltage:g} V")
+        supply = "" if c.supply is None else (f", supply {c.supply.voltage:g} V through "
+                                              f"{'an ' + c.supply.regulator.upper() if c.supply.regulator != 'none' else 'no regulator'}")
+        click.echo(f"  core {name} ({c.kind}), energies per MAC at {c.ref_voltage:g} V{supply}")
         for o in c.opps:
-            click.echo(f"    opp {o.name:<10} {f(o.freq, 'Hz'):>10} {o.voltage:5.2f} V  leakage {f(o.leakage, 'W')}")
+            clock = c.clock(o.name)
+            currents = (f"  run {o.run_current * 1e12:.4g} / idle {o.idle_current * 1e12:.4g} uA/MHz"
+                        if o.run_current or o.idle_current else "")
+            click.echo(f"    opp {o.name:<10} up to {f(o.freq, 'Hz'):>10} {o.voltage:5.2f} V  leakage "
+                       f"{f(o.leakage, 'W')}{currents}  -> active {f(active_power(c, clock), 'W')}, idle "
+                       f"{f(idle_power(c, clock), 'W')}")
         for kind, cost in c.op_costs.items():
-            click.echo(f"    op  {kind:<18} {cost.macs_per_cycle:g} MAC/cycle  {f(cost.energy_per_mac, 'J')}/MAC")
+            extra = ""
+            if cost.cycles_per_output or cost.cycles_per_op:
+                extra = f" + {cost.cycles_per_output:g}/output + {cost.cycles_per_op:g}/op"
+            click.echo(f"    op  {kind:<18} {cost.cycles_per_mac:g} cycles/MAC{extra}  "
+                       f"{f(cost.energy_per_mac, 'J')}/MAC")
         click.echo(f"    memory {f(c.mem_energy_per_byte, 'J')}/B, {c.mem_bytes_per_cycle:g} B/cycle; "
                    f"idle {f(c.idle_power, 'W')} above leakage")
         for s in c.sleep_states:
