@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from dslsim.errors import DslsimError, InputError, describe
+from dslsim.errors import DslsimError, InputError, describe, first_line
 from dslsim.units import expected, parse_quantity
 
 #: Keys that carry provenance for a value or for every value below them.
@@ -95,7 +95,7 @@ def load_yaml(path: str | Path) -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or (str(exc).splitlines() or ["unreadable"])[0]
+        problem = getattr(exc, "problem", None) or first_line(exc)
         raise DslsimError(f"{path}: not valid YAML{where}: {problem}.") from None
     except RecursionError:
         raise DslsimError(f"{path}: not valid YAML: nested too deeply.") from None

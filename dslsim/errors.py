@@ -26,6 +26,12 @@ class InputError(DslsimError):
         super().__init__(f"{where}found {found}, expected {expected}.")
 
 
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message (or its type when it has none), at most ``limit`` characters:
+    what a one-paragraph error quotes of a library's failure."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:limit]
+
+
 def describe(value: Any, limit: int = 60) -> str:
     """A short, quoted description of a found value for error messages; never builds the repr of a huge value
     (a YAML alias bomb expands to gigabytes), only a bounded one."""

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import click
-
-import numpy as np
 
 from dslsim.errors import DslsimError
 
@@ -175,7 +174,7 @@ def table(checkpoint, clips, seconds, speech_dirs, wav_dir, thresholds, seed, th
     with tqdm(total=runs, desc="model table", unit="clip", dynamic_ncols=True, disable=None) as bar:
         df, info = paper_table(m, data, thr, progress=bar.update)
     click.echo(f"model C={cfg.width} D={cfg.embed_dim} light C={cfg.light}, {cfg.n_q} x {cfg.codebook_size} codes "
-               f"({cfg.n_q * np.log2(cfg.codebook_size) * cfg.frame_rate / 1e3:g} kbit/s), "
+               f"({cfg.n_q * math.log2(cfg.codebook_size) * cfg.frame_rate / 1e3:g} kbit/s), "
                f"{payload['state']['step']} training steps; {what}")
     click.echo(f"light decoder: {info['decoder_mac_ratio']:.1f}x fewer MACs, {info['decoder_param_ratio']:.1f}x fewer "
                f"parameters than the full decoder; whole light pass: {info['pass_mac_ratio']:.2f}x fewer MACs, "

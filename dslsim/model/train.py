@@ -33,7 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dslsim.errors import DslsimError, describe
+from dslsim.errors import DslsimError, describe, first_line
 from dslsim.fileio import write_atomic
 from dslsim.model.codec import CodecConfig
 from dslsim.model.data import SpeechCorpus, load_wav_dir, scene
@@ -127,9 +127,8 @@ def load_checkpoint(path: str | Path) -> dict:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for corrupt or unsafe files
-        first = (str(exc).strip().splitlines() or [""])[0][:200]
-        raise DslsimError(f"{path}: not a loadable dslsim checkpoint ({type(exc).__name__}{': ' if first else ''}"
-                          f"{first}).") from None
+        raise DslsimError(f"{path}: not a loadable dslsim checkpoint ({type(exc).__name__}: {first_line(exc)}).") \
+            from None
     if not isinstance(payload, dict) or payload.get("format") != "dslsim.checkpoint":
         raise DslsimError(f"{path}: not a dslsim checkpoint (no 'format: dslsim.checkpoint').")
     codec, model = payload.get("codec"), payload.get("model")
@@ -149,15 +148,20 @@ def load_checkpoint(path: str | Path) -> dict:
     return payload
 
 
+def _float_weights(payload: dict) -> dict:
+    """The checkpoint's state dict with float tensors as float32 (a packed checkpoint stores float16)."""
+    return {k: v.float() if v.is_floating_point() else v for k, v in payload["model"].items()}
+
+
 def load_model(path: str | Path) -> tuple[DSLCodec, dict]:
     """The model of a checkpoint, in eval mode, and the checkpoint payload."""
     payload = load_checkpoint(path)
     try:
         model = DSLCodec(CodecConfig(**payload["codec"]))
-        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["model"].items()})
+        model.load_state_dict(_float_weights(payload))
     except (TypeError, RuntimeError, ValueError, KeyError) as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise DslsimError(f"{path}: its weights do not fit this version of dslsim's model ({first[:200]}).") from None
+        raise DslsimError(f"{path}: its weights do not fit this version of dslsim's model ({first_line(exc)}).") \
+            from None
     return model.eval(), payload
 
 
@@ -177,14 +181,14 @@ def train(codec: CodecConfig, cfg: TrainConfig, out: str | Path, resume: bool = 
             raise DslsimError(f"{out}: holds a model of another shape {payload['codec']}; use another --out "
                               f"or --fresh.")
         try:
-            model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["model"].items()})
+            model.load_state_dict(_float_weights(payload))
             if payload.get("optimizer") is not None:
                 optimizer.load_state_dict(payload["optimizer"])
             state = TrainState(**payload["state"])
             torch.set_rng_state(payload["torch_rng"])
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-            raise DslsimError(f"{out}: cannot resume from it ({first}); use another --out or --fresh.") from None
+            raise DslsimError(f"{out}: cannot resume from it ({first_line(exc)}); use another --out or --fresh.") \
+                from None
         for group in optimizer.param_groups:  # the learning rate asked for now, not the one saved
             group["lr"] = cfg.lr
     wavs = corpus = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import uuid
 from pathlib import Path
 
 import pandas as pd
@@ -45,8 +46,6 @@ def write_result(result: SimResult, out_dir: str | Path, formats: tuple[str, ...
     out = Path(out_dir)
     # Every file of one run carries the same run id (in summary.json and in run.json, written last): a folder
     # whose files come from two runs (a re-run killed mid-write) shows it, and stale tables are removed first.
-    import uuid
-
     run_id = uuid.uuid4().hex
     stale = [out / "run.json"] + [out / f"{n}.{f}" for n in ("frames", "resources", "per_core")
                                   for f in ("csv", "parquet", "json")]

@@ -43,7 +43,7 @@ def render_summary(result: SimResult) -> str:
     else:
         lines.append(f"  battery life        none: cannot keep up ('{s['busiest_resource']}' busy "
                      f"{100 * s['max_utilization']:.0f} % of the time)")
-    if "battery_gain_h" in s and s["keeps_up"] and s.get("baseline_battery_life_h") == s.get("baseline_battery_life_h"):
+    if "battery_gain_h" in s and s["keeps_up"] and math.isfinite(s["baseline_battery_life_h"]):
         lines.append(f"  vs all-'{m.get('dense_path')}'      {s['baseline_battery_life_h']:.1f} h at "
                      f"{_mw(s['baseline_always_on_power_W'])}: gain {s['battery_gain_h']:+.1f} h "
                      f"({s['battery_gain_pct']:+.1f} %)")

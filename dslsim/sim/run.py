@@ -14,6 +14,7 @@ from typing import Callable
 
 import numpy as np
 
+from dslsim.errors import DslsimError
 from dslsim.hw.load import load_profile
 from dslsim.hw.profile import Profile
 from dslsim.sim.engine import run_engine
@@ -44,8 +45,8 @@ def simulate(profile: str | Path | Profile, trace: str | Path | Trace, scenario:
         scenario = load_scenario(scenario, profile)
     plan = build_plan(trace.meta, profile, scenario)
     ready = trace.frames["t_arrival"].to_numpy(dtype=np.float64) + trace.meta.frame_duration
-    check_size(plan, ready, trace.meta.frame_duration, trace.path_codes())
     codes = trace.path_codes()
+    check_size(plan, ready, trace.meta.frame_duration, codes)
     index = trace.frames["frame"].to_numpy()
     horizon = trace.duration
 
@@ -97,10 +98,8 @@ MAX_JOBS = 2_000_000_000
 MAX_JOB_ENERGY_J = 1000.0
 
 
-def check_size(plan: Plan, ready: np.ndarray, frame_duration: float, codes: np.ndarray | None = None) -> None:
+def check_size(plan: Plan, ready: np.ndarray, frame_duration: float, codes: np.ndarray) -> None:
     """Refuse, before any work, a simulation whose span, job count or single job is absurd, with the figure."""
-    from dslsim.errors import DslsimError
-
     if len(plan.resources) > MAX_RESOURCES:
         raise DslsimError(f"{len(plan.resources)} cores and links: the engine handles at most {MAX_RESOURCES}.")
     span = float(ready[-1]) if len(ready) else 0.0
@@ -121,17 +120,15 @@ def check_size(plan: Plan, ready: np.ndarray, frame_duration: float, codes: np.n
                     f"(at most {MAX_SERVICE_S:g} s per job).")
     # A clock typo ('4 kHz' for a DSP) makes a core need ages to run what arrives in seconds; the engine's run time
     # follows simulated time, so refuse a backlog more than 100x the trace rather than grind through it.
-    codes_count = np.bincount(codes, minlength=len(plan.hops)) if codes is not None else None
-    if codes_count is not None:
-        busy = np.zeros(len(plan.resources))
-        for count, hops in zip(codes_count, plan.hops):
-            for hop in hops:
-                busy[hop.resource] += count * hop.service
-        worst = int(busy.argmax())
-        if busy[worst] > 100 * max(span, 1.0):
-            raise DslsimError(
-                f"'{plan.resources[worst].name}' would need {busy[worst]:.3g} s to run what arrives in {span:.3g} s "
-                f"({busy[worst] / max(span, 1e-12):.0f}x); check its clock and the placement.")
+    busy = np.zeros(len(plan.resources))
+    for count, hops in zip(np.bincount(codes, minlength=len(plan.hops)), plan.hops):
+        for hop in hops:
+            busy[hop.resource] += count * hop.service
+    worst = int(busy.argmax())
+    if busy[worst] > 100 * max(span, 1.0):
+        raise DslsimError(
+            f"'{plan.resources[worst].name}' would need {busy[worst]:.3g} s to run what arrives in {span:.3g} s "
+            f"({busy[worst] / max(span, 1e-12):.0f}x); check its clock and the placement.")
     jobs = len(ready) * max((len(h) for h in plan.hops), default=1)
     if jobs > MAX_JOBS:
         raise DslsimError(f"{len(ready):,} frames x up to {max(len(h) for h in plan.hops)} hops = {jobs:,} jobs; at "

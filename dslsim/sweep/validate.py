@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dslsim.hw.calibrate import MeasurementSet, calibrated_profile_data, fit, load_measurements
+from dslsim.hw.calibrate import MeasurementSet, calibrated_profile_data, fit
 from dslsim.hw.load import parse_profile
 from dslsim.sim.run import simulate
 from dslsim.sim.scenario import parse_scenario

@@ -32,7 +32,7 @@ import math
 from dataclasses import replace
 
 from dslsim.errors import DslsimError
-from dslsim.trace.schema import DTYPE_BYTES, Op, Stage, Trace, TraceMeta
+from dslsim.trace.schema import DTYPE_BYTES, Op, Stage, Trace
 
 #: The stage name the front end gets (place it with ``placement: {frontend: dsp}``).
 STAGE = "frontend"
@@ -92,7 +92,4 @@ def with_frontend(trace: Trace, stage: Stage) -> Trace:
     stages = {STAGE: stage, **{k: v for k, v in meta.stages.items() if k != STAGE}}
     paths = {name: [STAGE] + [s for s in seq if s != STAGE] for name, seq in meta.paths.items()}
     source = dict(meta.source, frontend=[op.name for op in stage.ops])
-    new = TraceMeta(frame_rate=meta.frame_rate, sample_rate=meta.sample_rate, hop=meta.hop, paths=paths,
-                    stages=stages, dense_path=meta.dense_path, threshold=meta.threshold, source=source,
-                    version=meta.version)
-    return Trace(new, trace.frames).validate()
+    return Trace(replace(meta, paths=paths, stages=stages, source=source), trace.frames).validate()

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dslsim.errors import DslsimError, InputError, describe
+from dslsim.errors import DslsimError, InputError, describe, first_line
 from dslsim.trace.schema import Op, Stage, Trace, TraceMeta, op_from_dict
 
 #: The one path of a static model's trace.
@@ -45,7 +45,7 @@ def read_op_table(path: str | Path) -> tuple[Op, ...]:
     except FileNotFoundError:
         raise DslsimError(f"{path}: no such file.") from None
     except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise DslsimError(f"{path}: not a readable CSV table ({str(exc).strip().splitlines()[0][:200]}).") from None
+        raise DslsimError(f"{path}: not a readable CSV table ({first_line(exc)}).") from None
     missing = {"kind", "macs"} - set(table.columns)
     if missing:
         raise InputError(path, "columns", describe(list(table.columns)), f"the columns kind and macs (missing "
