@@ -189,7 +189,7 @@ def test_huge_sweep_grids_are_sampled_without_being_built(tmp_path):
     from conftest import SHIPPED_TRACE
     from dslsim.sweep.spec import load_spec
 
-    axes = {f"scenario.sleep.big.core_off": {"range": ["1 ms", "100 ms"], "steps": 10_000},
+    axes = {"scenario.sleep.big.core_off": {"range": ["1 ms", "100 ms"], "steps": 10_000},
             "scenario.sleep.big.rail_off": {"range": ["200 ms", "2 s"], "steps": 10_000},
             "scenario.sleep.dsp.retention": {"range": ["1 ms", "2 ms"], "steps": 41}}
     doc = {"name": "big", "base": {"profile": "watch", "trace": str(SHIPPED_TRACE)}, "axes": axes,
