@@ -102,9 +102,9 @@ def test_rvq_kmeans_init_dead_codes_and_dropout():
     rvq = ResidualVQ(4, 4, 8).train()
     torch.manual_seed(3)
     z = torch.randn(16, 4, 5)
-    q_train, _, _ = rvq(z)
+    q_train, _, _, _ = rvq(z)
     rvq.eval()
-    q_eval, codes, _ = rvq(z)
+    q_eval, codes, _, _ = rvq(z)
     assert codes.shape == (16, 4, 5)
     # With dropout some items use fewer quantizers, so training output differs from the all-quantizer output.
     assert not torch.allclose(q_train, q_eval)
@@ -282,6 +282,7 @@ def test_speech_corpus_scenes_carry_the_clean_stem(tmp_path):
     for i in range(3):
         tone = np.sin(2 * np.pi * (200 + 50 * i) * t) * np.hanning(8000)
         wavfile.write(tmp_path / f"p{i}.wav", 8000, (0.3 * tone * 32767).astype(np.int16))
+    wavfile.write(tmp_path / "empty.wav", 8000, np.zeros(0, np.int16))   # prompt packages ship such files
     corpus = SpeechCorpus.from_dirs([tmp_path], 16000)
     assert len(corpus.clips) == 3 and 2.5 < corpus.seconds < 3.0            # silence trimmed, 8 kHz resampled
     levels = []
@@ -315,6 +316,28 @@ def test_residual_full_path_starts_as_the_light_path_and_keeps_light_history():
         assert torch.allclose(out[~mask], light[~mask], atol=1e-6)
         assert torch.allclose(out[mask], light[mask] + refine, atol=1e-6)
     assert model.paths["full"] == ["encoder", "rvq", "switch", "light_decoder", "full_decoder"]
+
+
+def test_light_path_on_the_first_codebooks_reads_only_their_codes():
+    """With light_codebooks = 1 of 2, the light decoder's input is the first quantizer's code vector (looked up
+    by hand from the codes) and does not change when the second quantizer's codebook does; the full path does."""
+    import dataclasses
+
+    torch.manual_seed(5)
+    model = DSLCodec(dataclasses.replace(TINY, light_codebooks=1, residual_full=True)).eval()
+    x = torch.randn(1, 1, 320 * 10) * 0.3
+    with torch.no_grad():
+        for p in model.full_decoder.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+        z = model.encoder(model._scale(x, model.gain(x)))
+        _, codes, _, _ = model.rvq(z)
+        by_hand = model.rvq.quantizers[0].codebook[codes[0, 0]].T[None]
+        q, coarse, _ = model.encode(x)
+        assert torch.allclose(coarse, by_hand, atol=1e-6) and not torch.allclose(q, coarse)
+        before = model.infer(x, route="light")["audio"], model.infer(x, route="full")["audio"]
+        model.rvq.quantizers[1].codebook.mul_(3.0)
+        after = model.infer(x, route="light")["audio"], model.infer(x, route="full")["audio"]
+    assert torch.equal(before[0], after[0]) and not torch.allclose(before[1], after[1])
 
 
 def test_level_normalisation_makes_the_codec_level_invariant():

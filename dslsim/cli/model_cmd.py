@@ -41,6 +41,10 @@ def _seconds(text: str, what: str) -> float:
               help="Latent frames the switch sees (the current one and the ones before it).")
 @click.option("--residual-full/--separate-full", default=True, show_default=True,
               help="Full path = light decoder + a refinement (starts equal to light), or a decoder of its own.")
+@click.option("--light-codebooks", type=click.IntRange(min=0), default=0, show_default=True,
+              help="The light decoder reads only the first N quantizers (a lower bitrate); 0: all of them.")
+@click.option("--init-from", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="Start a new run from this checkpoint's weights where names and shapes match (fine-tune).")
 @click.option("--agc", "agc_seconds", type=click.FloatRange(0), default=0.5, show_default=True,
               help="Level normalisation: time constant (s) of the causal running level the codec divides by "
                    "(0: none).")
@@ -64,8 +68,8 @@ def _seconds(text: str, what: str) -> float:
               help="Torch threads (default: $DSLSIM_THREADS, else the cores up to 4).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--fresh", is_flag=True, help="Start over even if --out exists.")
-def train(out, time_budget, steps, width, embed_dim, n_q, codebook_size, switch_context, residual_full, agc_seconds,
-          sample_rate,
+def train(out, time_budget, steps, width, embed_dim, n_q, codebook_size, switch_context, residual_full,
+          light_codebooks, init_from, agc_seconds, sample_rate,
           target_full_share, batch, clip_seconds, lr, speech_dirs, wav_dir, frame_floor, waveform_weight, threads,
           seed, fresh):
     """Train DSL-SoundStream without labels (and the supervised GC switch), with checkpoints and resume.
@@ -89,10 +93,13 @@ def train(out, time_budget, steps, width, embed_dim, n_q, codebook_size, switch_
         raise DslsimError("give --steps or a --time-budget; training needs an end.")
     codec = CodecConfig(sample_rate=int(sample_rate), width=width, embed_dim=embed_dim or 4 * width, n_q=n_q,
                         codebook_size=codebook_size, switch_context=switch_context, residual_full=residual_full,
-                        agc_seconds=agc_seconds)
+                        agc_seconds=agc_seconds, light_codebooks=light_codebooks)
+    if light_codebooks > n_q:
+        raise DslsimError(f"--light-codebooks is {light_codebooks}; expected at most --n-q ({n_q}).")
     cfg = TrainConfig(steps=steps, time_budget_s=budget, batch=batch, seconds=clip_seconds, seed=seed, lr=lr,
                       target_full_share=target_full_share, wav_dir=wav_dir, speech_dirs=tuple(speech_dirs),
-                      frame_floor=frame_floor, waveform_weight=waveform_weight, threads=threads)
+                      frame_floor=frame_floor, waveform_weight=waveform_weight, threads=threads,
+                      init_from=init_from)
     total = steps or int(budget)
     bars = []
 

@@ -26,7 +26,8 @@ class CodecConfig:
     The light decoder has the full decoder's strides at channel width ``light_width`` (default C // 4), with
     ``light_units`` residual units per up-sampling block (dilations 1, 3, 9 taken in order) instead of three, and
     an input conv of kernel ``light_input_kernel`` instead of 7: at C = 8 it is about 23x smaller in parameters
-    and 35x cheaper in MACs than the full decoder.
+    and 35x cheaper in MACs than the full decoder. ``light_codebooks`` > 0: the light decoder reads only the sum
+    of the first that many quantizers (the coarse latents of a lower bitrate), the full path all ``n_q``.
     """
 
     sample_rate: int = 16000
@@ -41,6 +42,7 @@ class CodecConfig:
     switch_context: int = 1
     residual_full: bool = False
     agc_seconds: float = 0.0
+    light_codebooks: int = 0
 
     @property
     def hop(self) -> int:

@@ -81,7 +81,7 @@ class SpeechCorpus:
         """Every ``*.wav`` under each folder (sorted, so the corpus is the same on every machine)."""
         clips, sources = [], []
         for d in dirs:
-            for clip in load_wav_dir(d, sample_rate):
+            for clip in load_wav_dir(d, sample_rate, allow_empty=True):  # prompt packages hold empty files
                 clip = _trim_silence(clip)
                 if len(clip) >= sample_rate // 10:
                     clips.append(clip)
@@ -213,8 +213,9 @@ def scene(seconds: float, sr: int, seed: int | tuple, hop: int = 320, occupancy:
     return Scene((gain * mix).astype(np.float32), frame_energy > 0.01 * ref, (gain * speech).astype(np.float32))
 
 
-def read_wav(path: str | Path, sr: int) -> np.ndarray:
-    """A WAV file as mono float32 at ``sr`` (resampled with a polyphase filter); errors name the file."""
+def read_wav(path: str | Path, sr: int, allow_empty: bool = False) -> np.ndarray:
+    """A WAV file as mono float32 at ``sr`` (resampled with a polyphase filter); errors name the file.
+    ``allow_empty``: a file with no samples gives an empty array instead of an error (a corpus skips it)."""
     from math import gcd
 
     from scipy.io import wavfile
@@ -231,6 +232,8 @@ def read_wav(path: str | Path, sr: int) -> np.ndarray:
         raise DslsimError(f"{path}: not a readable WAV file ({str(exc).strip()[:200] or type(exc).__name__}).") from None
     if not 1000 <= rate <= 768_000:
         raise DslsimError(f"{path}: a sample rate of {rate} Hz; expected 1 kHz to 768 kHz.")
+    if allow_empty and data.size == 0 and data.ndim in (1, 2):
+        return np.zeros(0, np.float32)
     if data.ndim not in (1, 2) or data.size == 0 or (data.ndim == 2 and data.shape[1] == 0):
         raise DslsimError(f"{path}: no audio samples (shape {data.shape}).")
     if data.dtype.kind not in "iuf":
@@ -265,9 +268,9 @@ def _check_pcm_width(path: str | Path) -> None:
             raise DslsimError(f"{path}: {bits}-bit PCM; expected 8, 16, 24 or 32 bits per sample.")
 
 
-def load_wav_dir(folder: str | Path, sr: int) -> list[np.ndarray]:
+def load_wav_dir(folder: str | Path, sr: int, allow_empty: bool = False) -> list[np.ndarray]:
     """Every ``*.wav`` under ``folder``, each as by :func:`read_wav`."""
     files = sorted(Path(folder).rglob("*.wav"))
     if not files:
         raise DslsimError(f"{folder}: no .wav files found.")
-    return [read_wav(f, sr) for f in files]
+    return [read_wav(f, sr, allow_empty) for f in files]

@@ -100,8 +100,12 @@ class DSLCodec(nn.Module):
         return x * g if inverse else x / g
 
     def encode(self, audio: torch.Tensor):
-        """Audio (B, 1, N) -> quantized latents (B, D, T), codes, commitment loss (of the level-normalised audio)."""
-        return self.rvq(self.encoder(self._scale(audio, self.gain(audio))))
+        """Audio (B, 1, N) -> quantized latents (B, D, T), the light decoder's input (B, D, T), commitment loss
+        (of the level-normalised audio). The light decoder's input is the quantized latents themselves, or with
+        ``CodecConfig.light_codebooks`` the coarse latents of the first quantizers."""
+        q, _, commit, coarse = self.rvq(self.encoder(self._scale(audio, self.gain(audio))),
+                                        prefix=self.config.light_codebooks)
+        return q, coarse, commit
 
     def forward(self, audio: torch.Tensor) -> dict:
         """Training pass: both decoders on every frame.
@@ -110,13 +114,15 @@ class DSLCodec(nn.Module):
         'logits' (B, T) on the detached latents (the switch is trained on its own targets and does not shape the
         codec), and the RVQ's 'commit' loss.
         """
-        q, _, commit = self.encode(audio)
-        light, full = self.decode_paths(q, self.gain(audio))
+        q, coarse, commit = self.encode(audio)
+        light, full = self.decode_paths(q, self.gain(audio), coarse)
         return {"light": light, "full": full, "q": q, "logits": self.switch.logits(q.detach()), "commit": commit}
 
-    def decode_paths(self, q: torch.Tensor, gain: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Both paths' output for every frame (whole-sequence history), at the input's level: (light, full)."""
-        light = self.light_decoder(q)
+    def decode_paths(self, q: torch.Tensor, gain: torch.Tensor, coarse: torch.Tensor | None = None
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Both paths' output for every frame (whole-sequence history), at the input's level: (light, full).
+        ``coarse``: the light decoder's input, if not ``q`` (see :meth:`encode`)."""
+        light = self.light_decoder(q if coarse is None else coarse)
         full = light + self.full_decoder(q) if self.config.residual_full else self.full_decoder(q)
         return self._scale(light, gain, True), self._scale(full, gain, True)
 
@@ -136,7 +142,7 @@ class DSLCodec(nn.Module):
         Returns 'audio' (1, 1, N), 'full_mask' (T,) bool, 'score' (T,), and each path's own output for every
         frame ('light', 'full'; computed with whole-sequence history, for per-path error columns).
         """
-        q, _, _ = self.encode(audio)
+        q, coarse, _ = self.encode(audio)
         score = (self.gc_switch if route == "gc" else self.switch)(q)[0]
         if route in ("light", "full"):
             mask = torch.full_like(score, route == "full", dtype=torch.bool)
@@ -148,21 +154,21 @@ class DSLCodec(nn.Module):
         states: dict[str, StreamState] = {"light": {}, "full": {}}
         blocks = []
         for t in range(q.shape[-1]):
-            frame = q[..., t:t + 1]
+            frame, light_in = q[..., t:t + 1], coarse[..., t:t + 1]
             if residual:  # the light decoder runs on every frame; full frames add the refinement
-                block = self.light_decoder.stream(frame, states["light"])
+                block = self.light_decoder.stream(light_in, states["light"])
                 if mask[t]:
                     block = block + self.full_decoder.stream(frame, states["full"])
             elif mask[t]:
                 block = self.full_decoder.stream(frame, states["full"])
             else:
-                block = self.light_decoder.stream(frame, states["light"])
+                block = self.light_decoder.stream(light_in, states["light"])
             blocks.append(block)
             if progress and (t + 1) % 50 == 0:
                 progress(50)
         out = torch.cat(blocks, dim=-1) if blocks else audio[..., :0]
         g = self.gain(audio)
-        light, full = self.decode_paths(q, g)
+        light, full = self.decode_paths(q, g, coarse)
         return {"audio": self._scale(out, g, True), "full_mask": mask, "score": score, "light": light, "full": full}
 
     @property

@@ -110,10 +110,10 @@ def switch_quality(model: DSLCodec, clips: list[Clip], progress: Callable[[], No
     for clip in clips:
         x = torch.from_numpy(np.ascontiguousarray(clip.audio))[None, None]
         with torch.no_grad():
-            q, _, _ = model.encode(x)
+            q, coarse, _ = model.encode(x)
             scores["dsl"].append(model.switch(q)[0].numpy())
             scores["gc"].append(model.gc_switch(q)[0].numpy())
-            light, full = model.decode_paths(q, model.gain(x))
+            light, full = model.decode_paths(q, model.gain(x), coarse)
             adv = full_path_advantage(light, full, x, cfg.hop)[0].numpy()
         advantage.append(adv)
         labels.append(clip.labels if clip.labels is not None else np.full(len(adv), -1))

@@ -75,7 +75,7 @@ def measure_stages(model: DSLCodec, frames: int = 16, dtype: str = "int8") -> tu
     audio = torch.zeros(1, 1, frames * cfg.hop)
     with torch.no_grad():
         z = model.encoder(audio)
-        q, _, _ = model.rvq(z)
+        q, _, _, _ = model.rvq(z)
     stages: dict[str, Stage] = {}
     measured: dict[str, float] = {}
     for name, module, run in (

@@ -89,8 +89,13 @@ class ResidualVQ(nn.Module):
         self.quantizers = nn.ModuleList([VectorQuantizer(dim, size) for _ in range(n_q)])
         self.dropout = dropout
 
-    def forward(self, z: torch.Tensor, n_q: int | None = None):
-        """Quantize latents ``z`` (B, D, T). Returns (quantized (B, D, T), codes (B, n_q, T), commitment loss)."""
+    def forward(self, z: torch.Tensor, n_q: int | None = None, prefix: int = 0):
+        """Quantize latents ``z`` (B, D, T).
+
+        Returns (quantized (B, D, T), codes (B, n_q, T), commitment loss, the sum of the first ``prefix``
+        quantizers' outputs (B, D, T): the coarse latents a lower bitrate would carry; ``prefix`` = 0 gives the
+        quantized latents again).
+        """
         b, d, t = z.shape
         x = z.transpose(1, 2).reshape(b * t, d)
         n = n_q or len(self.quantizers)
@@ -100,8 +105,10 @@ class ResidualVQ(nn.Module):
             per_item = torch.full((b,), n, device=z.device)
         active_rows = per_item.repeat_interleave(t)
         residual, out = x, torch.zeros_like(x)
-        codes, loss = [], x.new_zeros(())
+        codes, loss, coarse = [], x.new_zeros(()), None
         for i, vq in enumerate(self.quantizers[:n]):
+            if prefix and i == prefix:
+                coarse = out
             use = active_rows > i
             q, idx, commit = vq(residual, update=use)
             q = q * use[:, None]
@@ -109,4 +116,9 @@ class ResidualVQ(nn.Module):
             residual = residual - q.detach()
             codes.append(idx)
             loss = loss + commit
-        return out.reshape(b, t, d).transpose(1, 2), torch.stack(codes, 1).reshape(b, t, n).transpose(1, 2), loss
+        coarse = out if coarse is None else coarse
+
+        def shaped(v: torch.Tensor) -> torch.Tensor:
+            return v.reshape(b, t, d).transpose(1, 2)
+
+        return shaped(out), torch.stack(codes, 1).reshape(b, t, n).transpose(1, 2), loss, shaped(coarse)

@@ -49,6 +49,8 @@ class TrainConfig:
     speech is generated); ``wav_dir``: train on these recordings as they are (no labels, so no GC head).
     ``quantizer_dropout`` trains one model for several bitrates (SoundStream's recipe); it is off by default
     because dslsim deploys one bitrate and, on a CPU budget, dropout costs quality at the full bitrate.
+    ``init_from``: a checkpoint whose weights start a new run wherever their names and shapes match (a
+    fine-tune; the optimizer starts afresh).
     """
 
     steps: int | None = None
@@ -70,6 +72,7 @@ class TrainConfig:
     threads: int | None = None
     wav_dir: str | None = None
     speech_dirs: tuple = ()
+    init_from: str | None = None
 
 
 @dataclass
@@ -140,6 +143,10 @@ def load_checkpoint(path: str | Path) -> dict:
         value = codec.get(key, 1)
         if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 1_000_000:
             raise DslsimError(f"{path}: codec.{key} is {describe(value)}; expected a whole number from 1 up.")
+    light_codebooks = codec.get("light_codebooks", 0)
+    if not isinstance(light_codebooks, int) or not 0 <= light_codebooks <= codec.get("n_q", 1):
+        raise DslsimError(f"{path}: codec.light_codebooks is {describe(light_codebooks)}; expected a whole number "
+                          f"from 0 to n_q ({codec.get('n_q')}).")
     bad = [k for k, v in model.items() if not isinstance(v, torch.Tensor) or
            (v.is_floating_point() and not bool(torch.isfinite(v).all()))]
     if bad:
@@ -151,6 +158,18 @@ def load_checkpoint(path: str | Path) -> dict:
 def _float_weights(payload: dict) -> dict:
     """The checkpoint's state dict with float tensors as float32 (a packed checkpoint stores float16)."""
     return {k: v.float() if v.is_floating_point() else v for k, v in payload["model"].items()}
+
+
+def warm_start(model: DSLCodec, path: str | Path) -> list[str]:
+    """Copy into ``model`` the weights of checkpoint ``path`` whose names and shapes match; returns the names of
+    the model's tensors that kept their initial values."""
+    source = _float_weights(load_checkpoint(path))
+    own = model.state_dict()
+    taken = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape}
+    if not taken:
+        raise DslsimError(f"{path}: no weight in it fits this model; nothing to start from.")
+    model.load_state_dict(taken, strict=False)
+    return sorted(set(own) - set(taken))
 
 
 def load_model(path: str | Path) -> tuple[DSLCodec, dict]:
@@ -177,7 +196,7 @@ def train(codec: CodecConfig, cfg: TrainConfig, out: str | Path, resume: bool = 
     state = TrainState()
     if resume and out.exists():
         payload = load_checkpoint(out)
-        if payload["codec"] != codec.to_dict():
+        if {**CodecConfig().to_dict(), **payload["codec"]} != codec.to_dict():  # keys added later: defaults
             raise DslsimError(f"{out}: holds a model of another shape {payload['codec']}; use another --out "
                               f"or --fresh.")
         try:
@@ -191,6 +210,8 @@ def train(codec: CodecConfig, cfg: TrainConfig, out: str | Path, resume: bool = 
                 from None
         for group in optimizer.param_groups:  # the learning rate asked for now, not the one saved
             group["lr"] = cfg.lr
+    elif cfg.init_from:
+        warm_start(model, cfg.init_from)
     wavs = corpus = None
     if cfg.wav_dir:
         wavs = load_wav_dir(cfg.wav_dir, codec.sample_rate)
