@@ -5,6 +5,7 @@ the simulation (trace generation excluded and reported separately), frames per s
 
     python benchmarks/bench_simulate.py                 # 1 h and 24 h, default scenario, no baseline
     python benchmarks/bench_simulate.py --hours 1 --baseline
+    python benchmarks/bench_simulate.py --hours 1 24 --baseline --engine batch reference   # and the ratio
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import sys
 import time
 
 
-def one_case(hours: float, profile: str, baseline: bool) -> dict:
+def one_case(hours: float, profile: str, baseline: bool, engine: str) -> dict:
     from dslsim.sim.run import simulate
     from dslsim.trace.synth import synth_trace
 
@@ -26,10 +27,10 @@ def one_case(hours: float, profile: str, baseline: bool) -> dict:
     trace = synth_trace(duration=hours * 3600, frame_rate=75.0, light_share=0.8, mean_burst=0.5, seed=1,
                         width=16, embed_dim=64)
     t1 = time.perf_counter()
-    result = simulate(profile, trace, baseline=baseline)
+    result = simulate(profile, trace, baseline=baseline, engine=engine)
     t2 = time.perf_counter()
     frames = len(trace) * (2 if baseline else 1)
-    return {"hours": hours, "profile": profile, "baseline": baseline, "frames": len(trace),
+    return {"engine": engine, "hours": hours, "profile": profile, "baseline": baseline, "frames": len(trace),
             "synth_s": round(t1 - t0, 2), "simulate_s": round(t2 - t1, 2),
             "frames_per_s": round(frames / (t2 - t1)),
             "peak_rss_MB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
@@ -41,19 +42,28 @@ def main() -> None:
     ap.add_argument("--hours", type=float, nargs="+", default=[1.0, 24.0])
     ap.add_argument("--profile", default="phone")
     ap.add_argument("--baseline", action="store_true", help="also run the all-full baseline (2x the frames)")
+    ap.add_argument("--engine", nargs="+", default=["auto"], choices=["auto", "batch", "reference"],
+                    help="engines to time on each case (both: the ratio is printed too)")
     ap.add_argument("--case", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.case:
-        print(json.dumps(one_case(args.hours[0], args.profile, args.baseline)))
+        print(json.dumps(one_case(args.hours[0], args.profile, args.baseline, args.engine[0])))
         return
     print(f"# {platform.processor() or platform.machine()}, Python {platform.python_version()}, "
           f"{platform.system()} {platform.release()}")
     for hours in args.hours:
-        cmd = [sys.executable, __file__, "--case", "--hours", str(hours), "--profile", args.profile]
-        if args.baseline:
-            cmd.append("--baseline")
-        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-        print(out.strip(), flush=True)
+        times = {}
+        for engine in args.engine:
+            cmd = [sys.executable, __file__, "--case", "--hours", str(hours), "--profile", args.profile,
+                   "--engine", engine]
+            if args.baseline:
+                cmd.append("--baseline")
+            out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+            print(out.strip(), flush=True)
+            times[engine] = json.loads(out)["simulate_s"]
+        if len(times) == 2:
+            print(f"# {hours:g} h: reference / batch = {times['reference'] / max(times['batch'], 1e-9):.1f}x",
+                  flush=True)
 
 
 if __name__ == "__main__":

@@ -56,18 +56,16 @@ class EngineOutput:
     window: tuple[float, float] | None = None
 
 
-class _Server:
-    """One FIFO resource (core or link) with its lazy power-state machine.
+class Account:
+    """One resource's lazy power-state machine and its accumulators (shared by both engines).
 
     Idle gaps are accounted by the deepest sleep state they reach: ``reach[k]`` counts gaps that reached
     state k and ``tail[k]`` sums the time spent in it; time in the shallower states of such a gap is fixed
     by the timeouts, so residencies follow from counts at the end, exactly, with no per-gap lists.
     """
 
-    def __init__(self, sim: "_Simulation", r: int, ext_frames: np.ndarray | None):
-        resource = sim.plan.resources[r]
-        self.sim = sim
-        self.bit = 1 << r
+    def __init__(self, resource, bit: int, window: tuple[float, float] | None = None):
+        self.bit = bit
         self.drop = resource.drop_when_busy
         self.active_power = resource.active_power
         self.timeouts = [p.timeout for p in resource.sleep]
@@ -83,15 +81,76 @@ class _Server:
         self.active_time = self.idle_time = self.wake_time = 0.0
         self.dynamic = self.transitions = self.unattributed = 0.0
         self.wakes = 0
-        self.heap: list[tuple[float, int, int, int]] = []
         self.free_at = 0.0
+        self.window = window
+        self.timeline: list[tuple[int, float, float, float]] = []
+
+    def deepest(self, g: float) -> int:
+        """Index of the deepest sleep state an idle gap of ``g`` seconds reaches (-1: stays idle)."""
+        k = -1
+        for timeout in self.timeouts:
+            if g <= timeout:
+                break
+            k += 1
+        return k
+
+    def _record(self, g: float, k: int, start: float, end: float | None, dynamic_power: float) -> None:
+        """Append the state intervals of one idle gap (if any), its wake-up and a job to the timeline."""
+        rows, t = self.timeline, self.free_at
+        if k == -1:
+            rows.append((IDLE, t, t + g, 0.0))
+        elif k >= 0:
+            bounds = [t] + [t + timeout for timeout in self.timeouts[: k + 1]] + [t + g]
+            rows.append((IDLE, bounds[0], bounds[1], 0.0))
+            rows.extend((SLEEP0 + j, bounds[j + 1], bounds[j + 2], 0.0) for j in range(k + 1))
+            rows.append((WAKE, t + g, start, 0.0))
+        if end is not None:
+            rows.append((ACTIVE, start, end, dynamic_power))
+
+    def close(self, t_end: float) -> None:
+        """Account the final idle stretch up to ``t_end`` (no wake-up: nothing arrives)."""
+        g = t_end - self.free_at
+        if g <= 0:
+            return
+        k = self.deepest(g)
+        if self.window is not None and self.free_at <= self.window[1]:
+            self._record(g, k, t_end, None, 0.0)
+            if k >= 0:
+                self.timeline.pop()  # no wake-up follows the last gap
+        if k < 0:
+            self.idle_time += g
+            return
+        self.reach[k] += 1
+        self.tail[k] += g - self.timeouts[k]
+        entries = sum(self.entry_energy[: k + 1])
+        self.transitions += entries
+        self.unattributed += entries  # no frame follows to be charged for it
+
+    @property
+    def residency(self) -> list[float]:
+        """Seconds in active, idle, wake and each sleep state (call after :meth:`close`)."""
+        n = len(self.reach)
+        t = self.timeouts
+        sleeping = sum(self.reach)
+        states = [self.active_time, self.idle_time + (t[0] * sleeping if n else 0.0), self.wake_time]
+        for j in range(n):
+            deeper = sum(self.reach[j + 1:])
+            states.append(self.tail[j] + (deeper * (t[j + 1] - t[j]) if j + 1 < n else 0.0))
+        return states
+
+
+class _Server(Account):
+    """One FIFO resource (core or link) of the reference engine: a SimPy process."""
+
+    def __init__(self, sim: "_Simulation", r: int, ext_frames: np.ndarray | None):
+        super().__init__(sim.plan.resources[r], 1 << r, sim.window)
+        self.sim = sim
+        self.heap: list[tuple[float, int, int, int]] = []
         self.commit_key: tuple[float, int] | None = None
         self.signal: simpy.Event | None = None
         self.proc: simpy.Process | None = None
         self.feeders: list[_Server] = []
         self.finished = False
-        self.window = sim.window
-        self.timeline: list[tuple[int, float, float, float]] = []
         # External arrivals (frames whose first hop is here; None = every frame), read in chunks of plain
         # Python values so the hot loop never touches numpy scalars and memory stays bounded.
         self._ext_frames = ext_frames
@@ -131,15 +190,6 @@ class _Server:
         elif self.commit_key is not None and (t, f) < self.commit_key:
             self.commit_key = None
             self.proc.interrupt()
-
-    def deepest(self, g: float) -> int:
-        """Index of the deepest sleep state an idle gap of ``g`` seconds reaches (-1: stays idle)."""
-        k = -1
-        for timeout in self.timeouts:
-            if g <= timeout:
-                break
-            k += 1
-        return k
 
     def _plan(self, t: float, h: int, code: int) -> tuple[float, float, float, int]:
         """(start, end, idle gap, deepest state) of a job arriving at ``t``; nothing is accounted yet."""
@@ -187,50 +237,6 @@ class _Server:
             sim.servers[hops[h + 1][0]].push(end + delay, f, h + 1, code)
         else:
             sim.end[f] = end
-
-    def _record(self, g: float, k: int, start: float, end: float, dynamic_power: float) -> None:
-        """Append the state intervals of one idle gap (if any), its wake-up and a job to the timeline."""
-        rows, t = self.timeline, self.free_at
-        if k == -1:
-            rows.append((IDLE, t, t + g, 0.0))
-        elif k >= 0:
-            bounds = [t] + [t + timeout for timeout in self.timeouts[: k + 1]] + [t + g]
-            rows.append((IDLE, bounds[0], bounds[1], 0.0))
-            rows.extend((SLEEP0 + j, bounds[j + 1], bounds[j + 2], 0.0) for j in range(k + 1))
-            rows.append((WAKE, t + g, start, 0.0))
-        if end is not None:
-            rows.append((ACTIVE, start, end, dynamic_power))
-
-    def close(self, t_end: float) -> None:
-        """Account the final idle stretch up to ``t_end`` (no wake-up: nothing arrives)."""
-        g = t_end - self.free_at
-        if g <= 0:
-            return
-        k = self.deepest(g)
-        if self.window is not None and self.free_at <= self.window[1]:
-            self._record(g, k, t_end, None, 0.0)
-            if k >= 0:
-                self.timeline.pop()  # no wake-up follows the last gap
-        if k < 0:
-            self.idle_time += g
-            return
-        self.reach[k] += 1
-        self.tail[k] += g - self.timeouts[k]
-        entries = sum(self.entry_energy[: k + 1])
-        self.transitions += entries
-        self.unattributed += entries  # no frame follows to be charged for it
-
-    @property
-    def residency(self) -> list[float]:
-        """Seconds in active, idle, wake and each sleep state (call after :meth:`close`)."""
-        n = len(self.reach)
-        t = self.timeouts
-        sleeping = sum(self.reach)
-        states = [self.active_time, self.idle_time + (t[0] * sleeping if n else 0.0), self.wake_time]
-        for j in range(n):
-            deeper = sum(self.reach[j + 1:])
-            states.append(self.tail[j] + (deeper * (t[j + 1] - t[j]) if j + 1 < n else 0.0))
-        return states
 
     def run(self):
         """The server's SimPy process: event-driven, for resources that receive hand-overs."""
@@ -368,16 +374,35 @@ class _Simulation:
             server.proc = self.env.process(server.run_ahead(horizon) if r in ahead else server.run())
 
 
+#: The engines :func:`run_engine` offers: 'auto' picks the compiled batch engine for runs of at least
+#: :data:`BATCH_MIN_FRAMES` frames and this module's SimPy replay ('reference') for shorter ones, where loading
+#: the compiled code (about half a second) would cost more than it saves.
+ENGINES = ("auto", "batch", "reference")
+BATCH_MIN_FRAMES = 200_000
+
+
 def run_engine(plan: Plan, ready: np.ndarray, codes: np.ndarray,
                progress: Callable[[float], None] | None = None, horizon: float | None = None,
-               lookahead: bool = True, window: tuple[float, float] | None = None) -> EngineOutput:
+               lookahead: bool = True, window: tuple[float, float] | None = None,
+               engine: str = "auto") -> EngineOutput:
     """Replay frames (ready times in seconds, path codes into ``plan.hops``) and return raw results.
 
     ``horizon`` is the end of the simulated window (at least the last completion); ``progress`` is called
-    with the simulated time about 200 times over the run. ``lookahead=False`` makes every resource purely
-    event-driven (slower; the same numbers, which the tests check). With ``window=(t0, t1)`` every state
-    interval that overlaps the window is recorded per resource as (state, start, end, dynamic power).
+    with the simulated time as it advances. ``engine='batch'`` (:mod:`dslsim.sim.batch`) computes the same
+    numbers as the SimPy ``'reference'`` engine, bit for bit, much faster once compiled; ``'auto'`` picks by
+    the run's size (:data:`ENGINES`); the reference runs whenever a ``window`` is asked for. ``lookahead=False`` makes every resource of the reference purely event-driven
+    (slower; the same numbers, which the tests check). With ``window=(t0, t1)`` every state interval that
+    overlaps the window is recorded per resource as (state, start, end, dynamic power).
     """
+    if engine not in ENGINES:
+        raise ValueError(f"engine {engine!r}; expected one of {ENGINES}")
+    if engine == "auto":
+        engine = "batch" if len(ready) >= BATCH_MIN_FRAMES else "reference"
+    if engine == "batch" and window is None and lookahead:
+        from dslsim.sim.batch import has_cycle, run_batch  # numba loads only when the batch engine runs
+
+        if not has_cycle(plan):
+            return run_batch(plan, ready, codes, progress, horizon)
     ready = np.ascontiguousarray(ready, dtype=np.float64)
     codes = np.ascontiguousarray(codes, dtype=np.int16)
     sim = _Simulation(plan, ready, codes, RUN_AHEAD, lookahead, window)

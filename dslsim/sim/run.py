@@ -28,13 +28,14 @@ from dslsim.trace.schema import Trace
 def simulate(profile: str | Path | Profile, trace: str | Path | Trace, scenario: str | Path | Scenario | None = None,
              *, baseline: bool = True, progress: Callable[[str, float, float], None] | None = None,
              lookahead: bool = True, window: tuple[float, float] | None = None,
-             baseline_cache: MutableMapping | None = None) -> SimResult:
+             baseline_cache: MutableMapping | None = None, engine: str = "auto") -> SimResult:
     """Simulate ``trace`` on ``profile`` under ``scenario`` (default: the profile's default scenario).
 
     With ``baseline=True`` the same scenario is simulated again with every frame on the trace's dense path,
     and the summary gains ``baseline_*`` and ``battery_gain_*`` entries. ``progress(label, done, total)``
-    is called as simulated time advances. ``lookahead=False`` runs every resource purely event-driven:
-    slower, same numbers (a cross-check). ``window=(t0, t1)`` (seconds) records every core's state intervals
+    is called as simulated time advances. ``engine``: 'auto' (compiled batch engine for long runs), 'batch'
+    or 'reference' (the SimPy replay; same numbers, bit for bit); ``lookahead=False`` runs every resource of
+    the reference purely event-driven: slower still, same numbers (a cross-check). ``window=(t0, t1)`` (seconds) records every core's state intervals
     there, in ``result.timeline``, for timeline and power-over-time plots. ``baseline_cache`` (any mapping, e.g. a
     dict kept across calls) reuses an all-dense baseline already computed for the same plan and arrival times: a
     sweep over the switch threshold, or repeated configurations, then simulate the baseline once.
@@ -54,7 +55,7 @@ def simulate(profile: str | Path | Profile, trace: str | Path | Trace, scenario:
         span = float(ready[-1])
         tick = (lambda now: progress(label, now, span)) if progress else None
         out = run_engine(plan, ready, path_codes, progress=tick, horizon=horizon, lookahead=lookahead,
-                         window=window if with_frames else None)
+                         window=window if with_frames else None, engine=engine)
         return build_result(out, plan, profile, ready, path_codes, index, with_frames=with_frames, horizon=horizon)
 
     # The baseline runs first and keeps only its summary, so peak memory is one run's, not two.
