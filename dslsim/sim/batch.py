@@ -1,15 +1,15 @@
-"""The batch engine: the reference engine's schedule, computed a resource and a stretch of time at a time.
+"""The batch engine: the reference engine's schedule, computed a group of resources and a stretch of time at
+a time.
 
-Every resource is a FIFO server that takes its jobs in (ready time, frame) order, so once all jobs ready before
-some time ``W`` are known, its schedule up to them is fixed. Resources are visited upstream first, in windows
-of simulated time of about :data:`WINDOW_FRAMES` arrivals: in a window a resource serves every job ready
-before the window's end with one call of the compiled loop (:func:`dslsim.sim.kernel.serve_batch`), and hands
-the frames on as arrays to the next resource of their path. Jobs ready later wait for the next window. The
-arithmetic is the reference engine's (:mod:`dslsim.sim.engine`), so the results are the same bit for bit, which
-the tests check on random scenarios.
-
-Plans with a hand-over cycle (a frame returning to a resource it left) go round the cycle: the resources on
-it are served together, repeatedly, until their schedules stop changing (see :func:`_serve_cycle`).
+Every resource is a FIFO server that takes its jobs in (ready time, frame, hop) order, so once every job ready
+before some time ``W`` is known, its schedule up to them is fixed. Resources are grouped: a resource on its own,
+or all the resources of a hand-over cycle (a frame returning to a resource it left) together. Groups are visited
+upstream first, in windows of simulated time of about :data:`WINDOW_FRAMES` arrivals: in a window a group serves
+every job ready before the window's end with one call of the compiled loop
+(:func:`dslsim.sim.kernel.serve_group`, which also follows the hand-overs inside the group) and hands the frames
+on as arrays to the groups downstream. Jobs ready later wait for the next window. The arithmetic is the
+reference engine's (:mod:`dslsim.sim.engine`), so the results are the same bit for bit, which the tests check
+on random scenarios.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 
 from dslsim.sim.engine import Account, EngineOutput
-from dslsim.sim.kernel import DYNAMIC, FREE_AT, IDLE, N_FLOAT_STATE, TRANSITIONS, WAKE, pass_on, serve_batch
+from dslsim.sim.kernel import DYNAMIC, FREE_AT, IDLE, N_FLOAT_STATE, TRANSITIONS, WAKE, serve_group
 from dslsim.sim.kernel import ACTIVE as ACTIVE_TIME
 from dslsim.sim.plan import Plan
 
@@ -28,7 +28,7 @@ WINDOW_FRAMES = 1 << 16
 
 
 class _Jobs:
-    """Jobs waiting at one resource: parallel arrays of ready time, frame, hop and path code."""
+    """Jobs waiting at a group of resources: parallel arrays of ready time, frame, hop and path code."""
 
     __slots__ = ("parts",)
 
@@ -40,7 +40,7 @@ class _Jobs:
             self.parts.append((t, f, h, code))
 
     def take_before(self, limit: float) -> tuple[np.ndarray, ...] | None:
-        """Remove and return the jobs ready before ``limit``, sorted by (ready time, frame)."""
+        """Remove and return the jobs ready before ``limit``, sorted by (ready time, frame, hop)."""
         if not self.parts:
             return None
         t, f, h, code = (np.concatenate(c) for c in zip(*self.parts)) if len(self.parts) > 1 else self.parts[0]
@@ -53,41 +53,43 @@ class _Jobs:
             if not now.any():
                 return None
             t, f, h, code = t[now], f[now], h[now], code[now]
-        order = np.lexsort((f, t))
+        order = np.lexsort((h, f, t))
         return t[order], f[order], h[order], code[order]
 
 
-class _Resource(Account):
-    """A resource of the batch engine: the shared accounting plus the kernel's state vectors."""
+class _State:
+    """Every resource's parameters and carried state as arrays indexed by resource (sleep rows padded)."""
 
-    def __init__(self, plan: Plan, r: int):
-        super().__init__(plan.resources[r], 1 << r)
-        self.state = np.zeros(N_FLOAT_STATE)
-        self.reach_arr = np.zeros(len(self.timeouts), np.int64)
-        self.tail_arr = np.zeros(len(self.timeouts))
-        self.params = (bool(self.drop), float(self.active_power), np.array(self.timeouts, np.float64),
-                       np.array(self.entry_end, np.float64), np.array(self.exit_latency, np.float64),
-                       np.array(self.cycle_energy, np.float64))
-        self.jobs = _Jobs()
-        self.downstream: set[int] = set()
+    def __init__(self, plan: Plan):
+        self.accounts = [Account(res, 1 << r) for r, res in enumerate(plan.resources)]
+        n = len(self.accounts)
+        width = max([len(a.timeouts) for a in self.accounts] + [1])
+        self.bits = np.array([a.bit for a in self.accounts], np.int64)
+        self.drop = np.array([bool(a.drop) for a in self.accounts], np.bool_)
+        self.active_power = np.array([a.active_power for a in self.accounts], np.float64)
+        self.n_states = np.array([len(a.timeouts) for a in self.accounts], np.int64)
+        self.timeouts, self.entry_end = np.zeros((n, width)), np.zeros((n, width))
+        self.exit_latency, self.cycle_energy = np.zeros((n, width)), np.zeros((n, width))
+        for r, a in enumerate(self.accounts):
+            k = len(a.timeouts)
+            self.timeouts[r, :k], self.entry_end[r, :k] = a.timeouts, a.entry_end
+            self.exit_latency[r, :k], self.cycle_energy[r, :k] = a.exit_latency, a.cycle_energy
+        self.state = np.zeros((n, N_FLOAT_STATE))
+        self.reach = np.zeros((n, width), np.int64)
+        self.tail = np.zeros((n, width))
+        self.wakes = np.zeros(n, np.int64)
 
-    def serve(self, t: np.ndarray, service: np.ndarray, op_energy: np.ndarray):
-        """Serve a sorted batch; returns (start, end, energy charged, woke, dropped) per job."""
-        n = len(t)
-        start, end, energy = np.empty(n), np.empty(n), np.empty(n)
-        woke, dropped = np.zeros(n, np.bool_), np.zeros(n, np.bool_)
-        self.wakes += serve_batch(t, service, op_energy, *self.params, self.state, self.reach_arr, self.tail_arr,
-                                  start, end, energy, woke, dropped)
-        return start, end, energy, woke, dropped
-
-    def sync(self) -> None:
-        """Copy the kernel's state into the shared accumulators (before :meth:`close`)."""
-        s = self.state
-        self.free_at = float(s[FREE_AT])
-        self.idle_time, self.wake_time, self.active_time = float(s[IDLE]), float(s[WAKE]), float(s[ACTIVE_TIME])
-        self.dynamic, self.transitions = float(s[DYNAMIC]), float(s[TRANSITIONS])
-        self.reach = [int(v) for v in self.reach_arr]
-        self.tail = [float(v) for v in self.tail_arr]
+    def accounts_synced(self) -> list[Account]:
+        """The accounts with the kernel's totals copied in (ready for :meth:`Account.close`)."""
+        for r, a in enumerate(self.accounts):
+            s, k = self.state[r], len(a.timeouts)
+            a.free_at = float(s[FREE_AT])
+            a.idle_time, a.wake_time, a.active_time = float(s[IDLE]), float(s[WAKE]), float(s[ACTIVE_TIME])
+            a.dynamic, a.transitions = float(s[DYNAMIC]), float(s[TRANSITIONS])
+            a.reach = [int(v) for v in self.reach[r, :k]]
+            a.tail = [float(v) for v in self.tail[r, :k]]
+            a.wakes = int(self.wakes[r])
+        return self.accounts
 
 
 class _Tables:
@@ -145,65 +147,61 @@ def _order(plan: Plan) -> list[list[int]]:
     return groups[::-1]
 
 
-def has_cycle(plan: Plan) -> bool:
-    """Whether some frame can return to a resource it left (or use one twice in a row)."""
-    loops = any(a.resource == b.resource for hops in plan.hops for a, b in zip(hops, hops[1:]))
-    return loops or any(len(g) > 1 for g in _order(plan))
-
-
 def run_batch(plan: Plan, ready: np.ndarray, codes: np.ndarray, progress: Callable[[float], None] | None = None,
               horizon: float | None = None) -> EngineOutput:
     """Replay frames like :func:`dslsim.sim.engine.run_engine` (same arguments, same results bit for bit)."""
     ready = np.ascontiguousarray(ready, dtype=np.float64)
-    codes = np.ascontiguousarray(codes, dtype=np.int64)
     n = len(ready)
     tables = _Tables(plan)
-    resources = [_Resource(plan, r) for r in range(len(plan.resources))]
+    st = _State(plan)
     groups = _order(plan)
-    for hops in plan.hops:
-        for a, b in zip(hops, hops[1:]):
-            resources[a.resource].downstream.add(b.resource)
+    group_of = np.empty(len(plan.resources), np.int64)
+    for g, members in enumerate(groups):
+        group_of[members] = g
+    in_group = [np.isin(np.arange(len(plan.resources)), members) for members in groups]
+    pending = [_Jobs() for _ in groups]
     start, end, energy = np.zeros(n), np.zeros(n), np.zeros(n)
     wakeups, used, dropped = np.zeros(n, np.int16), np.zeros(n, np.int64), np.zeros(n, np.bool_)
-    first = tables.resource[codes, 0]
-    starts = sorted({hops[0].resource for hops in plan.hops})
-
-    def serve(res: _Resource, batch: tuple[np.ndarray, ...]) -> None:
-        t, f, h, code = batch
-        s, e, en, woke, drop = res.serve(t, tables.service[code, h], tables.energy[code, h])
-        next_t, next_r = np.empty(len(t)), np.empty(len(t), np.int64)
-        pass_on(f, h, code, s, e, en, woke, drop, res.bit, tables.length, tables.delay, tables.resource,
-                start, end, energy, wakeups, used, dropped, next_t, next_r)
-        for r2 in res.downstream:
-            sel = next_r == r2
-            resources[r2].jobs.add(next_t[sel], f[sel], h[sel] + 1, code[sel])
+    first_group = group_of[tables.resource[:, 0]]     # by path code
+    entry_groups = sorted({int(group_of[hops[0].resource]) for hops in plan.hops})
 
     for lo in range(0, max(n, 1), WINDOW_FRAMES):
         hi = min(lo + WINDOW_FRAMES, n)
         limit = float(ready[hi]) if hi < n else np.inf
         frames = np.arange(lo, hi, dtype=np.int64)
-        for r2 in starts:
-            sel = frames[first[lo:hi] == r2] if len(starts) > 1 else frames
-            resources[r2].jobs.add(ready[sel], sel, np.zeros(len(sel), np.int64), codes[sel])
-        for group in groups:
-            if len(group) > 1:
-                raise NotImplementedError("hand-over cycles")
-            res = resources[group[0]]
-            batch = res.jobs.take_before(limit)
-            if batch is not None:
-                serve(res, batch)
+        window_codes = codes[lo:hi].astype(np.int64)  # per window: no full-length copy of the codes
+        for g in entry_groups:
+            sel = (first_group[window_codes] == g) if len(entry_groups) > 1 else slice(None)
+            pending[g].add(ready[lo:hi][sel], frames[sel], np.zeros(len(frames[sel]), np.int64), window_codes[sel])
+        for g in range(len(groups)):
+            batch = pending[g].take_before(limit)
+            if batch is None:
+                continue
+            jt, jf, jh, jc = batch
+            cap = int((tables.length[jc] - jh).sum())
+            out_t, out_r = np.empty(cap), np.empty(cap, np.int64)
+            out_f, out_h, out_c = np.empty(cap, np.int64), np.empty(cap, np.int64), np.empty(cap, np.int64)
+            m = serve_group(jt, jf, jh, jc, limit, in_group[g], st.bits, st.drop, st.active_power, st.timeouts,
+                            st.n_states, st.entry_end, st.exit_latency, st.cycle_energy, st.state, st.reach,
+                            st.tail, st.wakes, tables.length, tables.delay, tables.resource, tables.service,
+                            tables.energy, start, end, energy, wakeups, used, dropped,
+                            out_t, out_f, out_h, out_c, out_r)
+            if m:
+                to = group_of[out_r[:m]]
+                for g2 in np.unique(to) if len(to) > 1 else to:
+                    sel = to == g2
+                    pending[g2].add(out_t[:m][sel], out_f[:m][sel], out_h[:m][sel], out_c[:m][sel])
         if progress is not None and n:
             progress(float(ready[hi - 1]))
     if dropped.any():
         start[dropped & (used == 0)] = np.nan
         end[dropped] = np.nan
-    for res in resources:
-        res.sync()
-    t_end = max(horizon or 0.0, max(r.free_at for r in resources))
-    for res in resources:
-        res.close(t_end)
+    accounts = st.accounts_synced()
+    t_end = max(horizon or 0.0, max(a.free_at for a in accounts))
+    for a in accounts:
+        a.close(t_end)
     return EngineOutput(
         start=start, end=end, energy=energy, wakeups=wakeups, used=used, dropped=dropped,
-        residency=[r.residency for r in resources], dynamic_energy=[r.dynamic for r in resources],
-        transition_energy=[r.transitions for r in resources], wake_count=[r.wakes for r in resources],
-        unattributed_energy=[r.unattributed for r in resources], t_end=t_end, timeline=None, window=None)
+        residency=[a.residency for a in accounts], dynamic_energy=[a.dynamic for a in accounts],
+        transition_energy=[a.transitions for a in accounts], wake_count=[a.wakes for a in accounts],
+        unattributed_energy=[a.unattributed for a in accounts], t_end=t_end, timeline=None, window=None)

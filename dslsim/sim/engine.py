@@ -399,10 +399,9 @@ def run_engine(plan: Plan, ready: np.ndarray, codes: np.ndarray,
     if engine == "auto":
         engine = "batch" if len(ready) >= BATCH_MIN_FRAMES else "reference"
     if engine == "batch" and window is None and lookahead:
-        from dslsim.sim.batch import has_cycle, run_batch  # numba loads only when the batch engine runs
+        from dslsim.sim.batch import run_batch  # numba loads only when the batch engine runs
 
-        if not has_cycle(plan):
-            return run_batch(plan, ready, codes, progress, horizon)
+        return run_batch(plan, ready, codes, progress, horizon)
     ready = np.ascontiguousarray(ready, dtype=np.float64)
     codes = np.ascontiguousarray(codes, dtype=np.int16)
     sim = _Simulation(plan, ready, codes, RUN_AHEAD, lookahead, window)

@@ -1,9 +1,11 @@
-"""The per-resource FIFO recurrence as a compiled loop: one call serves a batch of jobs in ready order.
+"""The FIFO recurrence of a group of resources as one compiled loop (numba).
 
-The loop is :class:`~dslsim.sim.engine._Server`'s ``_plan`` and ``_serve`` arithmetic, operation for operation
-and in the same order, so its results are bit-identical to the reference engine's (the tests compare them on
-random scenarios). It is compiled with numba (no fast-math, so IEEE semantics are kept); the compiled code is
-cached on disk after the first call.
+The loop serves jobs in (ready time, frame, hop) order across the group: every resource then takes its own jobs
+in the order the reference engine (:mod:`dslsim.sim.engine`) does, and a hand-over is never ready before the job
+that makes it, so a job taken from the front of that order can never be overtaken by one not yet made. Each
+job's arithmetic is the reference engine's ``_plan`` and ``_serve``, operation for operation and in the same
+order, so the results are bit-identical (the tests compare them on random scenarios). No fast-math: IEEE
+semantics are kept. The compiled code is cached on disk after the first call.
 """
 
 from __future__ import annotations
@@ -11,93 +13,131 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-# Indices into the float state vector a resource carries from batch to batch.
+# Columns of the float state a resource carries from window to window.
 FREE_AT, IDLE, WAKE, ACTIVE, DYNAMIC, TRANSITIONS = range(6)
 N_FLOAT_STATE = 6
 
 
-@njit(cache=True, nogil=True)
-def serve_batch(t, service, op_energy, drop, active_power, timeouts, entry_end, exit_latency, cycle_energy,
-                state, reach, tail, start, end, frame_energy, woke, dropped):  # pragma: no cover - compiled
-    """Serve jobs ready at ``t`` (sorted by ready time, then frame) on one resource.
+@njit(cache=True, nogil=True, inline="always")
+def _before(t1, f1, h1, t2, f2, h2):  # pragma: no cover - compiled
+    return t1 < t2 or (t1 == t2 and (f1 < f2 or (f1 == f2 and h1 < h2)))
 
-    ``state`` (float64[6]: free-at, idle, wake and active seconds, dynamic and transition joules), ``reach``
-    (int64 per sleep state) and ``tail`` (float64 per sleep state) carry the resource across batches and are
-    updated in place. Per job it writes ``start``, ``end``, the energy charged to the frame, whether it woke the
-    resource and whether it was dropped (``drop``: jobs that find the resource busy are not served). Returns
-    the number of wake-ups.
+
+@njit(cache=True, nogil=True)
+def _push(ht, hf, hh, hc, n, t, f, h, c):  # pragma: no cover - compiled
+    """Push onto a binary min-heap of (t, f, h) keys kept in four arrays; returns the new size."""
+    i = n
+    while i > 0:
+        p = (i - 1) >> 1
+        if not _before(t, f, h, ht[p], hf[p], hh[p]):
+            break
+        ht[i], hf[i], hh[i], hc[i] = ht[p], hf[p], hh[p], hc[p]
+        i = p
+    ht[i], hf[i], hh[i], hc[i] = t, f, h, c
+    return n + 1
+
+
+@njit(cache=True, nogil=True)
+def _pop(ht, hf, hh, hc, n):  # pragma: no cover - compiled
+    """Remove the heap's smallest key (the caller has read it); returns the new size."""
+    n -= 1
+    t, f, h, c = ht[n], hf[n], hh[n], hc[n]
+    i = 0
+    while True:
+        child = 2 * i + 1
+        if child >= n:
+            break
+        if child + 1 < n and _before(ht[child + 1], hf[child + 1], hh[child + 1], ht[child], hf[child], hh[child]):
+            child += 1
+        if not _before(ht[child], hf[child], hh[child], t, f, h):
+            break
+        ht[i], hf[i], hh[i], hc[i] = ht[child], hf[child], hh[child], hc[child]
+        i = child
+    if n > 0:
+        ht[i], hf[i], hh[i], hc[i] = t, f, h, c
+    return n
+
+
+@njit(cache=True, nogil=True)
+def serve_group(jt, jf, jh, jc, limit, in_group, bits, drop, active_power, timeouts, n_states, entry_end,
+                exit_latency, cycle_energy, state, reach, tail, wakes,
+                length, delay, resource, service, op_energy,
+                frame_start, frame_end, frame_energy, frame_wakeups, frame_used, frame_dropped,
+                out_t, out_f, out_h, out_c, out_r):  # pragma: no cover - compiled
+    """Serve a group's jobs ready before ``limit``.
+
+    ``jt, jf, jh, jc``: the jobs known now (ready time, frame, hop, path code), sorted by (t, f, h). Jobs the
+    group hands to itself join them while ready before ``limit``. Per resource r (arrays indexed by r):
+    ``in_group``, ``bits`` (its bit in ``frame_used``), ``drop``, ``active_power``, sleep ``timeouts``,
+    ``entry_end``, ``exit_latency``, ``cycle_energy`` (rows padded; ``n_states`` used), and the carried
+    ``state`` (float, see the column names), ``reach``, ``tail`` and ``wakes``, updated in place. Path tables are
+    indexed [code, hop]. Frame results are written in place. Jobs for later (other groups, or this group at or
+    after ``limit``) go to ``out_*`` (ready time, frame, hop, code, resource); returns how many.
     """
-    n_states = timeouts.shape[0]
-    first_timeout = timeouts[0] if n_states else np.inf
-    free_at = state[FREE_AT]
-    idle_time, wake_time, active_time = state[IDLE], state[WAKE], state[ACTIVE]
-    dynamic, transitions = state[DYNAMIC], state[TRANSITIONS]
-    wakes = 0
-    for i in range(t.shape[0]):
-        ti = t[i]
-        if ti < free_at and drop:
-            dropped[i] = True
+    cap = out_t.shape[0]
+    ht, hf, hh, hc = np.empty(cap), np.empty(cap, np.int64), np.empty(cap, np.int64), np.empty(cap, np.int64)
+    n_heap = 0
+    n_out = 0
+    i, n_ext = 0, jt.shape[0]
+    while True:
+        from_heap = n_heap > 0 and (i >= n_ext or _before(ht[0], hf[0], hh[0], jt[i], jf[i], jh[i]))
+        if from_heap:
+            t, f, h, c = ht[0], hf[0], hh[0], hc[0]
+            n_heap = _pop(ht, hf, hh, hc, n_heap)
+        elif i < n_ext:
+            t, f, h, c = jt[i], jf[i], jh[i], jc[i]
+            i += 1
+        else:
+            break
+        r = resource[c, h]
+        free_at = state[r, FREE_AT]
+        if t < free_at and drop[r]:
+            frame_dropped[f] = True
             continue
-        g = ti - free_at
+        g = t - free_at
         if g <= 0:
             s, k = free_at, -2
-        elif g <= first_timeout:
-            s, k = ti, -1
+        elif n_states[r] == 0 or g <= timeouts[r, 0]:
+            s, k = t, -1
         else:
             k = -1
-            for j in range(n_states):
-                if g <= timeouts[j]:
+            for j in range(n_states[r]):
+                if g <= timeouts[r, j]:
                     break
                 k += 1
-            s = max(ti, free_at + entry_end[k]) + exit_latency[k]
-        svc = service[i]
-        e = op_energy[i]
-        dynamic += e
-        e += active_power * svc
+            s = max(t, free_at + entry_end[r, k]) + exit_latency[r, k]
+        svc = service[c, h]
+        e = op_energy[c, h]
+        state[r, DYNAMIC] += e
+        e += active_power[r] * svc
         if k == -1:
-            idle_time += g
+            state[r, IDLE] += g
         elif k >= 0:
-            reach[k] += 1
-            tail[k] += g - timeouts[k]
-            wake_time += s - free_at - g
-            wakes += 1
-            transitions += cycle_energy[k]
-            e += cycle_energy[k]
-            woke[i] = True
-        active_time += svc
-        start[i] = s
-        end[i] = s + svc
-        frame_energy[i] = e
-        free_at = s + svc
-    state[FREE_AT] = free_at
-    state[IDLE], state[WAKE], state[ACTIVE] = idle_time, wake_time, active_time
-    state[DYNAMIC], state[TRANSITIONS] = dynamic, transitions
-    return wakes
-
-
-@njit(cache=True, nogil=True)
-def pass_on(f, h, code, start, end, energy, woke, dropped, bit, length, delay, resource,
-            frame_start, frame_end, frame_energy, frame_wakeups, frame_used, frame_dropped,
-            next_t, next_resource):  # pragma: no cover - compiled
-    """Book a served batch into the per-frame arrays (in the reference engine's order of operations) and say
-    where each job goes next: ``next_resource`` (-1: the frame is done or dropped) and its ready time there."""
-    for i in range(f.shape[0]):
-        fi, hi, c = f[i], h[i], code[i]
-        next_resource[i] = -1
-        if dropped[i]:
-            frame_dropped[fi] = True
-            continue
-        if hi == 0:
-            frame_start[fi] = start[i]
-            frame_energy[fi] = energy[i]
-            frame_used[fi] = bit
+            reach[r, k] += 1
+            tail[r, k] += g - timeouts[r, k]
+            state[r, WAKE] += s - free_at - g
+            wakes[r] += 1
+            state[r, TRANSITIONS] += cycle_energy[r, k]
+            e += cycle_energy[r, k]
+            frame_wakeups[f] += 1
+        state[r, ACTIVE] += svc
+        end = s + svc
+        state[r, FREE_AT] = end
+        if h == 0:
+            frame_start[f] = s
+            frame_energy[f] = e
+            frame_used[f] = bits[r]
         else:
-            frame_energy[fi] += energy[i]
-            frame_used[fi] |= bit
-        if woke[i]:
-            frame_wakeups[fi] += 1
-        if hi + 1 < length[c]:
-            next_t[i] = end[i] + delay[c, hi]
-            next_resource[i] = resource[c, hi + 1]
+            frame_energy[f] += e
+            frame_used[f] |= bits[r]
+        if h + 1 < length[c]:
+            nt = end + delay[c, h]
+            nr = resource[c, h + 1]
+            if in_group[nr] and nt < limit:
+                n_heap = _push(ht, hf, hh, hc, n_heap, nt, f, h + 1, c)
+            else:
+                out_t[n_out], out_f[n_out], out_h[n_out], out_c[n_out], out_r[n_out] = nt, f, h + 1, c, nr
+                n_out += 1
         else:
-            frame_end[fi] = end[i]
+            frame_end[f] = end
+    return n_out

@@ -133,9 +133,12 @@ def summarize(latency: np.ndarray, codes: np.ndarray, out: EngineOutput, resourc
     """Headline figures: latency percentiles, deadline misses, power, energy per frame by path, battery life."""
     t_end = out.t_end
     n = len(latency)
-    lat = latency[~out.dropped]
     s: dict[str, Any] = {"frames": n, "duration_s": t_end, "dropped": int(out.dropped.sum())}
-    for p, value in zip(PERCENTILES, np.percentile(lat, PERCENTILES) if len(lat) else [np.nan] * len(PERCENTILES)):
+    lat = latency[~out.dropped] if s["dropped"] else latency   # no copy unless frames were dropped
+    # One working copy for the percentiles (numpy would make its own anyway), sorted in place.
+    percentiles = np.percentile(lat.copy(), PERCENTILES, overwrite_input=True) if len(lat) \
+        else [np.nan] * len(PERCENTILES)
+    for p, value in zip(PERCENTILES, percentiles):
         s[f"latency_p{p}_s"] = float(value)
     s["latency_max_s"] = float(lat.max()) if len(lat) else float("nan")
     s["deadline_s"] = plan.deadline
