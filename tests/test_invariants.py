@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -155,9 +157,36 @@ def test_baseline_cache_reuses_an_identical_baseline(trace):
     a = simulate("watch", trace.rethreshold(0.4), baseline_cache=cache)
     b = simulate("watch", trace.rethreshold(0.6), baseline_cache=cache)
     plain = simulate("watch", trace.rethreshold(0.6))
-    assert len(cache) == 1 and a.baseline == b.baseline
+    assert len(cache) == 1 and _same(a.baseline, b.baseline)
     assert _same(b.summary, plain.summary)
     simulate("earbud", trace, baseline_cache=cache)            # another device: another baseline
+    assert len(cache) == 2
+
+
+def test_baseline_cache_key_is_what_the_dense_schedule_depends_on(trace):
+    """A change to a core the dense path never visits, to the battery or to the deadline reuses the cached
+    schedule, and the summary is still the one a fresh run gives (those enter when the result is assembled);
+    a change to a core the dense path visits runs the baseline again."""
+    from dslsim.hw.load import load_profile
+    from dslsim.sim.scenario import load_scenario, parse_scenario
+
+    profile = load_profile("phone")
+    base = dict(profile.default_scenario)
+    cache: dict = {}
+    simulate(profile, trace, baseline_cache=cache)
+    variants = [parse_scenario({**base, "opp": {**base["opp"], "little": "low"}}, profile),      # untouched core
+                parse_scenario({**base, "sleep": {**base["sleep"], "little": {"core_off": "1 ms"}}}, profile),
+                parse_scenario({**base, "deadline": "5 ms"}, profile)]
+    battery = dataclasses.replace(profile, battery=dataclasses.replace(profile.battery,
+                                                                       capacity_ah=profile.battery.capacity_ah / 2))
+    for prof, scenario in [(profile, v) for v in variants] + [(battery, load_scenario(None, battery))]:
+        cached = simulate(prof, trace, scenario, baseline_cache=cache)
+        fresh = simulate(prof, trace, scenario)
+        assert len(cache) == 1
+        assert _same(cached.baseline, fresh.baseline) and _same(cached.summary, fresh.summary)
+    assert battery.battery.usable_energy != profile.battery.usable_energy
+    simulate(profile, trace, parse_scenario({**base, "opp": {**base["opp"], "big": "low"}}, profile),
+             baseline_cache=cache)
     assert len(cache) == 2
 
 

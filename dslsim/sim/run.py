@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Callable
@@ -17,7 +18,7 @@ import numpy as np
 from dslsim.errors import DslsimError
 from dslsim.hw.load import load_profile
 from dslsim.hw.profile import Profile
-from dslsim.sim.engine import run_engine
+from dslsim.sim.engine import Account, EngineOutput, run_engine
 from dslsim.sim.plan import Plan, build_plan
 from dslsim.sim.results import SimResult, build_result
 from dslsim.sim.scenario import Scenario, load_scenario
@@ -62,13 +63,21 @@ def simulate(profile: str | Path | Profile, trace: str | Path | Trace, scenario:
     base = None
     if baseline:
         dense = list(trace.meta.paths).index(trace.meta.dense_path)
-        key = (plan.resources, plan.hops[dense], plan.frame_duration, plan.deadline, horizon,
-               hashlib.sha1(ready.tobytes()).hexdigest(), lookahead)
-        base = baseline_cache.get(key) if baseline_cache is not None else None
-        if base is None:
-            base = run("baseline", np.full_like(codes, dense), with_frames=False)
+        dense_codes = np.full_like(codes, dense)
+        touched = sorted({hop.resource for hop in plan.hops[dense]})
+        # What the dense path's schedule depends on: the resources it visits, its hops and the arrivals. Cores it
+        # never visits, the battery, the floor and the deadline enter only when the result is assembled below.
+        key = (tuple((r, plan.resources[r]) for r in touched), plan.hops[dense], plan.frame_duration, horizon,
+               hashlib.sha1(ready.tobytes()).hexdigest())
+        out = baseline_cache.get(key) if baseline_cache is not None else None
+        if out is None:
+            tick = (lambda now: progress("baseline", now, float(ready[-1]))) if progress else None
+            out = run_engine(plan, ready, dense_codes, progress=tick, horizon=horizon, engine=engine,
+                             lookahead=lookahead)
             if baseline_cache is not None:
-                baseline_cache[key] = base
+                baseline_cache[key] = summary_inputs(out)
+        base = build_result(with_idle_resources(out, plan, touched), plan, profile, ready, dense_codes, index,
+                            with_frames=False, horizon=horizon)
     result = run("simulate", codes)
     result.meta = {"profile": profile.name, "profile_file": profile.source_file, "scenario": scenario.name,
                    "trace_source": trace.meta.source, "dense_path": trace.meta.dense_path,
@@ -88,6 +97,28 @@ def simulate(profile: str | Path | Profile, trace: str | Path | Trace, scenario:
                 f"('{base.summary['busiest_resource']}' busy {100 * base.summary['max_utilization']:.0f} % of the "
                 f"time), so there is no baseline battery life to gain against.")
     return result
+
+
+def summary_inputs(out: EngineOutput) -> EngineOutput:
+    """``out`` without the per-frame arrays a summary does not read (start, wake-ups, cores): what a baseline
+    cache keeps."""
+    return replace(out, start=out.start[:0], wakeups=out.wakeups[:0], used=out.used[:0])
+
+
+def with_idle_resources(out: EngineOutput, plan: Plan, touched: list[int]) -> EngineOutput:
+    """``out`` with every resource outside ``touched`` recomputed for ``plan`` as the engine accounts a resource
+    that no frame visits (idle from 0, then its sleep states, up to the end of the run)."""
+    lists = {name: list(getattr(out, name)) for name in
+             ("residency", "dynamic_energy", "transition_energy", "wake_count", "unattributed_energy")}
+    for r, res in enumerate(plan.resources):
+        if r in touched:
+            continue
+        account = Account(res, 1 << r)
+        account.close(out.t_end)
+        lists["residency"][r] = account.residency
+        lists["dynamic_energy"][r], lists["transition_energy"][r] = account.dynamic, account.transitions
+        lists["wake_count"][r], lists["unattributed_energy"][r] = account.wakes, account.unattributed
+    return replace(out, **lists)
 
 
 #: Limits of one simulation: the engine marks a frame's cores in a 64-bit mask, steps run-ahead resources every
