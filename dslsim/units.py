@@ -54,6 +54,14 @@ def registry():
         return pint.UnitRegistry()
 
 
+@lru_cache(maxsize=4096)
+def _convert(number: str, unit_text: str, unit: str) -> float:
+    """Pint's conversion of ``number unit_text`` to ``unit``, remembered: profiles repeat the same few strings,
+    and a sweep parses its profile once per point. Errors are raised, never remembered."""
+    quantity = registry().Quantity(float(number), unit_text)
+    return float(quantity.to(unit or "dimensionless").magnitude)
+
+
 def expected(unit: str) -> str:
     """What a field in ``unit`` should look like, for error messages."""
     return EXAMPLES.get(unit, f"a quantity in {unit}")
@@ -80,10 +88,8 @@ def parse_quantity(value: Any, unit: str, source: Any, key_path: str, *, minimum
         match = QUANTITY.match(value) if len(value) <= 64 else None
         if match is None or len(match.group("number")) > 30:
             raise InputError(source, key_path, f"{describe(value)} (not a number with a unit)", wanted)
-        ureg = registry()
         try:
-            quantity = ureg.Quantity(float(match.group("number")), match.group("unit") or "")
-            number = float(quantity.to(unit or "dimensionless").magnitude)
+            number = _convert(match.group("number"), match.group("unit") or "", unit)
         except pint.DimensionalityError:
             raise InputError(source, key_path, f"{value!r} (wrong kind of unit)", wanted) from None
         except Exception:

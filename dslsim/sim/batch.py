@@ -53,8 +53,22 @@ class _Jobs:
             if not now.any():
                 return None
             t, f, h, code = t[now], f[now], h[now], code[now]
+        if _in_order(t, f, h):  # the common case: one upstream resource, whose completions come in order
+            return t, f, h, code
         order = np.lexsort((h, f, t))
         return t[order], f[order], h[order], code[order]
+
+
+def _in_order(t: np.ndarray, f: np.ndarray, h: np.ndarray) -> bool:
+    """Whether the jobs are already sorted by (t, f, h)."""
+    dt = t[1:] - t[:-1]
+    if (dt > 0).all():
+        return True
+    if (dt < 0).any():
+        return False
+    tie = dt == 0
+    df = f[1:][tie] - f[:-1][tie]
+    return bool((df > 0).all() or ((df >= 0).all() and (h[1:][tie][df == 0] > h[:-1][tie][df == 0]).all()))
 
 
 class _State:
@@ -160,6 +174,13 @@ def run_batch(plan: Plan, ready: np.ndarray, codes: np.ndarray, progress: Callab
         group_of[members] = g
     in_group = [np.isin(np.arange(len(plan.resources)), members) for members in groups]
     pending = [_Jobs() for _ in groups]
+    # The groups each group hands frames to (itself included, for jobs it carries to the next window).
+    next_groups: list[list[int]] = [[] for _ in groups]
+    for hops in plan.hops:
+        for a, b in zip(hops, hops[1:]):
+            ga, gb = int(group_of[a.resource]), int(group_of[b.resource])
+            if gb not in next_groups[ga]:
+                next_groups[ga].append(gb)
     start, end, energy = np.zeros(n), np.zeros(n), np.zeros(n)
     wakeups, used, dropped = np.zeros(n, np.int16), np.zeros(n, np.int64), np.zeros(n, np.bool_)
     first_group = group_of[tables.resource[:, 0]]     # by path code
@@ -187,10 +208,14 @@ def run_batch(plan: Plan, ready: np.ndarray, codes: np.ndarray, progress: Callab
                             tables.energy, start, end, energy, wakeups, used, dropped,
                             out_t, out_f, out_h, out_c, out_r)
             if m:
-                to = group_of[out_r[:m]]
-                for g2 in np.unique(to) if len(to) > 1 else to:
-                    sel = to == g2
-                    pending[g2].add(out_t[:m][sel], out_f[:m][sel], out_h[:m][sel], out_c[:m][sel])
+                out = out_t[:m], out_f[:m], out_h[:m], out_c[:m]
+                if len(next_groups[g]) == 1:
+                    pending[next_groups[g][0]].add(*out)
+                else:
+                    to = group_of[out_r[:m]]
+                    for g2 in next_groups[g]:
+                        sel = to == g2
+                        pending[g2].add(*(a[sel] for a in out))
         if progress is not None and n:
             progress(float(ready[hi - 1]))
     if dropped.any():

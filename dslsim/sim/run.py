@@ -177,11 +177,13 @@ def scenario_warnings(result: SimResult, plan: Plan, scenario: Scenario, profile
                    f"(p50 latency {1e3 * s['latency_p50_s']:,.1f} ms); no battery life is reported. Averaged over "
                    f"the time to drain the queue it would read {s['battery_life_drained_h']:,.1f} h, which no device "
                    f"would see.")
-    per_core = result.per_core().set_index("resource")
+    per_core = None
     for r in plan.resources:
         core = profile.cores.get(r.name)
         if core is None or not core.sleep_states or scenario.sleep.get(r.name):
             continue
+        if per_core is None:  # a table built only when a warning needs it (sweeps run thousands of points)
+            per_core = result.per_core().set_index("resource")
         idle_w = per_core.loc[r.name, "static_mW"] / 1e3
         out.append(f"core '{r.name}' has sleep states ({', '.join(x.name for x in core.sleep_states)}) but no sleep "
                    f"policy in scenario '{scenario.name}': it idles clocked whenever it is not running, "

@@ -195,10 +195,11 @@ class Trace:
         if "score" not in self.frames.columns or len(names) != 2:
             raise DslsimError(f"re-thresholding needs a two-path trace with a score column; this one has paths "
                               f"{names} and columns {list(self.frames.columns)}.")
-        other = names[1 - names.index(self.meta.dense_path)]
+        dense_code = names.index(self.meta.dense_path)
         dense = self.frames["score"].to_numpy() >= threshold
         frames = self.frames.copy()
-        frames["path"] = pd.Categorical(np.where(dense, self.meta.dense_path, other), categories=names)
+        codes = np.where(dense, dense_code, 1 - dense_code).astype(np.int8)
+        frames["path"] = pd.Categorical.from_codes(codes, categories=names)
         meta = TraceMeta(**{**self.meta.__dict__, "threshold": float(threshold)})
         return Trace(meta, frames)
 
