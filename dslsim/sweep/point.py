@@ -51,3 +51,8 @@ def run_point(task: dict[str, Any]) -> dict[str, Any]:
     row.update(trace.routed_error())
     row["sim_wall_s"] = time.perf_counter() - t0
     return row
+
+
+def run_points(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """:func:`run_point` over several tasks (one Dask task for a chunk of neighbouring points)."""
+    return [run_point(task) for task in tasks]
