@@ -8,9 +8,14 @@
 
 from __future__ import annotations
 
+import atexit
+import hashlib
+import json
 import math
+import os
 import re
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from dslsim.errors import InputError, describe
@@ -54,12 +59,94 @@ def registry():
         return pint.UnitRegistry()
 
 
-@lru_cache(maxsize=4096)
+#: Pint's answers already known (key: number text, unit text, target unit), loaded from the conversion store.
+_KNOWN: dict[str, float] | None = None
+#: Most conversions the store keeps (a sweep's ranges add a few each; this bounds the file, not correctness).
+MAX_STORED = 20_000
+_STORE_FORMAT = "dslsim.units/1"
+
+
+def cache_dir() -> Path | None:
+    """Where dslsim keeps what it may recompute: ``$DSLSIM_CACHE_DIR`` ('none' turns it off), else the user's
+    cache folder (``$XDG_CACHE_HOME`` or ``~/.cache``) / dslsim."""
+    env = os.environ.get("DSLSIM_CACHE_DIR")
+    if env is not None:
+        return None if env.strip().lower() in ("", "none") else Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "dslsim"
+
+
+def _store_path() -> Path | None:
+    folder = cache_dir()
+    if folder is None:
+        return None
+    try:
+        from importlib.metadata import version
+
+        return folder / f"units-pint-{version('pint')}.json"
+    except Exception:  # no metadata: no store, pint answers every time
+        return None
+
+
+def _checksum(conversions: dict[str, float]) -> str:
+    return hashlib.sha256(json.dumps(conversions, sort_keys=True).encode()).hexdigest()
+
+
+def _known() -> dict[str, float]:
+    """The conversions pint gave in earlier runs (same pint version), if the store is intact; else none."""
+    global _KNOWN
+    if _KNOWN is None:
+        _KNOWN = {}
+        path = _store_path()
+        try:
+            data = json.loads(path.read_text()) if path is not None and path.is_file() else None
+            conversions = data.get("conversions") if isinstance(data, dict) else None
+            if (isinstance(conversions, dict) and data.get("format") == _STORE_FORMAT
+                    and data.get("checksum") == _checksum(conversions)
+                    and all(isinstance(v, float) for v in conversions.values())):
+                _KNOWN = conversions
+        except (OSError, ValueError):
+            pass  # a damaged or unreadable store is ignored: pint answers, and the store is rewritten
+    return _KNOWN
+
+
+def _save_known() -> None:
+    path = _store_path()
+    if path is None or not _KNOWN:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conversions = dict(sorted(_KNOWN.items())[:MAX_STORED])
+        payload = json.dumps({"format": _STORE_FORMAT, "checksum": _checksum(conversions),
+                              "conversions": conversions})
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(payload)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # an unwritable cache folder only costs the next run pint's start-up
+
+
 def _convert(number: str, unit_text: str, unit: str) -> float:
-    """Pint's conversion of ``number unit_text`` to ``unit``, remembered: profiles repeat the same few strings,
-    and a sweep parses its profile once per point. Errors are raised, never remembered."""
-    quantity = registry().Quantity(float(number), unit_text)
-    return float(quantity.to(unit or "dimensionless").magnitude)
+    """Pint's conversion of ``number unit_text`` to ``unit``, remembered: profiles repeat the same few strings, a
+    sweep parses its profile once per point, and importing pint costs a fresh process a quarter of a second.
+    Known answers come from a checksummed store per pint version (see :func:`cache_dir`); errors are raised,
+    never remembered."""
+    key = f"{number}|{unit_text}|{unit}"
+    known = _known()
+    value = known.get(key)
+    if value is None:
+        quantity = registry().Quantity(float(number), unit_text)
+        value = float(quantity.to(unit or "dimensionless").magnitude)
+        if len(known) < MAX_STORED:
+            if not _NEW:  # the first new answer of this process: write the store when it ends
+                atexit.register(_save_known)
+            _NEW.add(key)
+            known[key] = value
+    return value
+
+
+#: Conversions this process added to the store.
+_NEW: set[str] = set()
 
 
 def expected(unit: str) -> str:
@@ -83,17 +170,14 @@ def parse_quantity(value: Any, unit: str, source: Any, key_path: str, *, minimum
                              f"{wanted} (a number needs a unit here)")
         number = float(value)
     elif isinstance(value, str):
-        import pint
-
         match = QUANTITY.match(value) if len(value) <= 64 else None
         if match is None or len(match.group("number")) > 30:
             raise InputError(source, key_path, f"{describe(value)} (not a number with a unit)", wanted)
         try:
             number = _convert(match.group("number"), match.group("unit") or "", unit)
-        except pint.DimensionalityError:
-            raise InputError(source, key_path, f"{value!r} (wrong kind of unit)", wanted) from None
-        except Exception:
-            raise InputError(source, key_path, f"{value!r} (not a quantity)", wanted) from None
+        except Exception as exc:  # pint's errors; pint is imported only if it had to answer
+            kind = "wrong kind of unit" if type(exc).__name__ == "DimensionalityError" else "not a quantity"
+            raise InputError(source, key_path, f"{value!r} ({kind})", wanted) from None
     else:
         raise InputError(source, key_path, describe(value), wanted)
     if not math.isfinite(number) or abs(number) > MAX_MAGNITUDE:

@@ -13,6 +13,14 @@ from dslsim.hw.load import parse_profile
 from dslsim.trace.schema import Op, Stage, Trace, TraceMeta
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config):
+    """The suite keeps its caches (the unit-conversion store) in its own folder, not the user's."""
+    import os
+    import tempfile
+
+    os.environ.setdefault("DSLSIM_CACHE_DIR", tempfile.mkdtemp(prefix="dslsim-test-cache-"))
 SHIPPED_TRACE = ROOT / "traces" / "dsl-75hz-10min.parquet"
 
 #: One core at 100 MHz and 1 V, 1 MAC/cycle, 10 pJ/MAC, leakage 1 mW, +1 mW idle, one sleep state.

@@ -69,15 +69,18 @@ def test_batch_engine_matches_the_reference_bit_for_bit(seed, window, monkeypatc
 
 def test_auto_engine_picks_by_size(monkeypatch):
     """Short runs go to the reference engine (no compile cost), long ones to the batch engine."""
+    import sys
+
     from dslsim.sim import engine
 
     called = []
     real = batch.run_batch
     monkeypatch.setattr(batch, "run_batch", lambda *a, **k: called.append(1) or real(*a, **k))
+    monkeypatch.delitem(sys.modules, "dslsim.sim.kernel", raising=False)   # as in a process without it loaded
     profile, trace, scenario = random_case(0)
     simulate(profile, trace, scenario, baseline=False)
     assert not called
-    monkeypatch.setattr(engine, "BATCH_MIN_FRAMES", 10)
+    monkeypatch.setattr(engine, "BATCH_MIN_JOBS", 10)
     simulate(profile, trace, scenario, baseline=False)
     assert called
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import sys
 from array import array
 from dataclasses import dataclass
 from typing import Callable
@@ -375,10 +376,11 @@ class _Simulation:
 
 
 #: The engines :func:`run_engine` offers: 'auto' picks the compiled batch engine for runs of at least
-#: :data:`BATCH_MIN_FRAMES` frames and this module's SimPy replay ('reference') for shorter ones, where loading
-#: the compiled code (about half a second) would cost more than it saves.
+#: :data:`BATCH_MIN_JOBS` jobs (frames times the hops of their paths), or once it is loaded, and this module's
+#: SimPy replay ('reference') for shorter ones, where loading the compiled code (about half a second, about
+#: 3 us per job in the reference) would cost more than it saves.
 ENGINES = ("auto", "batch", "reference")
-BATCH_MIN_FRAMES = 200_000
+BATCH_MIN_JOBS = 150_000
 
 
 def run_engine(plan: Plan, ready: np.ndarray, codes: np.ndarray,
@@ -397,7 +399,9 @@ def run_engine(plan: Plan, ready: np.ndarray, codes: np.ndarray,
     if engine not in ENGINES:
         raise ValueError(f"engine {engine!r}; expected one of {ENGINES}")
     if engine == "auto":
-        engine = "batch" if len(ready) >= BATCH_MIN_FRAMES else "reference"
+        jobs = int(np.bincount(np.asarray(codes, dtype=np.int64), minlength=len(plan.hops))
+                   @ np.array([len(h) for h in plan.hops])) if len(codes) else 0
+        engine = "batch" if jobs >= BATCH_MIN_JOBS or "dslsim.sim.kernel" in sys.modules else "reference"
     if engine == "batch" and window is None and lookahead:
         from dslsim.sim.batch import run_batch  # numba loads only when the batch engine runs
 
