@@ -78,6 +78,7 @@ def simulate(profile: str | Path | Profile, trace: str | Path | Trace, scenario:
                 baseline_cache[key] = summary_inputs(out)
         base = build_result(with_idle_resources(out, plan, touched), plan, profile, ready, dense_codes, index,
                             with_frames=False, horizon=horizon)
+        del out, dense_codes  # the baseline's per-frame arrays go before the run's own are made
     result = run("simulate", codes)
     result.meta = {"profile": profile.name, "profile_file": profile.source_file, "scenario": scenario.name,
                    "trace_source": trace.meta.source, "dense_path": trace.meta.dense_path,
