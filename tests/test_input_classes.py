@@ -166,7 +166,28 @@ def test_a_corrupt_sweep_point_is_redone_not_counted(tmp_path):
     store = SweepStore(tmp_path)
     store.points_dir.mkdir(parents=True)
     (store.points_dir / "abc.parquet").write_bytes(b"PAR1 not really")
-    assert store.done() == set() and not (store.points_dir / "abc.parquet").exists()
+    (store.points_dir / "def.json").write_text('{"point_id": "def", "battery')          # cut short
+    (store.points_dir / "ghi.json").write_text('{"point_id": "other"}')                # not its own row
+    assert store.done() == set() and not any(store.points_dir.iterdir())
+
+
+def test_a_store_of_an_earlier_version_still_resumes(tmp_path):
+    """Point files of earlier versions (one-row Parquet) count as done and join the table beside JSON ones."""
+    import json
+
+    import pandas as pd
+
+    from dslsim.sweep.store import SweepStore
+
+    store = SweepStore(tmp_path)
+    store.points_dir.mkdir(parents=True)
+    (tmp_path / "manifest.json").write_text(json.dumps({"points": [{"id": "old"}, {"id": "new"}]}))
+    pd.DataFrame([{"point_id": "old", "battery_life_h": 12.5}]).to_parquet(store.points_dir / "old.parquet")
+    store.save({"point_id": "new", "battery_life_h": float("nan"), "keeps_up": True})
+    assert store.done() == {"old", "new"}
+    table = store.table()
+    assert table["point_id"].tolist() == ["old", "new"] and table["battery_life_h"].iloc[0] == 12.5
+    assert table["battery_life_h"].isna().iloc[1]
 
 
 def test_sweep_flags_are_real_booleans(tmp_path):
@@ -264,7 +285,7 @@ def test_sweep_workers_die_with_a_killed_parent(tmp_path):
         return found
 
     deadline = time.time() + 60
-    while time.time() < deadline and (len(children()) < 2 or not list((out / "points").glob("*.parquet"))):
+    while time.time() < deadline and (len(children()) < 2 or not list((out / "points").glob("*.json"))):
         time.sleep(0.1)
     workers = children()
     assert workers, "the sweep never started its workers"

@@ -126,16 +126,16 @@ def test_killed_cli_sweep_resumes(tmp_path, short_trace):
     cmd = [sys.executable, "-m", "dslsim.cli.main", "sweep", str(spec), "--out", str(out), "--jobs", "1"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
-    while time.time() < deadline and len(list((out / "points").glob("*.parquet"))) < 3:
+    while time.time() < deadline and len(list((out / "points").glob("*.json"))) < 3:
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode != 0 and "Traceback" not in err, (proc.returncode, err[-2000:])
-    done = {p.name: p.stat().st_mtime_ns for p in (out / "points").glob("*.parquet")}
+    done = {p.name: p.stat().st_mtime_ns for p in (out / "points").glob("*.json")}
     assert 3 <= len(done) < 24
     assert not list(out.rglob("*.tmp"))
     subprocess.run(cmd, check=True, capture_output=True)
-    after = {p.name: p.stat().st_mtime_ns for p in (out / "points").glob("*.parquet")}
+    after = {p.name: p.stat().st_mtime_ns for p in (out / "points").glob("*.json")}
     assert len(after) == 24 and all(after[k] == v for k, v in done.items())
     assert len(pd.read_parquet(out / "results.parquet")) == 24
 

@@ -27,14 +27,19 @@ from dslsim.cli.progress import SimProgress, progress_option
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of the text report.")
 @click.option("--allow-backlog", is_flag=True,
               help="Exit 0 even when the scenario cannot keep up with the frames (exit 4 otherwise).")
+@click.option("--engine", type=click.Choice(["auto", "batch", "reference"]), default="auto", show_default=True,
+              help="Simulation engine: the compiled batch engine, the SimPy reference (same numbers, bit for bit), "
+                   "or by run size.")
 @progress_option
-def simulate(profile, trace_path, scenario, baseline, out_dir, formats, no_frames, as_json, allow_backlog, progress):
+def simulate(profile, trace_path, scenario, baseline, out_dir, formats, no_frames, as_json, allow_backlog, engine,
+             progress):
     """Simulate a trace on a device profile; print latency, always-on power and battery life.
 
     \b
     Examples:
       dslsim simulate --profile watch --trace traces/dsl-75hz-10min.parquet
       dslsim simulate -p phone -t traces/dsl-75hz-10min.parquet -s my-scenario.yaml --out out/phone
+      dslsim simulate -p earbud -t day.parquet --engine reference      # cross-check on the SimPy engine
     """
     from dslsim.report.export import json_safe, write_result
     from dslsim.report.text import render_summary
@@ -42,7 +47,7 @@ def simulate(profile, trace_path, scenario, baseline, out_dir, formats, no_frame
 
     bars = SimProgress(progress)
     try:
-        result = run(profile, trace_path, scenario, baseline=baseline, progress=bars)
+        result = run(profile, trace_path, scenario, baseline=baseline, progress=bars, engine=engine)
     finally:
         bars.close()
     if as_json:
