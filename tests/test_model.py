@@ -340,6 +340,32 @@ def test_light_path_on_the_first_codebooks_reads_only_their_codes():
     assert torch.equal(before[0], after[0]) and not torch.allclose(before[1], after[1])
 
 
+def test_rank_labels_are_each_frames_rank():
+    from dslsim.model.train import rank_labels
+
+    adv = torch.tensor([[3.0, -1.0, 0.5], [10.0, 2.0, -4.0]])
+    # sorted: -4, -1, 0.5, 2, 3, 10 -> ranks 0..5, scaled by 5
+    assert torch.equal(rank_labels(adv), torch.tensor([[4.0, 1.0, 2.0], [5.0, 3.0, 0.0]]) / 5)
+
+
+def test_switch_detail_reads_what_the_light_path_lacks():
+    """With switch_detail the switches see [q, q - coarse]: a frame whose finer codes are changed gets another
+    score, while the light path's output stays the same."""
+    import dataclasses
+
+    torch.manual_seed(6)
+    model = DSLCodec(dataclasses.replace(TINY, light_codebooks=1, switch_detail=True)).eval()
+    x = torch.randn(1, 1, 320 * 6) * 0.3
+    with torch.no_grad():
+        q, coarse, _ = model.encode(x)
+        assert model.switch.fc1.in_channels == 2 * TINY.embed_dim
+        assert torch.equal(model.switch_input(q, coarse), torch.cat([q, q - coarse], 1))
+        a = model.infer(x, route="dsl")
+        model.rvq.quantizers[1].codebook.mul_(2.0)
+        b = model.infer(x, route="dsl")
+    assert torch.equal(a["light"], b["light"]) and not torch.allclose(a["score"], b["score"])
+
+
 def test_level_normalisation_makes_the_codec_level_invariant():
     """With AGC the codec's output scales with its input exactly (the network sees the same normalised audio)."""
     import dataclasses

@@ -43,6 +43,11 @@ def _seconds(text: str, what: str) -> float:
               help="Full path = light decoder + a refinement (starts equal to light), or a decoder of its own.")
 @click.option("--light-codebooks", type=click.IntRange(min=0), default=0, show_default=True,
               help="The light decoder reads only the first N quantizers (a lower bitrate); 0: all of them.")
+@click.option("--switch-detail", is_flag=True,
+              help="The switches also read the detail the light decoder lacks (with --light-codebooks).")
+@click.option("--switch-target", type=click.Choice(["top", "rank"]), default="top", show_default=True,
+              help="The DSL switch's self-label: the batch's top --target-full-share of full-path advantage, "
+                   "or every frame's advantage rank (0..1).")
 @click.option("--init-from", type=click.Path(dir_okay=False, exists=True), default=None,
               help="Start a new run from this checkpoint's weights where names and shapes match (fine-tune).")
 @click.option("--agc", "agc_seconds", type=click.FloatRange(0), default=0.5, show_default=True,
@@ -69,7 +74,7 @@ def _seconds(text: str, what: str) -> float:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--fresh", is_flag=True, help="Start over even if --out exists.")
 def train(out, time_budget, steps, width, embed_dim, n_q, codebook_size, switch_context, residual_full,
-          light_codebooks, init_from, agc_seconds, sample_rate,
+          light_codebooks, switch_detail, switch_target, init_from, agc_seconds, sample_rate,
           target_full_share, batch, clip_seconds, lr, speech_dirs, wav_dir, frame_floor, waveform_weight, threads,
           seed, fresh):
     """Train DSL-SoundStream without labels (and the supervised GC switch), with checkpoints and resume.
@@ -93,13 +98,13 @@ def train(out, time_budget, steps, width, embed_dim, n_q, codebook_size, switch_
         raise DslsimError("give --steps or a --time-budget; training needs an end.")
     codec = CodecConfig(sample_rate=int(sample_rate), width=width, embed_dim=embed_dim or 4 * width, n_q=n_q,
                         codebook_size=codebook_size, switch_context=switch_context, residual_full=residual_full,
-                        agc_seconds=agc_seconds, light_codebooks=light_codebooks)
+                        agc_seconds=agc_seconds, light_codebooks=light_codebooks, switch_detail=switch_detail)
     if light_codebooks > n_q:
         raise DslsimError(f"--light-codebooks is {light_codebooks}; expected at most --n-q ({n_q}).")
     cfg = TrainConfig(steps=steps, time_budget_s=budget, batch=batch, seconds=clip_seconds, seed=seed, lr=lr,
                       target_full_share=target_full_share, wav_dir=wav_dir, speech_dirs=tuple(speech_dirs),
                       frame_floor=frame_floor, waveform_weight=waveform_weight, threads=threads,
-                      init_from=init_from)
+                      init_from=init_from, switch_target=switch_target)
     total = steps or int(budget)
     bars = []
 

@@ -27,7 +27,8 @@ class CodecConfig:
     ``light_units`` residual units per up-sampling block (dilations 1, 3, 9 taken in order) instead of three, and
     an input conv of kernel ``light_input_kernel`` instead of 7: at C = 8 it is about 23x smaller in parameters
     and 35x cheaper in MACs than the full decoder. ``light_codebooks`` > 0: the light decoder reads only the sum
-    of the first that many quantizers (the coarse latents of a lower bitrate), the full path all ``n_q``.
+    of the first that many quantizers (the coarse latents of a lower bitrate), the full path all ``n_q``;
+    ``switch_detail``: the switches then also see the detail the light path lacks (latents minus coarse latents).
     """
 
     sample_rate: int = 16000
@@ -43,6 +44,7 @@ class CodecConfig:
     residual_full: bool = False
     agc_seconds: float = 0.0
     light_codebooks: int = 0
+    switch_detail: bool = False
 
     @property
     def hop(self) -> int:

@@ -65,8 +65,9 @@ class DSLCodec(nn.Module):
         self.config = config
         self.encoder = encoder(config.width, config.embed_dim)
         self.rvq = ResidualVQ(config.embed_dim, config.n_q, config.codebook_size)
-        self.switch = Switch(config.embed_dim, config.switch_hidden, config.switch_context)
-        self.gc_switch = Switch(config.embed_dim, config.switch_hidden, config.switch_context)
+        inputs = config.embed_dim * (2 if config.switch_detail else 1)
+        self.switch = Switch(inputs, config.switch_hidden, config.switch_context)
+        self.gc_switch = Switch(inputs, config.switch_hidden, config.switch_context)
         # The DSL threshold that sends the training budget's share of frames full (a running quantile of the
         # switch scores, kept with the weights): the default at inference.
         self.register_buffer("threshold", torch.tensor(0.5))
@@ -107,16 +108,23 @@ class DSLCodec(nn.Module):
                                         prefix=self.config.light_codebooks)
         return q, coarse, commit
 
+    def switch_input(self, q: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
+        """What the switches read: the quantized latents, and with ``CodecConfig.switch_detail`` also the detail
+        the light decoder does not get (``q - coarse``), stacked on the channel axis."""
+        return torch.cat([q, q - coarse], dim=1) if self.config.switch_detail else q
+
     def forward(self, audio: torch.Tensor) -> dict:
         """Training pass: both decoders on every frame.
 
-        Returns dict with 'light', 'full' (B, 1, N), the quantized latents 'q' (B, D, T), the DSL switch's
-        'logits' (B, T) on the detached latents (the switch is trained on its own targets and does not shape the
+        Returns dict with 'light', 'full' (B, 1, N), the switches' detached input 'switch_in' (B, D or 2D, T),
+        the DSL switch's 'logits' (B, T) on it (the switch is trained on its own targets and does not shape the
         codec), and the RVQ's 'commit' loss.
         """
         q, coarse, commit = self.encode(audio)
         light, full = self.decode_paths(q, self.gain(audio), coarse)
-        return {"light": light, "full": full, "q": q, "logits": self.switch.logits(q.detach()), "commit": commit}
+        switch_in = self.switch_input(q, coarse).detach()
+        return {"light": light, "full": full, "switch_in": switch_in, "logits": self.switch.logits(switch_in),
+                "commit": commit}
 
     def decode_paths(self, q: torch.Tensor, gain: torch.Tensor, coarse: torch.Tensor | None = None
                      ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -143,7 +151,7 @@ class DSLCodec(nn.Module):
         frame ('light', 'full'; computed with whole-sequence history, for per-path error columns).
         """
         q, coarse, _ = self.encode(audio)
-        score = (self.gc_switch if route == "gc" else self.switch)(q)[0]
+        score = (self.gc_switch if route == "gc" else self.switch)(self.switch_input(q, coarse))[0]
         if route in ("light", "full"):
             mask = torch.full_like(score, route == "full", dtype=torch.bool)
         else:

@@ -111,8 +111,9 @@ def switch_quality(model: DSLCodec, clips: list[Clip], progress: Callable[[], No
         x = torch.from_numpy(np.ascontiguousarray(clip.audio))[None, None]
         with torch.no_grad():
             q, coarse, _ = model.encode(x)
-            scores["dsl"].append(model.switch(q)[0].numpy())
-            scores["gc"].append(model.gc_switch(q)[0].numpy())
+            switch_in = model.switch_input(q, coarse)
+            scores["dsl"].append(model.switch(switch_in)[0].numpy())
+            scores["gc"].append(model.gc_switch(switch_in)[0].numpy())
             light, full = model.decode_paths(q, model.gain(x), coarse)
             adv = full_path_advantage(light, full, x, cfg.hop)[0].numpy()
         advantage.append(adv)

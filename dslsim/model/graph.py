@@ -75,13 +75,13 @@ def measure_stages(model: DSLCodec, frames: int = 16, dtype: str = "int8") -> tu
     audio = torch.zeros(1, 1, frames * cfg.hop)
     with torch.no_grad():
         z = model.encoder(audio)
-        q, _, _, _ = model.rvq(z)
+        q, _, _, coarse = model.rvq(z, prefix=cfg.light_codebooks)
     stages: dict[str, Stage] = {}
     measured: dict[str, float] = {}
     for name, module, run in (
         ("encoder", model.encoder, lambda: model.encoder(audio)),
-        ("switch", model.switch, lambda: model.switch(q)),
-        ("light_decoder", model.light_decoder, lambda: model.light_decoder(q)),
+        ("switch", model.switch, lambda: model.switch(model.switch_input(q, coarse))),
+        ("light_decoder", model.light_decoder, lambda: model.light_decoder(coarse)),
         ("full_decoder", model.full_decoder, lambda: model.full_decoder(q)),
     ):
         ops, measured[name] = _hooked_ops(module, run, frames, bpe, dtype)

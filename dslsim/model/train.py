@@ -50,7 +50,8 @@ class TrainConfig:
     ``quantizer_dropout`` trains one model for several bitrates (SoundStream's recipe); it is off by default
     because dslsim deploys one bitrate and, on a CPU budget, dropout costs quality at the full bitrate.
     ``init_from``: a checkpoint whose weights start a new run wherever their names and shapes match (a
-    fine-tune; the optimizer starts afresh).
+    fine-tune; the optimizer starts afresh). ``switch_target``: 'top' (frames in the batch's top
+    ``target_full_share`` of full-path advantage are 1, the rest 0) or 'rank' (each frame's advantage rank, 0..1).
     """
 
     steps: int | None = None
@@ -73,6 +74,7 @@ class TrainConfig:
     wav_dir: str | None = None
     speech_dirs: tuple = ()
     init_from: str | None = None
+    switch_target: str = "top"
 
 
 @dataclass
@@ -110,6 +112,15 @@ def self_labels(advantage: torch.Tensor, share: float) -> torch.Tensor:
     """1.0 for the frames whose full-path advantage is in the top ``share`` of the batch, else 0.0."""
     cut = torch.quantile(advantage.flatten(), 1.0 - share)
     return (advantage >= cut).to(advantage.dtype)
+
+
+def rank_labels(advantage: torch.Tensor) -> torch.Tensor:
+    """Each frame's full-path advantage as its rank in the batch, scaled to [0, 1] (soft targets: the switch
+    learns the whole ordering, not only which frames are past the budget's cut)."""
+    flat = advantage.flatten()
+    ranks = torch.empty_like(flat)
+    ranks[flat.argsort()] = torch.arange(len(flat), dtype=flat.dtype)
+    return (ranks / max(1, len(flat) - 1)).reshape(advantage.shape)
 
 
 def save_checkpoint(path: str | Path, model: DSLCodec, cfg: TrainConfig, state: TrainState,
@@ -248,7 +259,9 @@ def train(codec: CodecConfig, cfg: TrainConfig, out: str | Path, resume: bool = 
                 decay = cfg.threshold_decay if state.step else 0.0  # the first batch sets it
                 model.threshold.mul_(decay).add_((1 - decay) * cut)
             # The switch sees detached latents, so it learns its ranking from the start without shaping the codec.
-            switch_loss = F.binary_cross_entropy_with_logits(out_["logits"], self_labels(advantage, cfg.target_full_share))
+            target = (rank_labels(advantage) if cfg.switch_target == "rank"
+                      else self_labels(advantage, cfg.target_full_share))
+            switch_loss = F.binary_cross_entropy_with_logits(out_["logits"], target)
             loss = loss + cfg.switch_weight * switch_loss
             logs.update(switch_bce=switch_loss.item(), adv_dB=advantage.mean().item())
             if fraction() >= cfg.warmup:
@@ -257,7 +270,7 @@ def train(codec: CodecConfig, cfg: TrainConfig, out: str | Path, resume: bool = 
                 loss = loss + rec_mix - (1 - cfg.aux_weight) * (rec_light + rec_full)
                 logs.update(mix=rec_mix.item(), full_share=gate.mean().item())
             if labels is not None:  # Gated Compression: supervised switch on detached latents
-                gc = F.binary_cross_entropy_with_logits(model.gc_switch.logits(out_["q"].detach()), labels)
+                gc = F.binary_cross_entropy_with_logits(model.gc_switch.logits(out_["switch_in"]), labels)
                 loss = loss + cfg.switch_weight * gc
                 logs["gc_bce"] = gc.item()
             if not torch.isfinite(loss):
