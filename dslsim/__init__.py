@@ -5,7 +5,7 @@ The package follows the pipeline: ``trace`` (per-frame routing + op graph) and
 turns into latency, power and battery figures.
 
 >>> import dslsim
->>> result = dslsim.simulate("watch", "traces/dsl-75hz-10min.parquet")  # doctest: +SKIP
+>>> result = dslsim.simulate("watch", "dsl-75hz-10min")  # doctest: +SKIP
 >>> result.summary["battery_life_h"]                                      # doctest: +SKIP
 """
 

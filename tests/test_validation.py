@@ -23,7 +23,7 @@ from dslsim.sim.run import simulate
 from dslsim.sim.scenario import parse_scenario
 from dslsim.trace.schema import Op, Stage
 
-MODELS = ROOT / "models" / "mlperf-tiny"
+MODELS = ROOT / "dslsim" / "data" / "models" / "mlperf-tiny"
 MAC_KINDS = ("conv2d", "depthwise_conv2d", "pointwise_conv2d", "linear")
 
 #: A core described the way an STM32 datasheet describes it: ranges with a clock limit, pin currents per MHz.
@@ -229,11 +229,11 @@ def test_bad_models_get_one_paragraph(tmp_path, content, suffix, expected):
 
 def _shipped_spec() -> dict:
     """The shipped measurement file with absolute paths, to be edited and written anywhere."""
-    spec = yaml.safe_load((ROOT / "validation" / "mlperf-tiny.yaml").read_text())
+    spec = yaml.safe_load((ROOT / "dslsim" / "data" / "validation" / "mlperf-tiny.yaml").read_text())
     for model in spec["models"].values():
         model["file"] = str(MODELS / Path(model["file"]).name)
     for name, system in spec["systems"].items():
-        system["profile"] = str(ROOT / "hw_profiles" / f"{name}.yaml")
+        system["profile"] = str(ROOT / "dslsim" / "data" / "profiles" / f"{name}.yaml")
     return spec
 
 
@@ -283,7 +283,7 @@ def test_shipped_board_profiles_are_the_calibration(tmp_path):
     r = CliRunner().invoke(cli, ["calibrate", "--out-dir", str(tmp_path)])
     assert r.exit_code == 0, r.output
     for name in ("stm32u575", "stm32l4r5", "stm32h7a3", "stm32u385"):
-        assert (tmp_path / f"{name}.yaml").read_text() == (ROOT / "hw_profiles" / f"{name}.yaml").read_text(), name
+        assert (tmp_path / f"{name}.yaml").read_text() == (ROOT / "dslsim" / "data" / "profiles" / f"{name}.yaml").read_text(), name
 
 
 def test_bad_measurement_files_name_the_key(tmp_path):

@@ -46,7 +46,7 @@ def cli() -> None:
 
     \b
     Example:
-      dslsim simulate --profile watch --trace traces/dsl-75hz-10min.parquet
+      dslsim simulate --profile watch --trace dsl-75hz-10min
     """
 
 

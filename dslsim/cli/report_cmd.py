@@ -35,7 +35,7 @@ def report(profile, trace_path, scenario, window, sweep_dir, out, data_dir):
 
     \b
     Examples:
-      dslsim report -p watch -t traces/dsl-75hz-10min.parquet --out watch.html
+      dslsim report -p watch -t dsl-75hz-10min --out watch.html
       dslsim report --sweep sweeps/heavy-path --out heavy-path.html --data-dir heavy-path-data
     """
     from dslsim.report.build import simulation_report, sweep_report

@@ -42,7 +42,7 @@ def trace() -> None:
     \b
     Examples:
       dslsim trace synth out.parquet --duration "10 min" --light-share 0.8
-      dslsim trace info traces/dsl-75hz-10min.parquet
+      dslsim trace info dsl-75hz-10min
     """
 
 
@@ -96,7 +96,7 @@ def from_model(model, out, rate, duration, dead_channels):
 
     \b
     Examples:
-      dslsim trace from-model models/mlperf-tiny/kws_ref_model.tflite kws.parquet --rate "2 Hz" --duration "1 h"
+      dslsim trace from-model dslsim/data/models/mlperf-tiny/kws_ref_model.tflite kws.parquet --rate "2 Hz" --duration "1 h"
       dslsim simulate -p stm32u575 -t kws.parquet
       dslsim trace from-model my-ops.csv mine.parquet --rate "50 Hz"
     """
@@ -145,7 +145,7 @@ def add_frontend(trace_in, out, features, decimation, sample_rate, hop, feature_
 
     \b
     Examples:
-      dslsim trace add-frontend traces/dsl-75hz-10min.parquet dsl-fe.parquet --decimation software
+      dslsim trace add-frontend dsl-75hz-10min dsl-fe.parquet --decimation software
       dslsim trace add-frontend kws.parquet kws-fe.parquet --features mfcc --hop 16000 --feature-hop 320
     """
     from dslsim.trace.frontend import frontend_stage, with_frontend
@@ -162,6 +162,30 @@ def add_frontend(trace_in, out, features, decimation, sample_rate, hop, feature_
                f"every path")
 
 
+@trace.command("list")
+def list_traces():
+    """List the shipped traces: name, frames, length, frame rate, light share and where they come from.
+
+    A name works wherever a trace file does (-t NAME).
+
+    \b
+    Example:
+      dslsim trace list
+      dslsim simulate -p watch -t dsl-fr-50hz-10min
+    """
+    from dslsim.shipped import shipped_traces
+    from dslsim.trace.io import read_trace
+
+    for name, path in shipped_traces().items():
+        t = read_trace(path)
+        src = t.meta.source if isinstance(t.meta.source, dict) else {}
+        kind = src.get("generator") or (f"{src['model']}, {src.get('route', '')}" if "model" in src else "")
+        shares = t.frames["path"].value_counts(normalize=True)
+        light = ", ".join(f"{p} {100 * shares.get(p, 0.0):.0f} %" for p in t.meta.paths)
+        click.echo(f"{name:<22} {len(t):>7,} frames  {t.duration / 60:5.1f} min  {t.meta.frame_rate:g} Hz  {light}"
+                   f"{'  (' + str(kind) + ')' if kind else ''}")
+
+
 @trace.command()
 @click.argument("path", type=click.Path(dir_okay=False))
 def info(path):
@@ -169,7 +193,7 @@ def info(path):
 
     \b
     Example:
-      dslsim trace info traces/dsl-75hz-10min.parquet
+      dslsim trace info dsl-75hz-10min
     """
     from dslsim.trace.io import read_trace
 

@@ -22,12 +22,12 @@ def calibrate(measurements, out_dir):
     (latency, energy) pairs of several models at known clocks; print the residuals.
 
     MEASUREMENTS is a YAML file of models and systems (default: the shipped MLPerf Tiny results,
-    validation/mlperf-tiny.yaml). Every fitted number is written with 'source: calibrated from <file>'.
+    dslsim/data/validation/mlperf-tiny.yaml). Every fitted number is written with 'source: calibrated from <file>'.
 
     \b
     Examples:
       dslsim calibrate                                   # fit the shipped measurements, print residuals
-      dslsim calibrate validation/mlperf-tiny.yaml --out-dir hw_profiles
+      dslsim calibrate dslsim/data/validation/mlperf-tiny.yaml --out-dir dslsim/data/profiles
       dslsim calibrate my-bench.yaml --out-dir my-profiles/
     """
     import yaml

@@ -5,10 +5,10 @@ the measured latency and energy per inference of some of them::
 
     name: MLPerf Tiny, STMicroelectronics closed-division submissions
     models:
-      kws: {file: models/mlperf-tiny/kws_ref_model.tflite, dead_channels: skip}
+      kws: {file: models/kws_ref_model.tflite, dead_channels: skip}   # relative to this file
     systems:
       stm32u575:
-        profile: ../hw_profiles/stm32u575.yaml
+        profile: stm32u575              # a shipped profile's name, or a .yaml file relative to this one
         core: mcu
         clock: 160 MHz
         source: "MLCommons tiny_results_v1.3, closed/STMicroelectronics, NUCLEO_U575ZI_Q"
@@ -39,7 +39,7 @@ import numpy as np
 from dslsim.config import Node, load_yaml
 from dslsim.errors import DslsimError, InputError, describe
 from dslsim.hw.cost import op_outputs, pin_voltage
-from dslsim.hw.load import load_profile
+from dslsim.hw.load import load_profile, profile_path
 from dslsim.hw.profile import Profile
 from dslsim.trace.schema import Op
 
@@ -127,7 +127,9 @@ def load_measurements(path: str | Path) -> MeasurementSet:
     systems, measurements = {}, []
     for name, node in root.children("systems"):
         node.check_keys({"profile", "core", "clock", "results"}, required=("profile", "core", "clock", "results"))
-        systems[name] = System(name, here / node.text("profile"), node.text("core"),
+        profile = node.text("profile")
+        systems[name] = System(name, here / profile if profile.endswith((".yaml", ".yml")) else profile_path(profile),
+                               node.text("core"),
                                node.quantity("clock", "Hz", strictly_positive=True), str(node.data.get("source", "")))
         for model, item in node.children("results"):
             if model not in models:

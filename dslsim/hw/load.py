@@ -8,19 +8,10 @@ from dslsim.config import Node, Provenance, load_yaml
 from dslsim.errors import DslsimError, InputError, describe
 from dslsim.hw.profile import (CORE_KINDS, REGULATORS, Battery, Core, Link, OpCost, OperatingPoint, Profile,
                                SleepState, Supply)
+from dslsim.shipped import shipped_profiles
 
 #: Names the result tables use for a core's own states and energy components; a sleep state may not take them.
 RESERVED_STATES = ("active", "idle", "wake", "dynamic", "transitions")
-
-#: Shipped profiles live at the top of the repository, beside the package.
-SHIPPED_DIR = Path(__file__).resolve().parents[2] / "hw_profiles"
-
-
-def shipped_profiles() -> dict[str, Path]:
-    """Names and files of the shipped profiles in ``hw_profiles/``."""
-    if not SHIPPED_DIR.is_dir():
-        return {}
-    return {p.stem: p for p in sorted(SHIPPED_DIR.glob("*.yaml"))}
 
 
 def profile_path(name_or_path: str | Path) -> Path:

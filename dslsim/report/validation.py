@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 
@@ -17,7 +19,7 @@ def validation_markdown(df: pd.DataFrame, summary: dict[str, float], calibration
         f"*Written by `{command}`; the test suite recomputes it and fails if it differs. Do not edit by hand.*",
         "",
         "dslsim's device model is checked where power engineers check it: against published measurements. The",
-        f"measurements are in [`{data.path.parent.name}/{data.path.name}`](../{data.path.parent.name}/{data.path.name}): {data.name}.",
+        f"measurements are in [`{_shown(data.path)}`](../{_shown(data.path)}): {data.name}.",
         "Each row below is a benchmark **left out**: the per-op cycle costs and each board's run current were",
         "calibrated on the other three benchmarks (all four boards together), then the left-out model was turned",
         "into a trace from its TFLite file (`dslsim trace from-model`) and simulated by the full simulator on the",
@@ -43,7 +45,7 @@ def validation_markdown(df: pd.DataFrame, summary: dict[str, float], calibration
         "summed over the model's ops; the board draws its run power for that time. The shape (c_mac, c_out, c_op) is",
         "shared by the four boards, each has its own speed factor s_k (the same runtime on an M33, an M4F and an M7",
         "differs mostly in cycles per kernel loop, not in which kernels are slow). Fitted on all sixteen",
-        "measurements (`dslsim calibrate validation/mlperf-tiny.yaml --out-dir hw_profiles`):",
+        "measurements (`dslsim calibrate --out-dir dslsim/data/profiles`):",
         "",
         f"* c_mac = {calibration.cycles_per_mac:.4g} cycles per MAC, c_out = {calibration.cycles_per_output:.4g} "
         f"cycles per output element, c_op = {calibration.cycles_per_op:.4g} cycles per op invocation;",
@@ -83,3 +85,13 @@ def validation_markdown(df: pd.DataFrame, summary: dict[str, float], calibration
         lines.append(f"| {r.system} | {r.benchmark} | `{r.source}` |")
     lines += ["", "Systems: " + "; ".join(f"{name}: {s.source}" for name, s in data.systems.items()) + ".", ""]
     return "\n".join(lines)
+
+
+def _shown(path: Path) -> str:
+    """The measurement file as the docs link it: inside the package from the source tree's root, else its name."""
+    from dslsim.shipped import DATA
+
+    try:
+        return f"dslsim/data/{path.resolve().relative_to(DATA.resolve()).as_posix()}"
+    except ValueError:
+        return path.name

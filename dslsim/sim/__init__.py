@@ -1,7 +1,7 @@
 """Simulation: SimPy replay of a trace on a device profile under a scenario. Never imports torch.
 
 >>> from dslsim.sim import simulate
->>> result = simulate("watch", "traces/dsl-75hz-10min.parquet")   # doctest: +SKIP
+>>> result = simulate("watch", "dsl-75hz-10min")   # doctest: +SKIP
 """
 
 from dslsim.sim.results import SimResult

@@ -1,7 +1,7 @@
 """One call from Python: load inputs, build the plan, replay, and (optionally) compare against the dense baseline.
 
 >>> from dslsim.sim.run import simulate
->>> result = simulate("earbud", "traces/dsl-75hz-10min.parquet")        # doctest: +SKIP
+>>> result = simulate("earbud", "dsl-75hz-10min")        # doctest: +SKIP
 >>> round(result.summary["battery_life_h"], 1), result.summary["battery_gain_pct"]   # doctest: +SKIP
 """
 

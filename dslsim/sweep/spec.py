@@ -5,7 +5,7 @@
     name: heavy-path
     base:
       profile: phone                          # shipped name or a file (relative to this spec)
-      trace: ../traces/dsl-75hz-10min.parquet
+      trace: dsl-75hz-10min.parquet
       scenario: null                          # default: the profile's default_scenario
     baseline: true                            # battery gain vs. all frames on the dense path, per point
     axes:

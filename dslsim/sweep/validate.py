@@ -16,12 +16,13 @@ import pandas as pd
 
 from dslsim.hw.calibrate import MeasurementSet, calibrated_profile_data, fit
 from dslsim.hw.load import parse_profile
+from dslsim.shipped import MEASUREMENTS
 from dslsim.sim.run import simulate
 from dslsim.sim.scenario import parse_scenario
 from dslsim.trace.optable import model_trace
 
 #: The shipped measurement file.
-SHIPPED_MEASUREMENTS = Path(__file__).resolve().parents[2] / "validation" / "mlperf-tiny.yaml"
+SHIPPED_MEASUREMENTS = MEASUREMENTS
 
 
 def predict(data: MeasurementSet, cal, system: str, model: str, frames: int = 3) -> tuple[float, float]:

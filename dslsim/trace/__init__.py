@@ -1,7 +1,7 @@
 """Trace: the per-frame routing of a model plus its op graph, the one contract between model and hardware.
 
 >>> from dslsim.trace import read_trace
->>> trace = read_trace("traces/dsl-75hz-10min.parquet")   # doctest: +SKIP
+>>> trace = read_trace("dsl-75hz-10min")   # doctest: +SKIP
 >>> trace.meta.paths                                       # doctest: +SKIP
 {'light': ['encoder', 'rvq', 'switch', 'light_decoder'], 'full': ['encoder', 'rvq', 'switch', 'full_decoder']}
 """

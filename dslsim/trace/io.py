@@ -55,19 +55,20 @@ def _encodings(table) -> dict:
 
 
 def read_trace(path: str | Path) -> Trace:
-    """Read and validate a v1 trace; every problem is an :class:`InputError` naming the file and key.
+    """Read and validate a v1 trace (a file, or a shipped trace by name); every problem is an
+    :class:`InputError` naming the file and key.
 
-    >>> trace = read_trace("traces/dsl-75hz-10min.parquet")   # doctest: +SKIP
-    >>> len(trace), trace.meta.frame_rate                       # doctest: +SKIP
+    >>> trace = read_trace("dsl-75hz-10min")
+    >>> len(trace), trace.meta.frame_rate
     (45000, 75.0)
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    path = Path(path)
+    from dslsim.shipped import trace_path
+
+    path = trace_path(path)
     name = str(path)
-    if not path.is_file():
-        raise DslsimError(f"{name}: no such trace file.")
     try:
         table = pq.read_table(path)
     except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as exc:

@@ -14,7 +14,7 @@ Weight bytes are the constant tensors an op reads (filters, biases); activation 
 outputs. ``nonzero_macs`` also counts, for conv and dense layers, only output channels whose weights are not
 all zero (a runtime that drops dead channels does that much work; the MLPerf Tiny VWW model has many).
 
->>> g = read_tflite("models/mlperf-tiny/kws_ref_model.tflite")   # doctest: +SKIP
+>>> g = read_tflite("dslsim/data/models/mlperf-tiny/kws_ref_model.tflite")   # doctest: +SKIP
 >>> int(sum(op.macs for op in g.ops))                                            # doctest: +SKIP
 2656768
 """
