@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from dslsim.errors import DslsimError, InputError
+from dslsim.errors import InputError
 from dslsim.fileio import write_atomic
 from dslsim.trace.schema import FORMAT, Trace, TraceMeta
 
