@@ -9,7 +9,6 @@ back), and the per-frame latency and energy the engine reports.
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 
