@@ -15,8 +15,14 @@ from dslsim.errors import DslsimError
 def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path next to ``target``; on success it replaces ``target`` atomically.
 
-    >>> with atomic_path("out.csv") as tmp:          # doctest: +SKIP
-    ...     frame.to_csv(tmp)
+    >>> import tempfile
+    >>> target = Path(tempfile.mkdtemp()) / "out.csv"
+    >>> with atomic_path(target) as tmp:
+    ...     _ = tmp.write_text("a,b\\n1,2\\n")
+    >>> target.read_text()
+    'a,b\\n1,2\\n'
+    >>> sorted(p.name for p in target.parent.iterdir())          # no temporary file left behind
+    ['out.csv']
     """
     target = Path(target)
     try:

@@ -31,7 +31,7 @@ def profile_path(name_or_path: str | Path) -> Path:
 def load_profile(name_or_path: str | Path) -> Profile:
     """Load a profile by shipped name or path and validate every field.
 
-    >>> load_profile("earbud").battery.capacity_ah    # doctest: +SKIP
+    >>> load_profile("earbud").battery.capacity_ah
     0.0497
     """
     path = profile_path(name_or_path)

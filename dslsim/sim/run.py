@@ -1,8 +1,9 @@
 """One call from Python: load inputs, build the plan, replay, and (optionally) compare against the dense baseline.
 
 >>> from dslsim.sim.run import simulate
->>> result = simulate("earbud", "dsl-75hz-10min")        # doctest: +SKIP
->>> round(result.summary["battery_life_h"], 1), result.summary["battery_gain_pct"]   # doctest: +SKIP
+>>> result = simulate("earbud", "dsl-75hz-10min")
+>>> round(result.summary["battery_life_h"], 1), round(result.summary["battery_gain_pct"], 1)
+(12.2, 51.1)
 """
 
 from __future__ import annotations

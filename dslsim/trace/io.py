@@ -18,7 +18,10 @@ META_KEY = FORMAT.encode()
 def write_trace(trace: Trace, path: str | Path) -> Path:
     """Validate ``trace`` and write it to ``path`` (Parquet, zstd) atomically.
 
-    >>> write_trace(trace, "traces/mine.parquet")   # doctest: +SKIP
+    >>> import tempfile
+    >>> path = write_trace(read_trace("dsl-75hz-10min"), Path(tempfile.mkdtemp()) / "mine.parquet")
+    >>> len(read_trace(path))
+    45000
     """
     import pyarrow as pa
     import pyarrow.parquet as pq

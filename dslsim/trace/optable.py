@@ -7,7 +7,14 @@ act_out_bytes, dtype``; ``macs`` is required, bytes default to 0 and dtype to in
     conv1,conv2d,320000,2624,490,8000,int8
     fc,linear,768,780,64,12,int8
 
->>> trace = model_trace(read_op_table("kws.csv"), rate=2.0, duration=60.0)   # doctest: +SKIP
+>>> import tempfile
+>>> from pathlib import Path
+>>> table = Path(tempfile.mkdtemp()) / "kws.csv"
+>>> _ = table.write_text("name,kind,macs,weight_bytes,act_in_bytes,act_out_bytes,dtype\\n"
+...                      "conv1,conv2d,320000,2624,490,8000,int8\\nfc,linear,768,780,64,12,int8\\n")
+>>> trace = model_trace(read_op_table(table), rate=2.0, duration=60.0)
+>>> len(trace), trace.meta.stages["conv1"].macs
+(120, 320000.0)
 """
 
 from __future__ import annotations
