@@ -189,6 +189,32 @@ def parse_quantity(value: Any, unit: str, source: Any, key_path: str, *, minimum
     return number
 
 
+#: The SI units dslsim's fields use, in the order :func:`si_value` tries them.
+SI_UNITS = ("s", "Hz", "V", "W", "J", "A", "A*h", "B", "B/s", "J/B", "A/Hz")
+
+
+def si_value(text: Any) -> tuple[float, str] | None:
+    """A quantity string as (SI float, SI unit), for the units dslsim uses; None if it is not one of them.
+
+    >>> si_value("60 MHz"), si_value("low")
+    ((60000000.0, 'Hz'), None)
+    >>> si_value("40 uA/MHz")[1], si_value("50 mAh")[1]     # the same dimension, told apart by the text
+    ('A/Hz', 'A*h')
+    """
+    if not isinstance(text, str):
+        return None
+    match = QUANTITY.match(text) if len(text) <= 64 else None
+    if match is None or not match.group("unit"):
+        return None
+    per_clock = "Hz" in match.group("unit") and "/" in match.group("unit")
+    for unit in sorted(SI_UNITS, key=lambda u: u != "A/Hz") if per_clock else SI_UNITS:
+        try:
+            return _convert(match.group("number"), match.group("unit"), unit), unit
+        except Exception:  # not this dimension (or not a unit at all)
+            continue
+    return None
+
+
 def format_si(value: float, unit: str, digits: int = 3) -> str:
     """Format an SI float with an engineering prefix: ``format_si(0.0123, 'W') == '12.3 mW'``."""
     if value == 0 or not math.isfinite(value):

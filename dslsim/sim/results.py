@@ -16,7 +16,7 @@ from dslsim.sim.plan import Plan
 PERCENTILES = (50, 95, 99)
 
 
-@dataclass
+@dataclass(repr=False)
 class SimResult:
     """Results of one simulation.
 
@@ -39,6 +39,16 @@ class SimResult:
     warnings: list[str] = field(default_factory=list)
     """Things the user should know before trusting the figures (a scenario that cannot keep up, an idle core
     that never sleeps), one sentence each."""
+
+    def __repr__(self) -> str:
+        """One line: what ran and the headline figures (the tables are attributes, not part of the repr)."""
+        s = self.summary
+        life = s.get("battery_life_h", float("nan"))
+        gain = s.get("battery_gain_pct")
+        return (f"<SimResult {self.meta.get('profile', '?')}/{self.meta.get('scenario', '?')}: {s.get('frames', 0):,} "
+                f"frames, always-on {1e3 * s.get('always_on_power_W', float('nan')):.3f} mW, battery {life:.1f} h"
+                f"{f' ({gain:+.1f} % vs dense)' if gain is not None else ''}"
+                f"{', cannot keep up' if not s.get('keeps_up', True) else ''}; .frames .resources .summary>")
 
     def per_core(self) -> pd.DataFrame:
         """Wide table per resource: time share per state and mean power split into static/dynamic/transitions."""

@@ -32,6 +32,7 @@ def run_point(task: dict[str, Any]) -> dict[str, Any]:
     from dslsim.hw.load import parse_profile
     from dslsim.sim.run import simulate
     from dslsim.sim.scenario import parse_scenario
+    from dslsim.units import si_value
 
     t0 = time.perf_counter()
     profile = parse_profile(task["profile"], task["profile_source"])
@@ -44,8 +45,11 @@ def run_point(task: dict[str, Any]) -> dict[str, Any]:
     result = simulate(profile, trace, scenario, baseline=task["baseline"], baseline_cache=_BASELINES)
     s = result.summary
     row: dict[str, Any] = {"point_id": task["id"]}
-    row.update({axis: str(value) if not isinstance(value, (int, float)) else value
-                for axis, value in task["point"].items()})
+    for axis, value in task["point"].items():
+        row[axis] = str(value) if not isinstance(value, (int, float)) else value
+        quantity = si_value(value)
+        if quantity is not None:  # "1.94 ms" stays as the label; the number in SI units goes beside it
+            row[f"{axis}_{quantity[1].replace('*', '').replace('/', '_per_')}"] = quantity[0]
     row.update({k: s[k] for k in ROW_KEYS if k in s})
     row.update({k: v for k, v in s.items() if k.startswith("share_")})
     row.update(trace.routed_error())

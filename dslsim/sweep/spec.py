@@ -22,12 +22,11 @@ Every point is validated before any work starts.
 
 from __future__ import annotations
 
-import re
-
 import copy
 import hashlib
-import math
 import json
+import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ import numpy as np
 from dslsim.config import Node, load_yaml
 from dslsim.errors import DslsimError, InputError, describe
 from dslsim.hw.load import parse_profile, profile_path
+from dslsim.shipped import shipped_traces, trace_path
 from dslsim.sim.scenario import parse_scenario
 from dslsim.sweep.paths import PathError, set_path
 
@@ -106,14 +106,27 @@ def _flag(node: Node, key: str, default: bool) -> bool:
 
 
 def load_spec(path: str | Path) -> SweepSpec:
-    """Load, expand and validate a sweep spec; every problem is reported before any simulation runs."""
+    """Load, expand and validate a sweep spec file; every problem is reported before any simulation runs."""
     path = Path(path)
-    source = str(path)
-    root = Node(load_yaml(path), source, sourced=True)
+    return parse_spec(load_yaml(path), str(path), path.parent, path.stem)
+
+
+def parse_spec(data: Any, source: str = "<sweep>", base_dir: str | Path = ".", default_name: str = "sweep"
+               ) -> SweepSpec:
+    """A sweep spec from a mapping (as a spec file holds it); relative files are taken from ``base_dir``.
+
+    >>> spec = parse_spec({"name": "timeouts", "base": {"profile": "watch", "trace": "dsl-75hz-10min"},
+    ...                    "axes": {"scenario.sleep.big.core_off": ["2 ms", "20 ms"],
+    ...                             "trace.threshold": [0.3, 0.6]}})
+    >>> len(spec.points), spec.points[0]
+    (4, {'scenario.sleep.big.core_off': '2 ms', 'trace.threshold': 0.3})
+    """
+    source = str(source)
+    root = Node(data, source, sourced=True)
     root.check_keys({"name", "description", "base", "baseline", "axes", "sample"}, required=("base", "axes"))
     base = root.child("base")
     base.check_keys({"profile", "trace", "scenario"}, required=("profile", "trace"))
-    here = path.parent
+    here = Path(base_dir)
 
     def relative(value: str) -> Path:
         p = Path(value)
@@ -134,9 +147,13 @@ def load_spec(path: str | Path) -> SweepSpec:
         scenario_source, scenario_doc = f"{prof_file} (default_scenario)", profile.default_scenario
     trace_file = relative(base.text("trace"))
     if not trace_file.is_file():
-        raise InputError(source, "base.trace", repr(base.data["trace"]), "an existing trace file")
+        try:
+            trace_file = trace_path(base.text("trace"))
+        except DslsimError:
+            raise InputError(source, "base.trace", repr(base.data["trace"]),
+                             f"an existing trace file or a shipped trace ({', '.join(shipped_traces())})") from None
     axes = _axes(root, source)
-    name = root.data.get("name", path.stem)
+    name = root.data.get("name", default_name)
     # The name becomes a folder under the output root: one plain path component, so a sweep never writes (or,
     # with --fresh, deletes) anywhere else.
     if not (isinstance(name, str) and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", name) and ".." not in name):
