@@ -14,7 +14,9 @@ from click.testing import CliRunner
 from conftest import SHIPPED_TRACE
 from dslsim.cli.main import cli
 from dslsim.hw.load import load_profile
-from dslsim.report.analysis import baseline_table, big_core, low_power_core, pareto_front
+from dslsim.report.analysis import pareto_front
+from dslsim.sim.baselines import big_core, low_power_core, named_baselines
+from dslsim.sim.run import simulate
 from dslsim.sim.scenario import load_scenario
 from dslsim.trace.io import read_trace
 
@@ -37,13 +39,20 @@ def short():
 def test_named_baselines(short):
     profile = load_profile("watch")
     assert (big_core(profile), low_power_core(profile)) == ("big", "mcu")
-    table = baseline_table(profile, short, load_scenario(None, profile)).set_index("configuration")
+    scenario = load_scenario(None, profile)
+    result = simulate(profile, short, scenario)
+    table = named_baselines(result, profile, short, scenario).set_index("configuration")
     assert list(table.index) == ["scenario", "all-full", "all-on-big", "all-on-mcu"]
     # The MCU (96 MHz, 1 MAC/cycle) needs ~0.17 s per 13.3 ms frame: it cannot keep up.
     assert not table.loc["all-on-mcu", "keeps_up"] and table.loc["all-on-big", "keeps_up"]
     life = table["battery_life_h"]
     assert table.loc["all-full", "scenario_gain_pct"] == pytest.approx(100 * (life["scenario"] / life["all-full"] - 1))
     assert life["scenario"] > life["all-full"]
+    # The scenario and all-dense rows are the result's own figures, not new runs.
+    assert life["scenario"] == result.summary["battery_life_h"]
+    assert life["all-full"] == result.baseline["battery_life_h"]
+    plain = simulate(profile, short.with_paths("full"), scenario, baseline=False).summary
+    assert life["all-full"] == plain["battery_life_h"]
 
 
 def _report(tmp_path, *args):

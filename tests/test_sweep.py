@@ -192,7 +192,10 @@ def test_routed_quality_from_per_path_error_columns(tmp_path):
         chosen = np.where(full, t.frames["err_full"], t.frames["err_light"])
         assert row["error"] == pytest.approx(chosen.mean(), rel=1e-12)
         assert row["error_on_label"] == pytest.approx(chosen[t.frames["label"].to_numpy()].mean(), rel=1e-12)
-    html = sweep_report(tmp_path / "o").render()
+    from dslsim.sweep.store import SweepStore
+
+    store = SweepStore(tmp_path / "o")
+    html = sweep_report(store.manifest(), store.table()).render()
     assert "Pareto front: quality vs battery life" in html
 
 

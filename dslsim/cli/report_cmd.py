@@ -38,20 +38,27 @@ def report(profile, trace_path, scenario, window, sweep_dir, out, data_dir):
       dslsim report -p watch -t dsl-75hz-10min --out watch.html
       dslsim report --sweep sweeps/heavy-path --out heavy-path.html --data-dir heavy-path-data
     """
-    from dslsim.report.build import simulation_report, sweep_report
+    from dslsim.report.build import check_window, simulation_report, sweep_report
 
     if sweep_dir:
         if profile or trace_path or scenario:
             raise DslsimError("give either --sweep, or --profile and --trace, not both.")
-        rep = sweep_report(sweep_dir)
+        from dslsim.sweep.store import SweepStore
+
+        store = SweepStore(sweep_dir)
+        rep = sweep_report(store.manifest(), store.table())
     else:
         if not (profile and trace_path):
             raise DslsimError("give --profile and --trace (one simulation), or --sweep DIR.")
         from dslsim.hw.load import load_profile
+        from dslsim.sim.baselines import named_baselines
+        from dslsim.sim.run import simulate
         from dslsim.sim.scenario import load_scenario
         from dslsim.trace.io import read_trace
 
-        p = load_profile(profile)
-        rep = simulation_report(p, read_trace(trace_path), load_scenario(scenario, p), _window(window))
+        p, t = load_profile(profile), read_trace(trace_path)
+        scn = load_scenario(scenario, p)
+        result = simulate(p, t, scn, window=check_window(_window(window), t))
+        rep = simulation_report(result, named_baselines(result, p, t, scn), p, t)
     written = rep.write(out, data_dir)
     click.echo(f"wrote {out}" + (f" and {len(written) - 1} figure and data files in {data_dir}" if data_dir else ""))

@@ -9,10 +9,9 @@ import pandas as pd
 from dslsim.errors import DslsimError
 from dslsim.hw.profile import Profile
 from dslsim.report import plots
-from dslsim.report.analysis import baseline_table, pareto_front
+from dslsim.report.analysis import pareto_front
 from dslsim.report.html import HtmlReport
 from dslsim.sim.results import SimResult
-from dslsim.sim.scenario import Scenario
 from dslsim.trace.schema import Trace
 
 
@@ -47,21 +46,27 @@ def summary_table(result: SimResult) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["figure", "value"])
 
 
-def simulation_report(profile: Profile, trace: Trace, scenario: Scenario,
-                      window: tuple[float, float] | None = None) -> HtmlReport:
-    """Report for one simulation: summary, named baselines, per-core energy, latency, timelines."""
-    from dslsim.sim.run import simulate
-
+def check_window(window: tuple[float, float] | None, trace: Trace) -> tuple[float, float]:
+    """The timeline window to simulate for a report: ``window`` clipped to the trace, or :func:`default_window`."""
     window = window or default_window(trace)
     end = trace.duration
     if window[0] >= end:
         raise DslsimError(f"--window {window[0]:g} s:{window[1]:g} s starts after the trace ends ({end:g} s); "
                           f"choose a window inside 0 s:{end:g} s.")
-    window = (window[0], min(window[1], end))
-    result = simulate(profile, trace, scenario, window=window)
-    rep = HtmlReport(f"dslsim: {profile.name} / {scenario.name}")
+    return window[0], min(window[1], end)
+
+
+def simulation_report(result: SimResult, baselines: pd.DataFrame, profile: Profile, trace: Trace) -> HtmlReport:
+    """Report for one simulation: summary, named baselines, per-core energy, latency, timelines.
+
+    ``result`` is the simulation (with a timeline ``window``), ``baselines`` its
+    :func:`~dslsim.sim.baselines.named_baselines` table; nothing is simulated here.
+    """
+    window = result.meta.get("window")
+    scenario_name = result.meta.get("scenario", "")
+    rep = HtmlReport(f"dslsim: {profile.name} / {scenario_name}")
     src = trace.meta.source
-    rep.text(f"Profile {profile.source_file}; scenario '{scenario.name}'; trace of {len(trace):,} frames at "
+    rep.text(f"Profile {profile.source_file}; scenario '{scenario_name}'; trace of {len(trace):,} frames at "
              f"{trace.meta.frame_rate:g} frames/s from {src.get('model', src.get('generator', 'unknown source'))}.")
     if profile.unsourced:
         rep.text(f"Warning: {len(profile.unsourced)} profile numbers carry no source: "
@@ -69,7 +74,7 @@ def simulation_report(profile: Profile, trace: Trace, scenario: Scenario,
     rep.heading("Summary")
     rep.table("summary", summary_table(result))
     rep.heading("Battery life against named baselines")
-    base = baseline_table(profile, trace, scenario)
+    base = baselines
     rep.figure("battery_comparison", *plots.battery_comparison(base),
                caption="Grey bars cannot keep up (drops or > 1 % deadline misses): their battery figure is not comparable.")
     rep.table("baselines", base, caption="scenario_gain_pct: how much longer the scenario lasts than each row.")
@@ -79,6 +84,8 @@ def simulation_report(profile: Profile, trace: Trace, scenario: Scenario,
     rep.table("per_core", result.per_core())
     rep.heading("Latency")
     rep.figure("latency_by_path", *plots.latency_by_path(result), caption="Latency = end of the last stage - frame ready time.")
+    if window is None:
+        return rep
     rep.heading(f"Timeline, {window[0]:.2f}-{window[1]:.2f} s")
     rep.figure("state_timeline", *plots.state_timeline(result), caption="Power state of every core and link.")
     rep.figure("power_over_time", *plots.power_over_time(result),
@@ -90,13 +97,12 @@ def _label(df: pd.DataFrame, axes: list[str]) -> pd.Series:
     return df[axes].astype(str).agg(", ".join, axis=1)
 
 
-def sweep_report(store_dir) -> HtmlReport:
-    """Report for a sweep store: results, Pareto fronts, heat maps of the first two axes."""
-    from dslsim.sweep.store import SweepStore
+def sweep_report(manifest: dict, df: pd.DataFrame) -> HtmlReport:
+    """Report for a sweep: results, Pareto fronts, heat maps of the first two axes.
 
-    store = SweepStore(store_dir)
-    manifest = store.manifest()
-    df = store.table()
+    ``manifest`` and ``df`` are a sweep store's (:meth:`~dslsim.sweep.store.SweepStore.manifest` and
+    :meth:`~dslsim.sweep.store.SweepStore.table`).
+    """
     axes = list(manifest["axes"])
     rep = HtmlReport(f"dslsim sweep: {manifest['name']}")
     rep.text(f"{len(df)} of {len(manifest['points'])} points finished. Base: profile {manifest['profile']}, "

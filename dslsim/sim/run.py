@@ -84,7 +84,8 @@ def simulate(profile: str | Path | Profile, trace: str | Path | Trace, scenario:
     result.meta = {"profile": profile.name, "profile_file": profile.source_file, "scenario": scenario.name,
                    "trace_source": trace.meta.source, "dense_path": trace.meta.dense_path,
                    "resources": [r.name for r in plan.resources],
-                   "opp": {r.name: r.opp for r in plan.resources if r.is_core}}
+                   "opp": {r.name: r.opp for r in plan.resources if r.is_core},
+                   "window": tuple(window) if window is not None else None}
     result.warnings = scenario_warnings(result, plan, scenario, profile)
     if base is not None:
         result.baseline = base.summary

@@ -1,0 +1,81 @@
+"""Named baselines: how a scenario compares with the plain choices a device team would make instead.
+
+Rows: the scenario itself; every frame on the trace's dense path; every stage on the core with the highest MAC
+rate; every stage on the core with the lowest idle power. The first two come from a :class:`SimResult` that
+already holds them (``simulate(..., baseline=True)``), so only the single-core placements run here.
+
+>>> from dslsim.sim.run import simulate
+>>> result = simulate("watch", "dsl-75hz-10min")
+>>> table = named_baselines(result, "watch", "dsl-75hz-10min")
+>>> table["configuration"].tolist()
+['scenario', 'all-full', 'all-on-big', 'all-on-mcu']
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from dslsim.hw.cost import idle_power
+from dslsim.hw.load import load_profile
+from dslsim.hw.profile import Profile
+from dslsim.sim.results import SimResult
+from dslsim.sim.scenario import Scenario, load_scenario
+from dslsim.trace.io import read_trace
+from dslsim.trace.schema import Trace
+
+
+def big_core(profile: Profile) -> str:
+    """The core with the highest peak MAC rate (fastest operating point x best MACs per cycle)."""
+    return max(profile.cores, key=lambda c: max(o.freq for o in profile.cores[c].opps) *
+               max(k.macs_per_cycle for k in profile.cores[c].op_costs.values()))
+
+
+def low_power_core(profile: Profile) -> str:
+    """The core with the lowest idle power at its slowest operating point."""
+    def lowest(core) -> float:
+        return min(idle_power(core, core.clock(o.name)) for o in core.opps)
+    return min(profile.cores, key=lambda c: lowest(profile.cores[c]))
+
+
+def on_one_core(scenario: Scenario, core: str) -> Scenario:
+    """``scenario`` with every stage placed on ``core`` (operating points, sleep and busy policies kept)."""
+    return Scenario(name=f"all on {core}", placement={}, default_core=core, opp=scenario.opp, sleep=scenario.sleep,
+                    deadline=scenario.deadline, when_busy=scenario.when_busy)
+
+
+def _row(name: str, text: str, s: dict, max_miss_rate: float) -> dict:
+    return {"configuration": name, "description": text, "always_on_power_mW": 1e3 * s["always_on_power_W"],
+            "latency_p99_ms": 1e3 * s["latency_p99_s"], "deadline_miss_rate": s["deadline_miss_rate"],
+            "dropped": s["dropped"], "battery_life_h": s["battery_life_h"],
+            "keeps_up": bool(s["keeps_up"] and s["dropped"] == 0 and s["deadline_miss_rate"] <= max_miss_rate)}
+
+
+def named_baselines(result: SimResult, profile: str | Path | Profile, trace: str | Path | Trace,
+                    scenario: str | Path | Scenario | None = None, *, max_miss_rate: float = 0.01) -> pd.DataFrame:
+    """Battery life of ``result``'s scenario against the named baselines on the same device and trace.
+
+    ``result`` is the scenario's own simulation with its all-dense baseline (``simulate(..., baseline=True)``);
+    ``profile``, ``trace`` and ``scenario`` are what it ran. ``keeps_up`` is False when a configuration drops
+    frames or misses more than ``max_miss_rate`` of its deadlines (its battery figure is then not a fair
+    comparison). ``scenario_gain_pct`` is how much longer the scenario lasts than that row.
+    """
+    from dslsim.sim.run import simulate
+
+    if result.baseline is None:
+        raise ValueError("named_baselines needs a result simulated with baseline=True")
+    profile = profile if isinstance(profile, Profile) else load_profile(profile)
+    trace = trace if isinstance(trace, Trace) else read_trace(trace)
+    scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario, profile)
+    dense = trace.meta.dense_path
+    rows = [_row("scenario", f"as configured ({scenario.name})", result.summary, max_miss_rate),
+            _row(f"all-{dense}", f"every frame on the '{dense}' path", result.baseline, max_miss_rate)]
+    big, low = big_core(profile), low_power_core(profile)
+    cores = [(big, "highest MAC rate")] + ([(low, "lowest idle power")] if low != big else [])
+    for core, why in cores:
+        s = simulate(profile, trace, on_one_core(scenario, core), baseline=False).summary
+        rows.append(_row(f"all-on-{core}", f"every stage on '{core}' ({why})", s, max_miss_rate))
+    df = pd.DataFrame(rows)
+    df["scenario_gain_pct"] = 100.0 * (df["battery_life_h"].iloc[0] / df["battery_life_h"] - 1.0)
+    return df
