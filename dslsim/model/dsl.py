@@ -36,6 +36,7 @@ from torch import nn
 
 from dslsim.model.codec import CodecConfig, decoder, encoder
 from dslsim.model.layers import CausalConv1d, StreamState
+from dslsim.trace.architecture import dsl_paths
 from dslsim.model.rvq import ResidualVQ
 
 
@@ -65,9 +66,8 @@ class DSLCodec(nn.Module):
         self.config = config
         self.encoder = encoder(config.width, config.embed_dim)
         self.rvq = ResidualVQ(config.embed_dim, config.n_q, config.codebook_size)
-        inputs = config.embed_dim * (2 if config.switch_detail else 1)
-        self.switch = Switch(inputs, config.switch_hidden, config.switch_context)
-        self.gc_switch = Switch(inputs, config.switch_hidden, config.switch_context)
+        self.switch = Switch(config.switch_inputs, config.switch_hidden, config.switch_context)
+        self.gc_switch = Switch(config.switch_inputs, config.switch_hidden, config.switch_context)
         # The DSL threshold that sends the training budget's share of frames full (a running quantile of the
         # switch scores, kept with the weights): the default at inference.
         self.register_buffer("threshold", torch.tensor(0.5))
@@ -182,6 +182,4 @@ class DSLCodec(nn.Module):
     @property
     def paths(self) -> dict[str, list[str]]:
         """The stages each path runs (a residual full path runs the light decoder too)."""
-        shared = ["encoder", "rvq", "switch"]
-        full = ["light_decoder", "full_decoder"] if self.config.residual_full else ["full_decoder"]
-        return {"light": shared + ["light_decoder"], "full": shared + full}
+        return dsl_paths(self.config.residual_full)

@@ -22,10 +22,8 @@ the residual units' skip additions add 0.25 M elementwise ops to each half.
 
 from __future__ import annotations
 
+from dslsim.trace.architecture import DILATIONS, CodecConfig, Layer, decoder_layers, dsl_paths, encoder_layers
 from dslsim.trace.schema import DTYPE_BYTES, Op, Stage
-
-STRIDES = (2, 4, 5, 8)
-DILATIONS = (1, 3, 9)
 
 
 class _Builder:
@@ -50,12 +48,6 @@ class _Builder:
     def elementwise(self, name: str, elems: int, params: int = 0) -> None:
         self._add(name, "elementwise", elems, params, elems, elems)
 
-    def residual_units(self, prefix: str, n: int, length: int, units: int = len(DILATIONS)) -> None:
-        for j, dil in enumerate(DILATIONS[:units]):
-            self.conv(f"{prefix}.res{j}.conv_d{dil}", n, n, 7, length, length)
-            self.conv(f"{prefix}.res{j}.conv1x1", n, n, 1, length, length)
-            self.elementwise(f"{prefix}.res{j}.elu_add", 3 * n * length)
-
     def _add(self, name, kind, macs, params, elems_in, elems_out) -> None:
         self.ops.append(Op(name=name, kind=kind, macs=float(macs), weight_bytes=float(params * self.b),
                            act_in_bytes=float(elems_in * self.b), act_out_bytes=float(elems_out * self.b),
@@ -65,37 +57,38 @@ class _Builder:
         return Stage(name=name, ops=tuple(self.ops))
 
 
+def _stage(name: str, layers: list[Layer], hop: int, dtype: str) -> Stage:
+    """Cost a layer list (from :mod:`dslsim.trace.architecture`) per frame of ``hop`` samples. The first layer
+    reads ``hop`` samples (an encoder) or one latent step (a decoder); standalone ELUs are folded into the
+    convolutions' output handling (no op of their own), as the measured graph counts them."""
+    b = _Builder(DTYPE_BYTES[dtype], dtype)
+    length = hop if layers[0].c_in == 1 else 1
+    for layer in layers:
+        if layer.kind == "conv":
+            out = length // layer.stride
+            b.conv(layer.name, layer.c_in, layer.c_out, layer.kernel, length, out)
+            length = out
+        elif layer.kind == "conv_t":
+            b.conv_t(layer.name, layer.c_in, layer.c_out, layer.kernel, length, length * layer.stride)
+            length *= layer.stride
+        elif layer.kind == "residual":
+            n = layer.c_in
+            b.conv(f"{layer.name}.conv_d{layer.dilation}", n, n, layer.kernel, length, length)
+            b.conv(f"{layer.name}.conv1x1", n, n, 1, length, length)
+            b.elementwise(f"{layer.name}.elu_add", 3 * n * length)
+    return b.stage(name)
+
+
 def encoder_stage(width: int, embed_dim: int, hop: int, dtype: str = "int8") -> Stage:
     """Causal SoundStream encoder, costed per frame of ``hop`` samples."""
-    b = _Builder(DTYPE_BYTES[dtype], dtype)
-    length, n = hop, width
-    b.conv("stem", 1, n, 7, length, length)
-    for i, s in enumerate(STRIDES):
-        b.residual_units(f"block{i}", n, length)
-        b.conv(f"block{i}.down", n, 2 * n, 2 * s, length, length // s)
-        length //= s
-        n *= 2
-    b.conv("head", n, embed_dim, 3, length, length)
-    return b.stage("encoder")
+    return _stage("encoder", encoder_layers(CodecConfig(width=width, embed_dim=embed_dim)), hop, dtype)
 
 
 def decoder_stage(name: str, width: int, embed_dim: int, hop: int, dtype: str = "int8",
                   units: int = len(DILATIONS), input_kernel: int = 7) -> Stage:
     """Causal SoundStream decoder (mirror of the encoder) at channel width ``width``, with ``units`` residual
     units per up-sampling block and an input conv of kernel ``input_kernel``."""
-    b = _Builder(DTYPE_BYTES[dtype], dtype)
-    length = hop
-    for s in STRIDES:
-        length //= s
-    n = width * 2 ** len(STRIDES)
-    b.conv("input", embed_dim, n, input_kernel, length, length)
-    for i, s in enumerate(reversed(STRIDES)):
-        b.conv_t(f"block{i}.up", n, n // 2, 2 * s, length, length * s)
-        length *= s
-        n //= 2
-        b.residual_units(f"block{i}", n, length, units)
-    b.conv("output", n, 1, 7, length, length)
-    return b.stage(name)
+    return _stage(name, decoder_layers(width, embed_dim, units, input_kernel), hop, dtype)
 
 
 def rvq_stage(embed_dim: int, n_q: int, codebook: int, dtype: str = "int8") -> Stage:
@@ -139,6 +132,4 @@ def dsl_soundstream_graph(width: int = 32, embed_dim: int = 128, light_width: in
                                        light_input_kernel),
         "full_decoder": decoder_stage("full_decoder", width, embed_dim, hop, dtype),
     }
-    shared = ["encoder", "rvq", "switch"]
-    paths = {"light": shared + ["light_decoder"], "full": shared + ["full_decoder"]}
-    return stages, paths
+    return stages, dsl_paths(residual_full=False)
