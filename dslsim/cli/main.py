@@ -51,6 +51,7 @@ def cli() -> None:
 
 
 def _register() -> None:
+    from dslsim.cli.compare_cmd import compare
     from dslsim.cli.model_cmd import model, train
     from dslsim.cli.profiles_cmd import profiles
     from dslsim.cli.report_cmd import report
@@ -59,7 +60,7 @@ def _register() -> None:
     from dslsim.cli.trace_cmd import trace
     from dslsim.cli.validate_cmd import calibrate, validate
 
-    for command in (simulate, sweep, report, trace, profiles, calibrate, validate, train, model):
+    for command in (simulate, compare, sweep, report, trace, profiles, calibrate, validate, train, model):
         cli.add_command(command)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import replace
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from typing import Callable
 
@@ -22,16 +22,18 @@ from dslsim.hw.profile import Profile
 from dslsim.sim.engine import Account, EngineOutput, run_engine
 from dslsim.sim.plan import Plan, build_plan
 from dslsim.sim.results import SimResult, build_result
-from dslsim.sim.scenario import Scenario, load_scenario
+from dslsim.sim.scenario import Scenario, load_scenario, parse_scenario
 from dslsim.trace.io import read_trace
 from dslsim.trace.schema import Trace
 
 
-def simulate(profile: str | Path | Profile, trace: str | Path | Trace, scenario: str | Path | Scenario | None = None,
+def simulate(profile: str | Path | Profile, trace: str | Path | Trace,
+             scenario: str | Path | Scenario | Mapping | None = None,
              *, baseline: bool = True, progress: Callable[[str, float, float], None] | None = None,
              lookahead: bool = True, window: tuple[float, float] | None = None,
              baseline_cache: MutableMapping | None = None, engine: str = "auto") -> SimResult:
-    """Simulate ``trace`` on ``profile`` under ``scenario`` (default: the profile's default scenario).
+    """Simulate ``trace`` on ``profile`` under ``scenario`` (a file, a mapping as a scenario file holds it, or
+    by default the profile's default scenario). Profiles and traces: a shipped name or a file.
 
     With ``baseline=True`` the same scenario is simulated again with every frame on the trace's dense path,
     and the summary gains ``baseline_*`` and ``battery_gain_*`` entries. ``progress(label, done, total)``
@@ -44,7 +46,9 @@ def simulate(profile: str | Path | Profile, trace: str | Path | Trace, scenario:
     """
     profile = profile if isinstance(profile, Profile) else load_profile(profile)
     trace = trace if isinstance(trace, Trace) else read_trace(trace)
-    if not isinstance(scenario, Scenario):
+    if isinstance(scenario, Mapping):
+        scenario = parse_scenario(scenario, profile)
+    elif not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario, profile)
     plan = build_plan(trace.meta, profile, scenario)
     ready = trace.frames["t_arrival"].to_numpy(dtype=np.float64) + trace.meta.frame_duration

@@ -1,0 +1,108 @@
+"""Two runs side by side: headline figures and every core's and link's power by state, with deltas and ratios.
+
+A run is what :func:`dslsim.report.export.write_result` wrote (``simulate --out DIR``) or a
+:class:`~dslsim.sim.results.SimResult` in memory; both give a summary and a resources table.
+
+>>> from dslsim.sim.run import simulate
+>>> a = simulate("phone", "dsl-75hz-10min", baseline=False)
+>>> b = simulate("phone", "dsl-75hz-10min", {"placement": {"default": "dsp", "full_decoder": "little"}},
+...              baseline=False)
+>>> head, states = compare(Run.of(a, "big"), Run.of(b, "little"))
+>>> head.set_index("figure").loc["always-on power", "unit"]
+'mW'
+>>> sorted(states["resource"].unique())[:2]
+['big', 'dsp']
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dslsim.errors import DslsimError
+from dslsim.sim.results import SimResult
+
+#: Headline figures: (label, summary key, scale to the shown unit, unit).
+HEADLINES = (
+    ("always-on power", "always_on_power_W", 1e3, "mW"),
+    ("compute power", "compute_power_W", 1e3, "mW"),
+    ("battery draw", "battery_power_W", 1e3, "mW"),
+    ("battery life", "battery_life_h", 1.0, "h"),
+    ("latency p50", "latency_p50_s", 1e3, "ms"),
+    ("latency p99", "latency_p99_s", 1e3, "ms"),
+    ("deadline misses", "deadline_miss_rate", 100.0, "%"),
+    ("dropped frames", "dropped", 1.0, "frames"),
+    ("wake-ups", "wakeups", 1.0, "count"),
+    ("busiest resource utilisation", "max_utilization", 100.0, "%"),
+)
+
+
+@dataclass(frozen=True)
+class Run:
+    """What a comparison needs of a run: a name, its summary and its resources table."""
+
+    name: str
+    summary: dict
+    resources: pd.DataFrame
+
+    @classmethod
+    def of(cls, result: SimResult, name: str) -> "Run":
+        """A run from a result in memory."""
+        return cls(name, result.summary, result.resources)
+
+    @classmethod
+    def read(cls, folder: str | Path, name: str | None = None) -> "Run":
+        """A run that ``simulate --out`` wrote; refuses a folder whose files come from two different runs."""
+        folder = Path(folder)
+        try:
+            stamp = json.loads((folder / "run.json").read_text())
+            summary = json.loads((folder / "summary.json").read_text())
+        except FileNotFoundError:
+            raise DslsimError(f"{folder}: not a saved run (no run.json and summary.json); write one with "
+                              f"'dslsim simulate ... --out {folder}'.") from None
+        except (OSError, ValueError) as exc:
+            raise DslsimError(f"{folder}: unreadable run files ({exc}).") from None
+        if stamp.get("run_id") != summary.get("run_id") or not stamp.get("complete"):
+            raise DslsimError(f"{folder}: its files come from different or unfinished runs; simulate again.")
+        table = next((folder / f"resources.{ext}" for ext in ("parquet", "csv") if (folder / f"resources.{ext}")
+                      .is_file()), None)
+        if table is None:
+            raise DslsimError(f"{folder}: no resources table (write the run with --format csv or parquet).")
+        resources = pd.read_parquet(table) if table.suffix == ".parquet" else pd.read_csv(table)
+        values = {k: (float("nan") if v is None else v) for k, v in summary["summary"].items()}
+        return cls(name or folder.name, values, resources)
+
+
+def _ratio(a: float, b: float) -> float:
+    return b / a if a not in (0, None) and math.isfinite(a) and math.isfinite(b) else float("nan")
+
+
+def compare(a: Run, b: Run) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(headline table, per-state table) of ``b`` against ``a``: delta = b - a, ratio = b / a.
+
+    Per state, each resource's rows (power states, 'dynamic', 'transitions') are matched by resource and
+    component; a row one run lacks (a core only one of them uses, another sleep state) counts as zero there.
+    """
+    rows = []
+    for label, key, scale, unit in HEADLINES:
+        va, vb = a.summary.get(key, float("nan")), b.summary.get(key, float("nan"))
+        va = float("nan") if va is None else float(va) * scale
+        vb = float("nan") if vb is None else float(vb) * scale
+        rows.append({"figure": label, "unit": unit, a.name: va, b.name: vb, "delta": vb - va,
+                     "ratio": _ratio(va, vb)})
+    head = pd.DataFrame(rows)
+    keys = ["resource", "component"]
+    ra = a.resources[keys + ["time_s", "power_mW"]]
+    rb = b.resources[keys + ["time_s", "power_mW"]]
+    states = ra.merge(rb, on=keys, how="outer", suffixes=(f"_{a.name}", f"_{b.name}"), sort=False)
+    pa, pb = f"power_mW_{a.name}", f"power_mW_{b.name}"
+    states[[pa, pb]] = states[[pa, pb]].fillna(0.0)
+    states["delta_power_mW"] = states[pb] - states[pa]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        states["ratio_power"] = np.where(states[pa] > 0, states[pb] / states[pa], np.nan)
+    return head, states.reset_index(drop=True)
