@@ -41,8 +41,10 @@ def sweep(spec, out, jobs, scheduler, fresh, check, progress):
         return
     out = out or str(Path("sweeps") / s.name)
     df = run_sweep(s, out, jobs=jobs, scheduler=scheduler, fresh=fresh, progress=progress)
-    cols = list(s.axes) + [c for c in ("always_on_power_W", "latency_p99_s", "battery_life_h", "battery_gain_pct")
-                           if c in df.columns]
-    best = df.sort_values("battery_life_h", ascending=False)[cols].head(10)
+    # The units `dslsim simulate` prints (mW, ms), not the table's SI ones.
+    shown = df.assign(always_on_power_mW=df["always_on_power_W"] * 1e3, latency_p99_ms=df["latency_p99_s"] * 1e3)
+    cols = list(s.axes) + [c for c in ("always_on_power_mW", "latency_p99_ms", "battery_life_h", "battery_gain_pct")
+                           if c in shown.columns]
+    best = shown.sort_values("battery_life_h", ascending=False)[cols].head(10)
     click.echo(best.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     click.echo(f"\n{len(df)} points in {out}/results.parquet and results.csv", err=True)

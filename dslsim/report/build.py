@@ -80,7 +80,9 @@ def simulation_report(result: SimResult, baselines: pd.DataFrame, profile: Profi
     rep.table("baselines", base, caption="scenario_gain_pct: how much longer the scenario lasts than each row.")
     rep.heading("Where the energy goes")
     rep.figure("energy_breakdown", *plots.energy_breakdown(result),
-               caption="Mean power per core and link: residency in each power state, dynamic op energy, wake-up transitions.")
+               caption="Mean power drawn from the battery: per core and link (residency in each power state, dynamic "
+                       "op energy, wake-up transitions), the platform floor and the converter's loss; the bars add "
+                       "up to the battery draw.")
     rep.table("per_core", result.per_core())
     rep.heading("Latency")
     rep.figure("latency_by_path", *plots.latency_by_path(result), caption="Latency = end of the last stage - frame ready time.")
@@ -89,7 +91,8 @@ def simulation_report(result: SimResult, baselines: pd.DataFrame, profile: Profi
     rep.heading(f"Timeline, {window[0]:.2f}-{window[1]:.2f} s")
     rep.figure("state_timeline", *plots.state_timeline(result), caption="Power state of every core and link.")
     rep.figure("power_over_time", *plots.power_over_time(result),
-               caption="Power of each core (log scale above 0.01 mW), state bands behind; lumped wake-up energy not shown.")
+               caption="Power of all cores together (top) and of each core (log scale above 0.01 mW), state bands "
+                       "behind; a wake-up's energy is drawn spread over its wake interval.")
     return rep
 
 

@@ -18,6 +18,7 @@ from dslsim.fileio import write_text_atomic
 _STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
 h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 1.8em; border-bottom: 1px solid #ddd; }
+.scroll { overflow-x: auto; max-height: 32em; overflow-y: auto; }
 table { border-collapse: collapse; font-size: 12px; margin: .6em 0; }
 th, td { border: 1px solid #ddd; padding: 3px 7px; text-align: right; } th { background: #f4f4f4; }
 td:first-child, th:first-child { text-align: left; }
@@ -55,7 +56,9 @@ class HtmlReport:
         """An inline table; its data is also kept under ``name``."""
         self.data[name] = df
         body = df.to_html(index=False, border=0, float_format=float_format.format, na_rep="")
-        self.parts.append(f"<figure>{body}<figcaption>{html.escape(caption)}</figcaption></figure>")
+        # Wide or long tables scroll inside their box instead of running off the page.
+        self.parts.append(f"<figure><div class=scroll>{body}</div><figcaption>{html.escape(caption)}"
+                          f"</figcaption></figure>")
 
     def figure(self, name: str, fig, data: pd.DataFrame | None, caption: str = "") -> None:
         """An embedded PNG of a matplotlib figure (closed afterwards); its data is kept under ``name``."""

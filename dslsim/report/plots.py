@@ -44,8 +44,15 @@ def power_over_time(result: SimResult):
     cores = [r for r in result.meta.get("resources", tl["resource"].unique()) if r in set(tl["resource"])
              and "<->" not in r]
     order = _states_in(result)
-    fig, axes = plt.subplots(len(cores), 1, figsize=(10, 1.8 * len(cores) + 0.8), sharex=True, squeeze=False)
-    for ax, core in zip(axes[:, 0], cores):
+    fig, axes = plt.subplots(len(cores) + 1, 1, figsize=(10, 1.8 * (len(cores) + 1) + 0.8), sharex=True,
+                             squeeze=False)
+    edges, total = total_power(tl, cores)
+    top = axes[0, 0]
+    top.step(edges, np.r_[total, total[-1:]] * 1e3, where="post", color="black", lw=0.8)
+    top.set_yscale("symlog", linthresh=0.01)
+    top.set_ylim(0, max(0.02, total.max() * 2e3))
+    top.set_ylabel("all cores\nmW")
+    for ax, core in zip(axes[1:, 0], cores):
         g = tl[tl["resource"] == core]
         for state, seg in g.groupby("state"):
             for t0, t1 in zip(seg["start_s"], seg["end_s"]):
@@ -63,6 +70,22 @@ def power_over_time(result: SimResult):
     fig.tight_layout()
     data = tl[tl["resource"].isin(cores)].assign(power_mW=lambda d: d["power_W"] * 1e3)
     return fig, data
+
+
+def total_power(timeline: pd.DataFrame, cores: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(edges, power in W between consecutive edges): the sum of the cores' power over the window."""
+    tl = timeline[timeline["resource"].isin(cores)]
+    edges = np.unique(np.r_[tl["start_s"].to_numpy(), tl["end_s"].to_numpy()])
+    if len(edges) < 2:
+        return np.array([0.0, 0.0]), np.zeros(1)
+    mid = (edges[:-1] + edges[1:]) / 2
+    total = np.zeros(len(mid))
+    for _, g in tl.groupby("resource"):
+        starts, ends, power = (g[c].to_numpy() for c in ("start_s", "end_s", "power_W"))
+        i = np.searchsorted(starts, mid, side="right") - 1
+        inside = (i >= 0) & (mid < ends[np.clip(i, 0, None)])
+        total += np.where(inside, power[np.clip(i, 0, None)], 0.0)
+    return edges, total
 
 
 def state_timeline(result: SimResult):
@@ -108,19 +131,37 @@ def latency_by_path(result: SimResult):
     return fig, pd.DataFrame(data)
 
 
+#: Colours of the parts of the battery draw that are not a core's: the platform floor and the converter's loss.
+PLATFORM_COLORS = {"floor": "#aaaaaa", "converter loss": "#555555"}
+
+
 def energy_breakdown(result: SimResult):
-    """Mean power of each core and link, split into power states, dynamic energy and wake-up transitions."""
+    """Mean power drawn from the battery, by where it goes: each core and link (power states, dynamic energy,
+    wake-up transitions), the platform floor, and the converter's loss. The bars add up to the battery draw."""
     plt = _plt()
+    s = result.summary
     r = result.resources.copy()
     r["part"] = np.where(r["time_s"].notna(), "state: " + r["component"], r["component"])
     table = r.pivot_table(index="resource", columns="part", values="power_mW", aggfunc="sum", sort=False).fillna(0.0)
     table = table.loc[table.sum(axis=1) > 0]
+    battery_side = s.get("floor_battery_side_W", 0.0)
+    platform = {"platform floor": ("floor", s["floor_power_W"]),
+                "platform floor (battery side)": ("floor", battery_side),
+                "converter": ("converter loss", s["battery_power_W"] - s["compute_power_W"] - s["floor_power_W"]
+                              - battery_side)}
+    for name, (part, watts) in platform.items():
+        if watts > 0:
+            table.loc[name] = 0.0
+            if part not in table.columns:
+                table[part] = 0.0
+            table.loc[name, part] = 1e3 * watts
+    table = table.fillna(0.0)
     order = _states_in(result)
-    colors = [state_color(c[7:], order) if c.startswith("state: ") else ("#2ca02c" if c == "dynamic" else "#8c564b")
-              for c in table.columns]
+    colors = [state_color(c[7:], order) if c.startswith("state: ") else
+              PLATFORM_COLORS.get(c, "#2ca02c" if c == "dynamic" else "#8c564b") for c in table.columns]
     fig, ax = plt.subplots(figsize=(8, 0.5 * len(table) + 1.6))
     table.plot.barh(stacked=True, ax=ax, color=colors, width=0.7)
-    ax.set_xlabel("mean power (mW)")
+    ax.set_xlabel(f"mean power (mW); in all {1e3 * s['battery_power_W']:.3f} mW from the battery")
     ax.invert_yaxis()
     ax.legend(ncol=3, fontsize=8, frameon=False, loc="lower left", bbox_to_anchor=(0, 1.0))
     fig.tight_layout()
@@ -154,13 +195,25 @@ def pareto(df: pd.DataFrame, x: str, y: str, front: pd.Series, label: str | None
     f = df[front].sort_values(x)
     ax.plot(f[x], f[y], "o-", color="#d62728", ms=5, label="Pareto front")
     if label:
-        for _, row in f.iterrows():
-            ax.annotate(str(row[label]), (row[x], row[y]), fontsize=7, xytext=(4, 4), textcoords="offset points")
+        # Labels alternate above and below the line; past a dozen they would overprint, so every n-th is kept
+        # (the data file lists every point and whether it is on the front).
+        step = max(1, int(np.ceil(len(f) / 12)))
+        for k, (_, row) in enumerate(f.iloc[::step].iterrows()):
+            ax.annotate(str(row[label]), (row[x], row[y]), fontsize=7, textcoords="offset points",
+                        xytext=(5, 6) if k % 2 == 0 else (5, -12))
     ax.set_xlabel(x_label or x)
     ax.set_ylabel(y_label or y)
     ax.legend(frameon=False)
     fig.tight_layout()
     return fig, df.assign(on_front=front)
+
+
+def text_color(rgba) -> str:
+    """Black or white, whichever reads better on a cell of colour ``rgba`` (relative luminance, WCAG)."""
+    def linear(c: float) -> float:
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+    r, g, b = (linear(c) for c in rgba[:3])
+    return "black" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.179 else "white"
 
 
 def heatmap(df: pd.DataFrame, row: str, col: str, value: str, value_label: str | None = None):
@@ -177,7 +230,7 @@ def heatmap(df: pd.DataFrame, row: str, col: str, value: str, value_label: str |
         for j in range(table.shape[1]):
             v = table.iat[i, j]
             if np.isfinite(v):
-                ax.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize=7, color="white")
+                ax.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize=8, color=text_color(im.cmap(im.norm(v))))
     fig.colorbar(im, ax=ax, label=value_label or value)
     fig.tight_layout()
     return fig, table.reset_index()

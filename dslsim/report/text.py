@@ -49,11 +49,14 @@ def render_summary(result: SimResult) -> str:
                      f"({s['battery_gain_pct']:+.1f} %)")
     lines += ["", "  per resource (mean power over the run)"]
     table = result.per_core()
-    header = f"  {'resource':<14}{'opp':<10}{'active':>8}{'static':>12}{'dynamic':>12}{'wake':>12}{'total':>12}{'wakes':>9}"
-    lines.append(header)
+    # Every column is separated by at least two spaces whatever its width (a day has millions of wake-ups).
+    width = max([len("resource")] + [len(r) for r in table["resource"]])
+    lines.append(f"  {'resource':<{width}}  {'opp':<8}  {'active':>7}  {'static':>12}  {'dynamic':>12}  {'wake':>12}"
+                 f"  {'total':>12}  {'wakes':>11}")
     for row in table.itertuples():
         if row.type == "link" and row.total_mW == 0 and row.active_pct == 0:
             continue  # a link no path uses: a row of zeros says nothing
-        lines.append(f"  {row.resource:<14}{row.opp:<10}{row.active_pct:>7.2f}%{row.static_mW:>9.4f} mW"
-                     f"{row.dynamic_mW:>9.4f} mW{row.transitions_mW:>9.4f} mW{row.total_mW:>9.4f} mW{row.wakeups:>9,}")
+        lines.append(f"  {row.resource:<{width}}  {row.opp:<8}  {row.active_pct:>6.2f}%  {row.static_mW:>9.4f} mW"
+                     f"  {row.dynamic_mW:>9.4f} mW  {row.transitions_mW:>9.4f} mW  {row.total_mW:>9.4f} mW"
+                     f"  {row.wakeups:>11,}")
     return "\n".join(lines)

@@ -104,7 +104,9 @@ class Account:
             bounds = [t] + [t + timeout for timeout in self.timeouts[: k + 1]] + [t + g]
             rows.append((IDLE, bounds[0], bounds[1], 0.0))
             rows.extend((SLEEP0 + j, bounds[j + 1], bounds[j + 2], 0.0) for j in range(k + 1))
-            rows.append((WAKE, t + g, start, 0.0))
+            # The wake-up's lumped energy (entries down to state k, exit from it) spread over its interval, so a
+            # power trace shows the wake-up as what it costs rather than a drop to 0 W.
+            rows.append((WAKE, t + g, start, self.cycle_energy[k] / (start - t - g) if start > t + g else 0.0))
         if end is not None:
             rows.append((ACTIVE, start, end, dynamic_power))
 
