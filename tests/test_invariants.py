@@ -133,6 +133,7 @@ def test_timeline_tiles_the_window_and_matches_totals(name, trace):
     """A window covering the whole run: intervals tile it on every core and give back each state's residency."""
     r = simulate(name, trace, baseline=False, window=(0.0, 1e9))
     tl, t_end = r.timeline, r.summary["duration_s"]
+    wake_energy = 0.0
     for core, group in tl.groupby("resource"):
         g = group.sort_values("start_s")
         assert g["start_s"].iloc[0] == 0.0 and g["end_s"].iloc[-1] == pytest.approx(t_end, rel=1e-12)
@@ -143,12 +144,18 @@ def test_timeline_tiles_the_window_and_matches_totals(name, trace):
         slack = 4 * np.finfo(float).eps * t_end * len(g)
         for state, seconds in zip(res["component"], res["time_s"]):
             assert by_state.get(state, 0.0) == pytest.approx(seconds, rel=1e-9, abs=slack), (core, state)
-        # Energy from the intervals (state power + dynamic power while active) is the core's whole energy
-        # except lumped transition energy.
-        energy = ((g["end_s"] - g["start_s"]) * g["power_W"]).sum()
+        # Energy from the intervals other than wake-ups (state power + dynamic power while active) is the core's
+        # whole energy except lumped transition energy, which the wake-up intervals carry.
+        energy = (g["end_s"] - g["start_s"]) * g["power_W"]
+        wake = (g["state"] == "wake").to_numpy()
         parts = r.resources[(r.resources["resource"] == core) & (r.resources["component"] != "transitions")]
         # Each interval's length carries the same ~1e-14 s error, times its power (large for short link jobs).
-        assert energy == pytest.approx(parts["energy_J"].sum(), rel=1e-9, abs=slack * g["power_W"].max())
+        assert energy[~wake].sum() == pytest.approx(parts["energy_J"].sum(), rel=1e-9,
+                                                    abs=slack * g["power_W"].max())
+        wake_energy += energy[wake].sum()
+    # Every wake-up's energy is drawn over its interval; sleep entries after the last frame have no wake-up.
+    transitions = r.resources.loc[r.resources["component"] == "transitions", "energy_J"].sum()
+    assert wake_energy == pytest.approx(transitions - r.summary["unattributed_energy_J"], rel=1e-9)
 
 
 def test_baseline_cache_reuses_an_identical_baseline(trace):
