@@ -28,20 +28,20 @@ def summary_table(result: SimResult) -> pd.DataFrame:
     """Headline figures as (figure, value) rows with units."""
     s = result.summary
     rows = [("frames", f"{s['frames']:,}"), ("simulated time", f"{s['duration_s']:.1f} s")]
-    rows += [(f"share on '{k[6:]}'", f"{100 * v:.1f} %") for k, v in s.items() if k.startswith("share_")]
+    rows += [(f"share on '{path}'", f"{100 * v:.1f} %") for path, v in s.shares.items()]
     rows += [(f"latency {k.split('_')[1]}", f"{1e3 * s[k]:.3f} ms") for k in
              ("latency_p50_s", "latency_p95_s", "latency_p99_s", "latency_max_s")]
     rows += [("deadline", f"{1e3 * s['deadline_s']:.3f} ms"), ("deadline misses", f"{100 * s['deadline_miss_rate']:.2f} %"),
              ("dropped frames", f"{s['dropped']:,}"), ("wake-ups", f"{s['wakeups']:,}"),
              ("wake-up energy", f"{1e3 * s['transition_energy_J']:.3f} mJ")]
-    rows += [(f"energy per '{k[17:-2]}' frame", f"{1e6 * v:.2f} uJ") for k, v in s.items()
-             if k.startswith("energy_per_frame_") and math.isfinite(v)]
+    rows += [(f"energy per '{path}' frame", f"{1e6 * v:.2f} uJ") for path, v in s.energy_per_frame_J.items()
+             if math.isfinite(v)]
     rows += [("compute power", f"{1e3 * s['compute_power_W']:.3f} mW"),
              ("platform floor", f"{1e3 * s['floor_power_W']:.3f} mW"),
              ("always-on power", f"{1e3 * s['always_on_power_W']:.3f} mW"),
              ("battery draw", f"{1e3 * s['battery_power_W']:.3f} mW"),
              ("battery life", f"{s['battery_life_h']:.1f} h ({s['battery_life_days']:.2f} days)")]
-    if "battery_gain_h" in s:
+    if s.battery_gain_h is not None:
         rows.append(("battery gain vs all-dense", f"{s['battery_gain_h']:+.1f} h ({s['battery_gain_pct']:+.1f} %)"))
     return pd.DataFrame(rows, columns=["figure", "value"])
 

@@ -20,6 +20,8 @@ def json_safe(value):
     """``value`` with NaN/inf as None and numpy scalars as Python numbers, ready for ``json.dumps``."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
+    if hasattr(value, "to_dict"):  # a Summary: its flat form
+        value = value.to_dict()
     if isinstance(value, dict):
         return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

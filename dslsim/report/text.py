@@ -20,14 +20,13 @@ def render_summary(result: SimResult) -> str:
     s, m = result.summary, result.meta
     lines = [f"dslsim: profile '{m.get('profile')}', scenario '{m.get('scenario')}', "
              f"{s['frames']:,} frames over {s['duration_s']:.1f} s", ""]
-    shares = ", ".join(f"{k[6:]} {100 * v:.1f} %" for k, v in s.items() if k.startswith("share_"))
+    shares = ", ".join(f"{path} {100 * v:.1f} %" for path, v in s.shares.items())
     lines.append(f"  paths               {shares}")
     lat = "  ".join(f"p{p} {_ms(s[f'latency_p{p}_s'])}" for p in PERCENTILES)
     lines.append(f"  latency             {lat}  max {_ms(s['latency_max_s'])}")
     lines.append(f"  deadline            {_ms(s['deadline_s'])}: {s['deadline_misses']:,} missed "
                  f"({100 * s['deadline_miss_rate']:.2f} %), {s['dropped']:,} dropped")
-    per_frame = ", ".join(f"{k[17:-2]} {v * 1e6:.2f} uJ" for k, v in s.items()
-                          if k.startswith("energy_per_frame_") and math.isfinite(v))
+    per_frame = ", ".join(f"{path} {v * 1e6:.2f} uJ" for path, v in s.energy_per_frame_J.items() if math.isfinite(v))
     lines.append(f"  energy per frame    {per_frame}  (active power while running, dynamic, wake-ups, links)")
     lines.append(f"  wake-ups            {s['wakeups']:,}, costing {s['transition_energy_J'] * 1e3:.3f} mJ "
                  f"({_mw(s['transition_energy_J'] / s['duration_s'])} on average)")
@@ -43,7 +42,7 @@ def render_summary(result: SimResult) -> str:
     else:
         lines.append(f"  battery life        none: cannot keep up ('{s['busiest_resource']}' busy "
                      f"{100 * s['max_utilization']:.0f} % of the time)")
-    if "battery_gain_h" in s and s["keeps_up"] and math.isfinite(s["baseline_battery_life_h"]):
+    if s.battery_gain_h is not None and s.keeps_up and math.isfinite(s.baseline_battery_life_h):
         lines.append(f"  vs all-'{m.get('dense_path')}'      {s['baseline_battery_life_h']:.1f} h at "
                      f"{_mw(s['baseline_always_on_power_W'])}: gain {s['battery_gain_h']:+.1f} h "
                      f"({s['battery_gain_pct']:+.1f} %)")

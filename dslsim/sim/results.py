@@ -11,9 +11,8 @@ import pandas as pd
 from dslsim.hw.profile import Profile
 from dslsim.sim.engine import EngineOutput
 from dslsim.sim.plan import Plan
+from dslsim.sim.summary import PERCENTILES, Summary
 
-#: Latency percentiles reported in the summary.
-PERCENTILES = (50, 95, 99)
 
 
 @dataclass(repr=False)
@@ -24,7 +23,8 @@ class SimResult:
     * ``resources``: one row per core or link and component (a power state with its residency, or the
       'dynamic' / 'transitions' energy), with time_s, energy_J and mean power_mW; ``wakeups`` is on the
       'transitions' row only, so summing the column counts each wake-up once;
-    * ``summary``: a flat dict of headline figures (SI units in the key names);
+    * ``summary``: the headline figures, a :class:`~dslsim.sim.summary.Summary` (typed attributes; reads as a
+      flat mapping with SI units in the key names);
     * ``baseline``: the summary of the all-dense-path run on the same scenario, when computed;
     * ``timeline``: when a window was asked for, every state interval overlapping it (resource, state,
       start_s, end_s, power_W with the job's dynamic power included while active), clipped to the window.
@@ -32,8 +32,8 @@ class SimResult:
 
     frames: pd.DataFrame
     resources: pd.DataFrame
-    summary: dict[str, Any]
-    baseline: dict[str, Any] | None = None
+    summary: Summary
+    baseline: Summary | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     timeline: pd.DataFrame | None = None
     warnings: list[str] = field(default_factory=list)
@@ -139,50 +139,46 @@ def resource_table(out: EngineOutput, plan: Plan) -> pd.DataFrame:
 
 
 def summarize(latency: np.ndarray, codes: np.ndarray, out: EngineOutput, resources: pd.DataFrame, plan: Plan,
-              profile: Profile, horizon: float) -> dict[str, Any]:
+              profile: Profile, horizon: float) -> Summary:
     """Headline figures: latency percentiles, deadline misses, power, energy per frame by path, battery life."""
     t_end = out.t_end
     n = len(latency)
-    s: dict[str, Any] = {"frames": n, "duration_s": t_end, "dropped": int(out.dropped.sum())}
-    lat = latency[~out.dropped] if s["dropped"] else latency   # no copy unless frames were dropped
+    dropped = int(out.dropped.sum())
+    lat = latency[~out.dropped] if dropped else latency   # no copy unless frames were dropped
     # One working copy for the percentiles (numpy would make its own anyway), sorted in place.
     percentiles = np.percentile(lat.copy(), PERCENTILES, overwrite_input=True) if len(lat) \
         else [np.nan] * len(PERCENTILES)
-    for p, value in zip(PERCENTILES, percentiles):
-        s[f"latency_p{p}_s"] = float(value)
-    s["latency_max_s"] = float(lat.max()) if len(lat) else float("nan")
-    s["deadline_s"] = plan.deadline
+    p = {f"latency_p{q}_s": float(v) for q, v in zip(PERCENTILES, percentiles)}
     late = int((lat > plan.deadline).sum())
-    s["deadline_misses"] = late + s["dropped"]
-    s["deadline_miss_rate"] = s["deadline_misses"] / n if n else 0.0
+    misses = late + dropped
     energy = out.energy
+    shares, per_frame = {}, {}
     for i, name in enumerate(plan.path_names):
         sel = codes == i
-        s[f"share_{name}"] = float(sel.mean()) if n else 0.0
-        s[f"energy_per_frame_{name}_J"] = float(energy[sel].mean()) if sel.any() else float("nan")
-    s["wakeups"] = int(sum(out.wake_count))
-    s["transition_energy_J"] = float(sum(out.transition_energy))
-    s["unattributed_energy_J"] = float(sum(out.unattributed_energy))  # sleep entries after the last frame
+        shares[name] = float(sel.mean()) if n else 0.0
+        per_frame[name] = float(energy[sel].mean()) if sel.any() else float("nan")
     compute = float(resources["energy_J"].sum())
-    s["compute_energy_J"] = compute
-    s["compute_power_W"] = compute / t_end
-    s["floor_power_W"] = profile.floor_power
-    s["floor_battery_side_W"] = profile.battery_floor_power
-    s["always_on_power_W"] = s["compute_power_W"] + profile.floor_power + profile.battery_floor_power
+    compute_power = compute / t_end
     battery = profile.battery
     # Rail-side loads pass through the converter; floor items measured at the battery already include it.
-    s["battery_power_W"] = (s["compute_power_W"] + profile.floor_power) / battery.converter_efficiency \
-        + profile.battery_floor_power
-    life_s = battery.usable_energy / s["battery_power_W"] if s["battery_power_W"] > 0 else float("inf")
+    battery_power = (compute_power + profile.floor_power) / battery.converter_efficiency + profile.battery_floor_power
+    life_s = battery.usable_energy / battery_power if battery_power > 0 else float("inf")
     # A resource busy for as long as frames arrive (or longer) has a queue that grows without bound: its power
     # is averaged over a drain time the device would never get, so there is no battery life to report.
     span = max(float(horizon), 1e-12)
     busy = {r.name: (out.residency[i][0] + out.residency[i][2]) / span for i, r in enumerate(plan.resources)}
     worst = max(busy, key=busy.get)
-    s["max_utilization"] = busy[worst]
-    s["busiest_resource"] = worst
-    s["keeps_up"] = bool(busy[worst] < 1.0)
-    s["battery_life_drained_h"] = life_s / 3600.0
-    s["battery_life_h"] = life_s / 3600.0 if s["keeps_up"] else float("nan")
-    s["battery_life_days"] = s["battery_life_h"] / 24.0
-    return s
+    keeps_up = bool(busy[worst] < 1.0)
+    life_h = life_s / 3600.0 if keeps_up else float("nan")
+    return Summary(
+        frames=n, duration_s=t_end, dropped=dropped, **p,
+        latency_max_s=float(lat.max()) if len(lat) else float("nan"), deadline_s=plan.deadline,
+        deadline_misses=misses, deadline_miss_rate=misses / n if n else 0.0, shares=shares,
+        energy_per_frame_J=per_frame, wakeups=int(sum(out.wake_count)),
+        transition_energy_J=float(sum(out.transition_energy)),
+        unattributed_energy_J=float(sum(out.unattributed_energy)),  # sleep entries after the last frame
+        compute_energy_J=compute, compute_power_W=compute_power, floor_power_W=profile.floor_power,
+        floor_battery_side_W=profile.battery_floor_power,
+        always_on_power_W=compute_power + profile.floor_power + profile.battery_floor_power,
+        battery_power_W=battery_power, max_utilization=busy[worst], busiest_resource=worst, keeps_up=keeps_up,
+        battery_life_drained_h=life_s / 3600.0, battery_life_h=life_h, battery_life_days=life_h / 24.0)

@@ -93,11 +93,7 @@ def simulate(profile: str | Path | Profile, trace: str | Path | Trace,
     result.warnings = scenario_warnings(result, plan, scenario, profile)
     if base is not None:
         result.baseline = base.summary
-        s = result.summary
-        s["baseline_always_on_power_W"] = base.summary["always_on_power_W"]
-        s["baseline_battery_life_h"] = base.summary["battery_life_h"]
-        s["battery_gain_h"] = s["battery_life_h"] - base.summary["battery_life_h"]
-        s["battery_gain_pct"] = 100.0 * (s["battery_life_h"] / base.summary["battery_life_h"] - 1.0)
+        result.summary = result.summary.with_baseline(base.summary)
         if not base.summary["keeps_up"]:
             result.warnings.append(
                 f"with every frame on the '{trace.meta.dense_path}' path the scenario cannot keep up "

@@ -10,12 +10,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-#: Summary entries copied into a sweep row (SI units, as in :func:`dslsim.sim.results.summarize`).
-ROW_KEYS = ("latency_p50_s", "latency_p99_s", "latency_max_s", "deadline_miss_rate", "dropped", "wakeups",
-            "transition_energy_J", "compute_power_W", "always_on_power_W", "battery_power_W", "battery_life_h",
-            "battery_life_days", "baseline_battery_life_h", "battery_gain_h", "battery_gain_pct")
-
-
 #: All-dense baselines already simulated in this process, by plan and arrival times (threshold axes share them).
 _BASELINES: dict = {}
 
@@ -50,8 +44,7 @@ def run_point(task: dict[str, Any]) -> dict[str, Any]:
         quantity = si_value(value)
         if quantity is not None:  # "1.94 ms" stays as the label; the number in SI units goes beside it
             row[f"{axis}_{quantity[1].replace('*', '').replace('/', '_per_')}"] = quantity[0]
-    row.update({k: s[k] for k in ROW_KEYS if k in s})
-    row.update({k: v for k, v in s.items() if k.startswith("share_")})
+    row.update(s.to_row())
     row.update(trace.routed_error())
     row["sim_wall_s"] = time.perf_counter() - t0
     return row
