@@ -12,7 +12,7 @@ from conftest import ROOT, make_trace, simple_profile
 from click.testing import CliRunner
 
 from dslsim.cli.main import cli
-from dslsim.config import load_yaml
+from dslsim.yamldoc import load_yaml
 from dslsim.errors import DslsimError, InputError, describe
 from dslsim.sim.run import simulate
 from dslsim.sim.scenario import parse_scenario

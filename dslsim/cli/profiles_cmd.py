@@ -46,7 +46,7 @@ def sources(names, markdown) -> None:
       dslsim profiles sources watch
       dslsim profiles sources --markdown docs/profile-sources.md
     """
-    from dslsim.config import load_yaml
+    from dslsim.yamldoc import load_yaml
     from dslsim.fileio import write_text_atomic
     from dslsim.hw.load import load_profile, profile_path, shipped_profiles
     from dslsim.hw.sources import provenance_markdown

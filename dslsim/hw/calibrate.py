@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dslsim.config import Node, load_yaml
+from dslsim.yamldoc import Node, load_yaml
 from dslsim.errors import DslsimError, InputError, describe
 from dslsim.hw.cost import op_outputs, pin_voltage
 from dslsim.hw.load import load_profile, profile_path

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dslsim.config import Node, Provenance, load_yaml
+from dslsim.yamldoc import Node, Provenance, load_yaml
 from dslsim.errors import DslsimError, InputError, describe
 from dslsim.hw.profile import (CORE_KINDS, REGULATORS, Battery, Core, Link, OpCost, OperatingPoint, Profile,
                                SleepState, Supply)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from dslsim.config import PROVENANCE_KEYS
+from dslsim.yamldoc import PROVENANCE_KEYS
 
 #: Top-level parts of a profile that hold no physical numbers.
 SKIP = ("name", "description", "default_scenario")

@@ -97,8 +97,12 @@ def compare(a: Run, b: Run) -> tuple[pd.DataFrame, pd.DataFrame]:
                      "ratio": _ratio(va, vb)})
     head = pd.DataFrame(rows)
     keys = ["resource", "component"]
-    ra = a.resources[keys + ["time_s", "power_mW"]]
-    rb = b.resources[keys + ["time_s", "power_mW"]]
+    def shown(resources: pd.DataFrame) -> pd.DataFrame:  # mW, as the text report prints; older runs have it
+        if "power_mW" not in resources.columns:
+            resources = resources.assign(power_mW=1e3 * resources["power_W"])
+        return resources[keys + ["time_s", "power_mW"]]
+
+    ra, rb = shown(a.resources), shown(b.resources)
     states = ra.merge(rb, on=keys, how="outer", suffixes=(f"_{a.name}", f"_{b.name}"), sort=False)
     pa, pb = f"power_mW_{a.name}", f"power_mW_{b.name}"
     states[[pa, pb]] = states[[pa, pb]].fillna(0.0)

@@ -142,6 +142,7 @@ def energy_breakdown(result: SimResult):
     s = result.summary
     r = result.resources.copy()
     r["part"] = np.where(r["time_s"].notna(), "state: " + r["component"], r["component"])
+    r["power_mW"] = 1e3 * r["power_W"]
     table = r.pivot_table(index="resource", columns="part", values="power_mW", aggfunc="sum", sort=False).fillna(0.0)
     table = table.loc[table.sum(axis=1) > 0]
     battery_side = s.get("floor_battery_side_W", 0.0)

@@ -21,7 +21,7 @@ class SimResult:
 
     * ``frames``: one row per frame (path, ready, start, end, latency_s, energy_J, wakeups, cores, dropped);
     * ``resources``: one row per core or link and component (a power state with its residency, or the
-      'dynamic' / 'transitions' energy), with time_s, energy_J and mean power_mW; ``wakeups`` is on the
+      'dynamic' / 'transitions' energy), with time_s, energy_J and mean power_W (SI throughout); ``wakeups`` is on the
       'transitions' row only, so summing the column counts each wake-up once;
     * ``summary``: the headline figures, a :class:`~dslsim.sim.summary.Summary` (typed attributes; reads as a
       flat mapping with SI units in the key names);
@@ -134,7 +134,7 @@ def resource_table(out: EngineOutput, plan: Plan) -> pd.DataFrame:
                          out.wake_count[r]))
     resources = pd.DataFrame(rows, columns=["resource", "type", "opp", "component", "time_s", "energy_J",
                                             "wakeups"])
-    resources["power_mW"] = 1e3 * resources["energy_J"] / out.t_end
+    resources["power_W"] = resources["energy_J"] / out.t_end
     return resources
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dslsim.config import Node, load_yaml
+from dslsim.yamldoc import Node, load_yaml
 from dslsim.errors import InputError, describe
 from dslsim.hw.profile import Profile
 

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from dslsim.config import Node, load_yaml
+from dslsim.yamldoc import Node, load_yaml
 from dslsim.errors import DslsimError, InputError, describe
 from dslsim.hw.load import parse_profile, profile_path
 from dslsim.shipped import shipped_traces, trace_path

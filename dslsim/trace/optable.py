@@ -37,7 +37,7 @@ def read_op_table(path: str | Path) -> tuple[Op, ...]:
     """Ops from a CSV or YAML op table; errors name the file, the row and the column."""
     path = Path(path)
     if path.suffix.lower() in (".yaml", ".yml"):
-        from dslsim.config import load_yaml
+        from dslsim.yamldoc import load_yaml
 
         raw = load_yaml(path)
         if isinstance(raw, dict) and "ops" in raw:
