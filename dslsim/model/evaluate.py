@@ -23,6 +23,7 @@ from dslsim.model.data import Scene, SpeechCorpus, read_wav, scene
 from dslsim.model.dsl import DSLCodec
 from dslsim.model.graph import measure_stages
 from dslsim.model.losses import full_path_advantage, multiscale_mel_distance, si_sdr
+from dslsim.trace.architecture import SHARED_STAGES
 
 ROUTES = (("always-full", "full"), ("always-light", "light"), ("DSL-switched", "dsl"), ("GC-switched", "gc"))
 
@@ -141,13 +142,12 @@ def compute_ratios(model: DSLCodec) -> dict:
     params = {"encoder": count_params(model.encoder), "rvq": cfg.n_q * cfg.codebook_size * cfg.embed_dim,
               "switch": count_params(model.switch), "light_decoder": count_params(model.light_decoder),
               "full_decoder": count_params(model.full_decoder)}
-    shared = macs["encoder"] + macs["rvq"] + macs["switch"]
-    shared_p = params["encoder"] + params["rvq"] + params["switch"]
-    # What each path decodes with: a residual full path runs the light decoder too.
-    extra = cfg.residual_full
-    dec = {"light": macs["light_decoder"], "full": macs["full_decoder"] + (macs["light_decoder"] if extra else 0)}
-    dec_p = {"light": params["light_decoder"],
-             "full": params["full_decoder"] + (params["light_decoder"] if extra else 0)}
+    shared = sum(macs[s] for s in SHARED_STAGES)
+    shared_p = sum(params[s] for s in SHARED_STAGES)
+    # What each path decodes with (its stages after the shared ones: a residual full path runs both decoders).
+    decoding = {path: [s for s in stages_ if s not in SHARED_STAGES] for path, stages_ in model.paths.items()}
+    dec = {path: sum(macs[s] for s in names) for path, names in decoding.items()}
+    dec_p = {path: sum(params[s] for s in names) for path, names in decoding.items()}
     macs = dict(macs, light_path_decoder=dec["light"], full_path_decoder=dec["full"])
     return {"decoder_mac_ratio": dec["full"] / dec["light"], "decoder_param_ratio": dec_p["full"] / dec_p["light"],
             "pass_mac_ratio": (shared + dec["full"]) / (shared + dec["light"]),

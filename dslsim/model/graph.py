@@ -20,6 +20,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from dslsim.model.dsl import DSLCodec
 from dslsim.model.layers import ResidualUnit
+from dslsim.trace.architecture import SHARED_STAGES
 from dslsim.trace.schema import DTYPE_BYTES, Op, Stage
 
 
@@ -102,5 +103,5 @@ def measure_stages(model: DSLCodec, frames: int = 16, dtype: str = "int8") -> tu
             agc_out = Op(name="agc.rescale", kind="elementwise", macs=float(hop), act_in_bytes=float(hop * bpe),
                          act_out_bytes=float(hop * bpe), dtype=dtype)
             stages[name] = Stage(name, stages[name].ops + (agc_out,))
-    order = ["encoder", "rvq", "switch", "light_decoder", "full_decoder"]
+    order = SHARED_STAGES + ["light_decoder", "full_decoder"]
     return {n: stages[n] for n in order}, measured
