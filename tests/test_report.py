@@ -169,3 +169,25 @@ def test_heat_map_text_reads_on_light_and_dark_cells():
 
     cmap = matplotlib.colormaps["viridis"]
     assert text_color(cmap(1.0)) == "black" and text_color(cmap(0.0)) == "white"
+
+
+def test_sweep_command_prints_the_units_simulate_prints(tmp_path):
+    import yaml
+
+    spec = tmp_path / "s.yaml"
+    spec.write_text(yaml.safe_dump({"name": "units", "base": {"profile": "watch", "trace": "dsl-75hz-10min"},
+                                    "axes": {"trace.threshold": [0.4, 0.6]}}))
+    r = CliRunner().invoke(cli, ["sweep", str(spec), "--out", str(tmp_path / "o"), "--jobs", "1"])
+    assert r.exit_code == 0, r.output
+    header = next(line for line in r.output.splitlines() if "trace.threshold" in line and "battery" in line)
+    assert "always_on_power_mW" in header and "latency_p99_ms" in header and "_W" not in header.replace(
+        "power_mW", "")
+
+
+def test_report_tables_scroll_inside_the_page():
+    from dslsim.report.html import HtmlReport
+
+    rep = HtmlReport("t")
+    rep.table("wide", pd.DataFrame({f"column_{i}": [1.0] * 200 for i in range(40)}))
+    html = rep.render()
+    assert "<div class=scroll><table" in html and ".scroll { overflow-x: auto;" in html
