@@ -191,3 +191,22 @@ def test_report_tables_scroll_inside_the_page():
     rep.table("wide", pd.DataFrame({f"column_{i}": [1.0] * 200 for i in range(40)}))
     html = rep.render()
     assert "<div class=scroll><table" in html and ".scroll { overflow-x: auto;" in html
+
+
+@pytest.mark.parametrize("name", ["phone", "watch", "earbud"])
+def test_phone_style_figures_agree_with_battery_life(name):
+    """% of the battery per day x battery life in days = 100 x the usable fraction (closed form), and the mean
+    current is the battery draw over the nominal voltage."""
+    profile = load_profile(name)
+    s = simulate(profile, "dsl-75hz-10min", baseline=False).summary
+    assert s.battery_pct_per_day * s.battery_life_days == pytest.approx(100 * profile.battery.usable_fraction,
+                                                                        rel=1e-12)
+    assert s.battery_current_A * profile.battery.voltage == pytest.approx(s.battery_power_W, rel=1e-12)
+    assert s.charge_per_day_Ah == pytest.approx(24 * s.battery_current_A, rel=1e-12)
+
+
+def test_budget_check_in_the_text_report():
+    r = CliRunner().invoke(cli, ["simulate", "-p", "watch", "-t", "dsl-75hz-10min", "--budget", "100"])
+    assert r.exit_code == 0 and "within the always-on budget of 100 %/day" in r.output
+    r = CliRunner().invoke(cli, ["simulate", "-p", "watch", "-t", "dsl-75hz-10min", "--budget", "0.001"])
+    assert r.exit_code == 0 and "OVER the always-on budget of 0.001 %/day" in r.output

@@ -30,9 +30,11 @@ from dslsim.cli.progress import SimProgress, progress_option
 @click.option("--engine", type=click.Choice(["auto", "batch", "reference"]), default="auto", show_default=True,
               help="Simulation engine: the compiled batch engine, the SimPy reference (same numbers, bit for bit), "
                    "or by run size.")
+@click.option("--budget", "budget_pct_per_day", type=click.FloatRange(0, min_open=True), default=None,
+              metavar="PCT", help="Always-on budget in %% of the battery per day to check against (e.g. 1).")
 @progress_option
 def simulate(profile, trace_path, scenario, baseline, out_dir, formats, no_frames, as_json, allow_backlog, engine,
-             progress):
+             budget_pct_per_day, progress):
     """Simulate a trace on a device profile; print latency, always-on power and battery life.
 
     \b
@@ -53,7 +55,7 @@ def simulate(profile, trace_path, scenario, baseline, out_dir, formats, no_frame
     if as_json:
         click.echo(json.dumps(json_safe({"summary": result.summary, "meta": result.meta}), indent=1))
     else:
-        click.echo(render_summary(result))
+        click.echo(render_summary(result, budget_pct_per_day))
     if out_dir:
         written = write_result(result, out_dir, tuple(formats) or ("csv", "parquet"), frames=not no_frames)
         click.echo(f"\nwrote {len(written)} files to {out_dir}", err=True)

@@ -15,8 +15,18 @@ def _mw(x: float) -> str:
     return f"{x * 1e3:.3f} mW"
 
 
-def render_summary(result: SimResult) -> str:
-    """A plain-text report of ``result`` (what ``dslsim simulate`` prints)."""
+def budget_note(summary, budget_pct_per_day: float | None) -> str:
+    """', within the always-on budget of 1 %/day' (or 'over'), or nothing without a budget."""
+    if budget_pct_per_day is None:
+        return ""
+    verdict = "within" if summary.battery_pct_per_day <= budget_pct_per_day else "OVER"
+    return f"; {verdict} the always-on budget of {budget_pct_per_day:g} %/day"
+
+
+def render_summary(result: SimResult, budget_pct_per_day: float | None = None) -> str:
+    """A plain-text report of ``result`` (what ``dslsim simulate`` prints); ``budget_pct_per_day``: an always-on
+    budget in % of the battery per day to check the run against (Android's guidance for always-on features is
+    under 1 %/day)."""
     s, m = result.summary, result.meta
     lines = [f"dslsim: profile '{m.get('profile')}', scenario '{m.get('scenario')}', "
              f"{s['frames']:,} frames over {s['duration_s']:.1f} s", ""]
@@ -39,6 +49,9 @@ def render_summary(result: SimResult) -> str:
     lines.append(f"  battery draw        {_mw(s['battery_power_W'])}  (after converter losses)")
     if s["keeps_up"]:
         lines.append(f"  battery life        {s['battery_life_h']:.1f} h = {s['battery_life_days']:.2f} days")
+        lines.append(f"  battery current     {1e3 * s.battery_current_A:.3f} mA average = "
+                     f"{1e3 * s.charge_per_day_Ah:.2f} mAh/day = {s.battery_pct_per_day:.2f} % of the battery per day"
+                     f"{budget_note(s, budget_pct_per_day)}")
     else:
         lines.append(f"  battery life        none: cannot keep up ('{s['busiest_resource']}' busy "
                      f"{100 * s['max_utilization']:.0f} % of the time)")

@@ -170,6 +170,7 @@ def summarize(latency: np.ndarray, codes: np.ndarray, out: EngineOutput, resourc
     worst = max(busy, key=busy.get)
     keeps_up = bool(busy[worst] < 1.0)
     life_h = life_s / 3600.0 if keeps_up else float("nan")
+    current = battery_power / battery.voltage if keeps_up else float("nan")
     return Summary(
         frames=n, duration_s=t_end, dropped=dropped, **p,
         latency_max_s=float(lat.max()) if len(lat) else float("nan"), deadline_s=plan.deadline,
@@ -181,4 +182,6 @@ def summarize(latency: np.ndarray, codes: np.ndarray, out: EngineOutput, resourc
         floor_battery_side_W=profile.battery_floor_power,
         always_on_power_W=compute_power + profile.floor_power + profile.battery_floor_power,
         battery_power_W=battery_power, max_utilization=busy[worst], busiest_resource=worst, keeps_up=keeps_up,
-        battery_life_drained_h=life_s / 3600.0, battery_life_h=life_h, battery_life_days=life_h / 24.0)
+        battery_life_drained_h=life_s / 3600.0, battery_life_h=life_h, battery_life_days=life_h / 24.0,
+        battery_current_A=current, charge_per_day_Ah=24.0 * current,
+        battery_pct_per_day=100.0 * 24.0 * current / battery.capacity_ah)

@@ -26,7 +26,7 @@ PERCENTILES = (50, 95, 99)
 #: The headline figures a sweep keeps per point (:meth:`Summary.to_row`), beside the per-path shares.
 ROW_FIELDS = ("latency_p50_s", "latency_p99_s", "latency_max_s", "deadline_miss_rate", "dropped", "wakeups",
               "transition_energy_J", "compute_power_W", "always_on_power_W", "battery_power_W", "battery_life_h",
-              "battery_life_days", "keeps_up", "baseline_battery_life_h", "battery_gain_h", "battery_gain_pct")
+              "battery_life_days", "battery_current_A", "battery_pct_per_day", "keeps_up", "baseline_battery_life_h", "battery_gain_h", "battery_gain_pct")
 
 
 @dataclass(frozen=True, eq=False)
@@ -37,6 +37,10 @@ class Summary(Mapping):
     are set when the run was compared with its all-dense baseline (:meth:`with_baseline`), else None (and left
     out of :meth:`to_dict`). ``battery_life_h`` is NaN when the scenario cannot keep up (``keeps_up``); the life
     the drained queue would give is ``battery_life_drained_h``.
+
+    Phone-style figures: ``battery_current_A`` (the mean current drawn from the battery at its nominal voltage),
+    ``charge_per_day_Ah`` and ``battery_pct_per_day`` (that charge as a share of the nominal capacity, as a
+    battery indicator counts it); NaN when the scenario cannot keep up.
     """
 
     frames: int
@@ -66,6 +70,9 @@ class Summary(Mapping):
     battery_life_drained_h: float
     battery_life_h: float
     battery_life_days: float
+    battery_current_A: float
+    charge_per_day_Ah: float
+    battery_pct_per_day: float
     baseline_always_on_power_W: float | None = field(default=None)
     baseline_battery_life_h: float | None = field(default=None)
     battery_gain_h: float | None = field(default=None)
