@@ -276,7 +276,13 @@ def export(out, audio, demo_seconds, checkpoint, threshold, route, seed, speech_
         source = {"audio": f"generated always-on scene, {demo_seconds:g} s, seed {seed}{speech}"}
     if len(samples) < cfg.hop:
         raise DslsimError(f"the audio is shorter than one frame ({cfg.hop} samples at {cfg.sample_rate} Hz).")
-    source["checkpoint"] = str(ckpt)
+    from pathlib import Path
+
+    from dslsim.cli.model_cmd import SHIPPED_CHECKPOINT
+
+    # The shipped checkpoint by its place in the package, not this machine's path to it.
+    shipped = Path(ckpt).resolve() == SHIPPED_CHECKPOINT.resolve()
+    source["checkpoint"] = f"shipped: dslsim/model/assets/{SHIPPED_CHECKPOINT.name}" if shipped else str(ckpt)
     source["checkpoint_sha256"] = file_digest(ckpt)
     with tqdm(total=len(samples) // cfg.hop, desc="export", unit="frame", dynamic_ncols=True, disable=None) as bar:
         t = export_trace(model, np.asarray(samples), threshold=threshold, labels=labels, source=source, route=route,
