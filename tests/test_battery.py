@@ -71,3 +71,59 @@ def test_ideal_limit():
     fast = KiBaM(capacity_ah=0.3, c=0.5, k=10.0)
     assert fast.lifetime_constant(0.05) == pytest.approx(0.3 * 3600 / 0.05, rel=1e-3)
     assert np.isclose(sum(fast.full()), 0.3 * 3600)
+
+
+def test_summary_battery_life_by_the_kinetic_model_with_the_ideal_beside_it():
+    """A watch with a kinetic battery (c = 0.5, k = 1e-4 /s) and 3 %/month self-discharge: the summary's life is
+    the time to empty that integrating the model at the run's mean current (plus self-discharge) gives; the
+    ideal figure stays usable energy / battery draw."""
+    import copy
+
+    import yaml
+
+    from dslsim.hw.load import parse_profile
+    from dslsim.shipped import PROFILES
+    from dslsim.sim.run import simulate
+
+    doc = yaml.safe_load((PROFILES / "watch.yaml").read_text())
+    plain = parse_profile(copy.deepcopy(doc), "watch.yaml")
+    doc["battery"]["kinetic"] = {"c": 0.5, "k": "1e-4 Hz", "assumed": "a test cell"}
+    doc["battery"]["self_discharge_per_month"] = 0.03
+    kinetic = parse_profile(doc, "watch-kinetic.yaml")
+    a = simulate(plain, "dsl-75hz-10min", baseline=False).summary
+    s = simulate(kinetic, "dsl-75hz-10min", baseline=False).summary
+    assert s.battery_model == "kinetic" and a.battery_model == "ideal"
+    assert s.battery_life_ideal_h == a.battery_life_h == a.battery_life_ideal_h
+    b = kinetic.battery
+    current = s.battery_power_W / b.voltage + b.capacity_ah * 0.03 / (30 * 86400) * 3600
+    cell = KiBaM(b.capacity_ah * b.usable_fraction, 0.5, 1e-4)
+
+    def f(t, v):
+        h1, h2 = v[0] / cell.c, v[1] / (1 - cell.c)
+        return [-current + cell.k * (h2 - h1), -cell.k * (h2 - h1)]
+
+    empty = lambda t, v: v[0]  # noqa: E731
+    empty.terminal, empty.direction = True, -1
+    sol = solve_ivp(f, (0, 1e8), list(cell.full()), events=empty, rtol=1e-10, atol=1e-8)
+    assert s.battery_life_h == pytest.approx(sol.t_events[0][0] / 3600, rel=1e-6)
+    assert s.battery_life_h < s.battery_life_ideal_h
+
+
+def test_kinetic_battery_keys_are_checked():
+    import copy
+
+    import yaml
+
+    from dslsim.errors import InputError
+    from dslsim.hw.load import parse_profile
+    from dslsim.shipped import PROFILES
+
+    doc = yaml.safe_load((PROFILES / "watch.yaml").read_text())
+    for change, where in (({"kinetic": {"c": 1.2, "k": "1e-4 Hz"}}, "battery.kinetic.c"),
+                          ({"kinetic": {"c": 0.5}}, "battery.kinetic"),
+                          ({"self_discharge_per_month": 2}, "battery.self_discharge_per_month")):
+        bad = copy.deepcopy(doc)
+        bad["battery"].update(change)
+        with pytest.raises(InputError) as err:
+            parse_profile(bad, "w.yaml")
+        assert where in str(err.value)

@@ -75,14 +75,33 @@ def parse_profile(data: object, source: str = "<profile>") -> Profile:
 
 
 def _battery(node: Node) -> Battery:
-    node.check_keys({"capacity", "voltage", "usable_fraction", "converter_efficiency"},
-                    required=("capacity", "voltage"))
+    node.check_keys({"capacity", "voltage", "usable_fraction", "converter_efficiency", "kinetic",
+                     "self_discharge_per_month"}, required=("capacity", "voltage"))
+    kinetic = None
+    if node.has("kinetic"):
+        model = node.child("kinetic")
+        model.check_keys({"c", "k", "source", "assumed"}, required=("c", "k"))
+        c = model.quantity("c", "", strictly_positive=True)
+        if c >= 1:
+            raise InputError(node.source, model.at("c"), repr(model.data.get("c")),
+                             "the available well's share of the charge, between 0 and 1")
+        kinetic = (c, model.quantity("k", "Hz", strictly_positive=True))
     return Battery(
         capacity_ah=node.quantity("capacity", "A*h", strictly_positive=True),
         voltage=node.quantity("voltage", "V", strictly_positive=True),
         usable_fraction=_fraction(node, "usable_fraction", 1.0),
         converter_efficiency=_fraction(node, "converter_efficiency", 1.0),
+        kinetic=kinetic,
+        self_discharge=_share(node, "self_discharge_per_month"),
     )
+
+
+def _share(node: Node, key: str) -> float:
+    """An optional share in [0, 1] (default 0)."""
+    value = node.quantity(key, "", default=0.0)
+    if value > 1:
+        raise InputError(node.source, node.at(key), repr(node.data.get(key)), "a share from 0 to 1 (0.02 = 2 %)")
+    return value
 
 
 def _fraction(node: Node, key: str, default: float) -> float:

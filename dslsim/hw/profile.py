@@ -164,17 +164,42 @@ class Link:
 
 @dataclass(frozen=True)
 class Battery:
-    """Battery and converter: usable energy = capacity * voltage * usable_fraction."""
+    """Battery and converter: usable energy = capacity * voltage * usable_fraction.
+
+    ``kinetic``: a kinetic battery model's (available fraction c, valve rate k in 1/s) for rate and recovery
+    effects, or None for an ideal reservoir. ``self_discharge``: the share of the capacity lost per month.
+    """
 
     capacity_ah: float
     voltage: float
     usable_fraction: float
     converter_efficiency: float
+    kinetic: tuple[float, float] | None = None
+    self_discharge: float = 0.0
+
+    def lifetime_s(self, current: float, kinetic: bool = True) -> float:
+        """Seconds a full battery lasts at a mean ``current`` (A) from it: the usable charge, less self-discharge
+        (a steady extra current), through the kinetic model when the battery has one and ``kinetic`` is True,
+        else as an ideal reservoir."""
+        from dslsim.hw.battery import KiBaM
+
+        usable_ah = self.capacity_ah * self.usable_fraction
+        total = current + self.capacity_ah * self.self_discharge / SECONDS_PER_MONTH * 3600.0
+        if total <= 0:
+            return float("inf")
+        if self.kinetic is None or not kinetic:
+            return usable_ah * 3600.0 / total
+        c, k = self.kinetic
+        return KiBaM(usable_ah, c, k).lifetime_constant(total)
 
     @property
     def usable_energy(self) -> float:
         """Joules the load can draw, before converter losses."""
         return self.capacity_ah * 3600.0 * self.voltage * self.usable_fraction
+
+
+#: A month for self-discharge rates (30 days).
+SECONDS_PER_MONTH = 30 * 86400.0
 
 
 @dataclass(frozen=True)

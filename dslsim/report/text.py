@@ -48,7 +48,9 @@ def render_summary(result: SimResult, budget_pct_per_day: float | None = None) -
                  f"+ {floor})")
     lines.append(f"  battery draw        {_mw(s['battery_power_W'])}  (after converter losses)")
     if s["keeps_up"]:
-        lines.append(f"  battery life        {s['battery_life_h']:.1f} h = {s['battery_life_days']:.2f} days")
+        model = "" if s.battery_life_h == s.battery_life_ideal_h else \
+            f"  ({s.battery_model} battery model; an ideal reservoir: {s.battery_life_ideal_h:.1f} h)"
+        lines.append(f"  battery life        {s['battery_life_h']:.1f} h = {s['battery_life_days']:.2f} days{model}")
         lines.append(f"  battery current     {1e3 * s.battery_current_A:.3f} mA average = "
                      f"{1e3 * s.charge_per_day_Ah:.2f} mAh/day = {s.battery_pct_per_day:.2f} % of the battery per day"
                      f"{budget_note(s, budget_pct_per_day)}")

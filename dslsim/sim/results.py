@@ -162,7 +162,10 @@ def summarize(latency: np.ndarray, codes: np.ndarray, out: EngineOutput, resourc
     battery = profile.battery
     # Rail-side loads pass through the converter; floor items measured at the battery already include it.
     battery_power = (compute_power + profile.floor_power) / battery.converter_efficiency + profile.battery_floor_power
-    life_s = battery.usable_energy / battery_power if battery_power > 0 else float("inf")
+    ideal_s = battery.usable_energy / battery_power if battery_power > 0 else float("inf")
+    # The chosen battery model: a kinetic one, or self-discharge, change the life; else the ideal reservoir's.
+    life_s = battery.lifetime_s(battery_power / battery.voltage) \
+        if battery.kinetic is not None or battery.self_discharge else ideal_s
     # A resource busy for as long as frames arrive (or longer) has a queue that grows without bound: its power
     # is averaged over a drain time the device would never get, so there is no battery life to report.
     span = max(float(horizon), 1e-12)
@@ -183,5 +186,7 @@ def summarize(latency: np.ndarray, codes: np.ndarray, out: EngineOutput, resourc
         always_on_power_W=compute_power + profile.floor_power + profile.battery_floor_power,
         battery_power_W=battery_power, max_utilization=busy[worst], busiest_resource=worst, keeps_up=keeps_up,
         battery_life_drained_h=life_s / 3600.0, battery_life_h=life_h, battery_life_days=life_h / 24.0,
+        battery_life_ideal_h=ideal_s / 3600.0 if keeps_up else float("nan"),
+        battery_model="kinetic" if battery.kinetic is not None else "ideal",
         battery_current_A=current, charge_per_day_Ah=24.0 * current,
         battery_pct_per_day=100.0 * 24.0 * current / battery.capacity_ah)

@@ -38,6 +38,10 @@ class Summary(Mapping):
     out of :meth:`to_dict`). ``battery_life_h`` is NaN when the scenario cannot keep up (``keeps_up``); the life
     the drained queue would give is ``battery_life_drained_h``.
 
+    ``battery_life_h`` comes from the profile's battery model (``battery_model``: 'kinetic' for a kinetic battery
+    model with rate and recovery effects, else 'ideal'; self-discharge included either way);
+    ``battery_life_ideal_h`` is the ideal reservoir's figure beside it (usable energy / battery draw).
+
     Phone-style figures: ``battery_current_A`` (the mean current drawn from the battery at its nominal voltage),
     ``charge_per_day_Ah`` and ``battery_pct_per_day`` (that charge as a share of the nominal capacity, as a
     battery indicator counts it); NaN when the scenario cannot keep up.
@@ -70,6 +74,8 @@ class Summary(Mapping):
     battery_life_drained_h: float
     battery_life_h: float
     battery_life_days: float
+    battery_life_ideal_h: float
+    battery_model: str
     battery_current_A: float
     charge_per_day_Ah: float
     battery_pct_per_day: float
