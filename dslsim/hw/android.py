@@ -1,0 +1,141 @@
+"""Import an Android ``power_profile.xml`` (the classic AOSP layout) as a dslsim profile.
+
+AOSP's power profile (https://source.android.com/docs/core/power/values) lists **currents drawn from the battery**
+in mA: ``cpu.suspend`` (the device asleep), ``cpu.idle`` (awake, every CPU idle), ``cpu.active`` (any CPU running),
+``cpu.cluster_power.clusterN`` (a cluster running), ``cpu.core_power.clusterN`` (one core of it, per speed in
+``cpu.core_speeds.clusterN``, kHz), with ``cpu.clusters.cores`` the cores per cluster and ``battery.capacity`` in
+mAh. The import writes one dslsim core per cluster, one operating point per listed speed, the battery and the
+suspend floor; every number is sourced to the XML and marked as a battery-side current, and what could not be
+mapped is listed. A core's run current at a speed is what BatteryStats charges one core of the cluster running
+there: core + cluster + CPU-active current.
+
+>>> xml = '''<device name="Android">
+...   <item name="battery.capacity">2915</item>
+...   <item name="cpu.suspend">1.3</item> <item name="cpu.idle">3.9</item> <item name="cpu.active">18.33</item>
+...   <array name="cpu.clusters.cores"><value>4</value></array>
+...   <array name="cpu.core_speeds.cluster0"><value>300000</value><value>1000000</value></array>
+...   <array name="cpu.core_power.cluster0"><value>10</value><value>40</value></array>
+...   <item name="cpu.cluster_power.cluster0">2.41</item>
+...   <item name="screen.on">98</item>
+... </device>'''
+>>> doc, unmapped = android_profile(parse_power_profile(xml, "t.xml"), "t.xml", name="test")
+>>> doc["cores"]["cluster0"]["opps"][1]["run_current"]["value"], unmapped
+('6.074e-05 A/MHz', ['screen.on'])
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ElementTree
+
+from dslsim.errors import DslsimError
+
+#: Keys the import maps (prefixes for per-cluster keys).
+MAPPED = ("battery.capacity", "cpu.suspend", "cpu.idle", "cpu.active", "cpu.clusters.cores", "cpu.core_speeds.",
+          "cpu.core_power.", "cpu.cluster_power.")
+#: Most bytes read from a power profile (real ones are a few kB).
+MAX_BYTES = 1_000_000
+
+
+def parse_power_profile(text: str, source: str) -> dict[str, float | list[float]]:
+    """Items (numbers) and arrays (lists of numbers) of a power_profile.xml, by name. Documents that declare a
+    DOCTYPE or entities are refused (power profiles have none; entity expansion is how XML bombs work)."""
+    if len(text) > MAX_BYTES:
+        raise DslsimError(f"{source}: {len(text):,} bytes; a power profile is a few kB (at most {MAX_BYTES:,}).")
+    if re.search(r"<!(DOCTYPE|ENTITY)", text, re.IGNORECASE):
+        raise DslsimError(f"{source}: declares a DOCTYPE or entities; expected a plain power_profile.xml.")
+    try:
+        root = ElementTree.fromstring(text)
+    except ElementTree.ParseError as exc:
+        raise DslsimError(f"{source}: not well-formed XML ({exc}).") from None
+    values: dict[str, float | list[float]] = {}
+
+    def number(element, where: str) -> float:
+        try:
+            return float((element.text or "").strip())
+        except ValueError:
+            raise DslsimError(f"{source}: {where} holds {element.text!r}; expected a number.") from None
+
+    for element in root:
+        name = element.get("name")
+        if element.tag == "item" and name:
+            values[name] = number(element, f"item '{name}'")
+        elif element.tag == "array" and name:
+            values[name] = [number(v, f"array '{name}'") for v in element.findall("value")]
+    return values
+
+
+def _sourced(value: str, key: str, source: str, note: str = "") -> dict:
+    return {"value": value, "source": f"{source}: {key} (a current at the battery, mA){note}"}
+
+
+def android_profile(values: dict, source: str, name: str = "android", voltage: float = 3.85
+                    ) -> tuple[dict, list[str]]:
+    """(a dslsim profile document, the keys it did not map) from a parsed power profile; ``voltage``: the
+    battery's nominal voltage (the XML gives currents only), which turns currents into power."""
+    def get(key: str) -> float:
+        if key not in values or isinstance(values[key], list):
+            raise DslsimError(f"{source}: no item '{key}'; the classic AOSP layout needs it.")
+        return float(values[key])
+
+    clusters = values.get("cpu.clusters.cores")
+    if not isinstance(clusters, list) or not clusters:
+        raise DslsimError(f"{source}: no array 'cpu.clusters.cores'; the classic AOSP layout lists cores per "
+                          f"cluster there (the per-policy layout of newer Android is not read).")
+    if "battery.capacity" not in values:
+        raise DslsimError(f"{source}: no 'battery.capacity' (mAh); add it to the file or to the profile written.")
+    active = get("cpu.active")
+    v_note = f"{voltage:g} V assumed nominal: power_profile.xml gives currents only"
+    doc: dict = {
+        "name": name,
+        "description": f"Imported from {source} (Android power_profile.xml): currents at the battery, one core per "
+                       f"CPU cluster; compute rates assumed.",
+        "battery": {
+            "capacity": {"value": f"{get('battery.capacity'):g} mAh", "source": f"{source}: battery.capacity"},
+            "voltage": {"value": f"{voltage:g} V", "assumed": v_note},
+            "converter_efficiency": {"value": 1.0, "assumed": "the XML's currents are at the battery: converter "
+                                                               "losses are inside them"},
+        },
+        "platform": {"floor": {"suspend": {
+            "power": {"value": f"{get('cpu.suspend') * 1e-3 * voltage:.6g} W",
+                      "source": f"{source}: cpu.suspend, {get('cpu.suspend'):g} mA at the battery x {voltage:g} V"},
+            "at": "battery"}}},
+        "cores": {},
+    }
+    for index, _count in enumerate(clusters):
+        key = f"cluster{index}"
+        speeds = values.get(f"cpu.core_speeds.{key}")
+        powers = values.get(f"cpu.core_power.{key}")
+        if not isinstance(speeds, list) or not isinstance(powers, list) or len(speeds) != len(powers) or not speeds:
+            raise DslsimError(f"{source}: 'cpu.core_speeds.{key}' and 'cpu.core_power.{key}' must be arrays of the "
+                              f"same, non-zero length.")
+        cluster = float(values.get(f"cpu.cluster_power.{key}", 0.0))
+        opps = []
+        for khz, core_ma in sorted(zip(speeds, powers)):
+            hz = khz * 1e3
+            run = (core_ma + cluster + active) * 1e-3 / hz * 1e6       # A per MHz
+            opps.append({"name": f"{khz / 1e3:g}MHz", "freq": f"{khz / 1e3:g} MHz", "voltage": "1 V",
+                         "run_current": _sourced(f"{run:.4g} A/MHz", f"cpu.core_power.{key} + cpu.cluster_power."
+                                                 f"{key} + cpu.active at {khz:g} kHz", source, ", over the clock"),
+                         "idle_current": _sourced(f"{get('cpu.idle') * 1e-3 / hz * 1e6:.4g} A/MHz", "cpu.idle",
+                                                  source, ", the device awake with every CPU idle, counted per core"),
+                         "assumed": "core voltage 1 V (the XML has none; currents at the battery do not need it)"})
+        doc["cores"][key] = {
+            "kind": "cpu",
+            "supply": {"voltage": f"{voltage:g} V", "regulator": "none",
+                       "source": f"{source}: currents are at the battery", "assumed": v_note},
+            "opps": opps,
+            "ops": {"default": {"macs_per_cycle": 1.0,
+                                "assumed": "power_profile.xml says nothing of compute rate: 1 MAC per cycle; "
+                                           "fit it with dslsim calibrate"}},
+            "sleep": {"off": {"power": "0 W", "exit_latency": "1 ms", "entry_energy": "0 J", "exit_energy": "0 J",
+                              "assumed": "a powered-down cluster; its residual current is the suspend floor"}},
+        }
+    first = next(iter(doc["cores"]))
+    # Everything on the first cluster at its top speed: a starting point to edit, not a recommendation.
+    doc["default_scenario"] = {"name": f"{name}-default", "placement": {"default": first},
+                               "opp": {first: doc["cores"][first]["opps"][-1]["name"]},
+                               "sleep": {c: {"off": "5 ms"} for c in doc["cores"]},
+                               "deadline": "frame", "when_busy": "queue"}
+    unmapped = sorted(k for k in values if not k.startswith(MAPPED))
+    return doc, unmapped

@@ -1,0 +1,79 @@
+"""Android power_profile.xml import: an AOSP-format profile mapped by hand, the Pixel 6's GS101 figures
+(hardware-figures.md §4a, GrapheneOS device_google_raviole), refusal of XML with entities, and the CLI."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from dslsim.cli.main import cli
+from dslsim.errors import DslsimError
+from dslsim.hw.android import android_profile, parse_power_profile
+from dslsim.hw.load import load_profile, parse_profile
+from dslsim.sim.run import simulate
+
+# The Pixel 6 CPU block (MHz: mA) and scalar items, from the reference notes.
+A55 = {300: 13.58, 574: 38.22, 738: 48.59, 930: 64.02, 1098: 79.69, 1197: 89.66, 1328: 105.64, 1401: 113.30,
+       1598: 142.24, 1704: 158.91, 1803: 180.73, 1950: 229.19, 2024: 266.66}
+A76 = {400: 59.00, 553: 87.69, 696: 114.54, 799: 134.19, 910: 157.72, 1024: 184.69, 1197: 229.99, 1328: 264.08,
+       1491: 316.56, 1663: 375.74, 1836: 450.94, 1999: 529.79, 2130: 603.34, 2253: 684.48}
+X1 = {500: 199.11, 851: 332.32, 984: 389.40, 1106: 452.85, 1277: 547.22, 1426: 629.93, 1582: 735.84, 1745: 861.23,
+      1826: 946.15, 2048: 1137.98, 2188: 1318.48, 2252: 1396.56, 2401: 1583.05, 2507: 1811.61, 2630: 2050.00}
+CLUSTER = [32.58, 6.44, 0.0]
+
+
+def pixel6_xml() -> str:
+    parts = ['<?xml version="1.0" encoding="utf-8"?>', '<device name="Android">',
+             '<item name="battery.capacity">4614</item>', '<item name="cpu.suspend">4.35</item>',
+             '<item name="cpu.idle">5.78</item>', '<item name="cpu.active">2.35</item>',
+             '<array name="cpu.clusters.cores"><value>4</value><value>2</value><value>2</value></array>',
+             '<item name="screen.on">98</item>', '<item name="wifi.active">31</item>']
+    for i, table in enumerate((A55, A76, X1)):
+        parts.append(f'<array name="cpu.core_speeds.cluster{i}">'
+                     + "".join(f"<value>{mhz * 1000}</value>" for mhz in table) + "</array>")
+        parts.append(f'<array name="cpu.core_power.cluster{i}">'
+                     + "".join(f"<value>{ma}</value>" for ma in table.values()) + "</array>")
+        parts.append(f'<item name="cpu.cluster_power.cluster{i}">{CLUSTER[i]}</item>')
+    return "\n".join(parts + ["</device>"])
+
+
+def test_pixel6_maps_to_three_clusters_with_every_speed():
+    doc, unmapped = android_profile(parse_power_profile(pixel6_xml(), "p6.xml"), "p6.xml", name="pixel6")
+    profile = parse_profile(doc, "pixel6.yaml")
+    cores = profile.cores
+    assert [len(cores[c].opps) for c in ("cluster0", "cluster1", "cluster2")] == [13, 14, 15]
+    assert profile.battery.capacity_ah == pytest.approx(4.614)
+    # Run power of one X1 core at 2630 MHz, by hand: (2050 + 0 + 2.35) mA x 3.85 V = 7.9015 W.
+    top = cores["cluster2"].opps[-1]
+    assert top.run_current * top.freq * 3.85 == pytest.approx(2.05235 * 3.85, rel=1e-3)
+    # One A55 core at 300 MHz: (13.58 + 32.58 + 2.35) mA.
+    low = cores["cluster0"].opps[0]
+    assert low.freq == 300e6 and low.run_current * low.freq == pytest.approx(48.51e-3, rel=1e-3)
+    assert profile.battery_floor_power == pytest.approx(4.35e-3 * 3.85)     # the suspend floor, at the battery
+    assert unmapped == ["screen.on", "wifi.active"]
+    r = simulate(profile, "dsl-50hz-10min", baseline=False)
+    assert r.summary.keeps_up and r.summary.battery_life_h > 0
+
+
+def test_xml_with_entities_or_missing_keys_is_refused():
+    bomb = '<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaa">]><device><item name="x">&a;</item></device>'
+    with pytest.raises(DslsimError, match="DOCTYPE or entities"):
+        parse_power_profile(bomb, "bomb.xml")
+    with pytest.raises(DslsimError, match="not well-formed"):
+        parse_power_profile("<device><item>", "cut.xml")
+    values = parse_power_profile('<device><item name="battery.capacity">100</item></device>', "x.xml")
+    with pytest.raises(DslsimError, match="cpu.clusters.cores"):
+        android_profile(values, "x.xml")
+    with pytest.raises(DslsimError, match="expected a number"):
+        parse_power_profile('<device><item name="cpu.idle">lots</item></device>', "y.xml")
+
+
+def test_cli_writes_a_profile_that_loads(tmp_path):
+    xml = tmp_path / "power_profile.xml"
+    xml.write_text(pixel6_xml())
+    out = tmp_path / "pixel6.yaml"
+    r = CliRunner().invoke(cli, ["profiles", "import-android", str(xml), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "3 cores, 42 operating points" in r.output and "screen.on" in r.output
+    profile = load_profile(out)
+    assert profile.name == "pixel6" and not profile.unsourced
