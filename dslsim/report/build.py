@@ -40,7 +40,10 @@ def summary_table(result: SimResult) -> pd.DataFrame:
              ("platform floor", f"{1e3 * s['floor_power_W']:.3f} mW"),
              ("always-on power", f"{1e3 * s['always_on_power_W']:.3f} mW"),
              ("battery draw", f"{1e3 * s['battery_power_W']:.3f} mW"),
-             ("battery life", f"{s['battery_life_h']:.1f} h ({s['battery_life_days']:.2f} days)")]
+             ("battery life", f"{s['battery_life_h']:.1f} h ({s['battery_life_days']:.2f} days)"),
+             ("battery life, ideal reservoir", f"{s.battery_life_ideal_h:.1f} h ({s.battery_model} model above)"),
+             ("mean battery current", f"{1e3 * s.battery_current_A:.3f} mA"),
+             ("charge per day", f"{1e3 * s.charge_per_day_Ah:.2f} mAh = {s.battery_pct_per_day:.2f} % of the battery")]
     if s.battery_gain_h is not None:
         rows.append(("battery gain vs all-dense", f"{s['battery_gain_h']:+.1f} h ({s['battery_gain_pct']:+.1f} %)"))
     return pd.DataFrame(rows, columns=["figure", "value"])
