@@ -77,3 +77,17 @@ def test_cli_writes_a_profile_that_loads(tmp_path):
     assert "3 cores, 42 operating points" in r.output and "screen.on" in r.output
     profile = load_profile(out)
     assert profile.name == "pixel6" and not profile.unsourced
+
+
+def test_cpu_active_given_per_cluster_as_an_array():
+    """The framework's default power profile gives cpu.active as an array (one value per cluster)."""
+    xml = ('<device><item name="battery.capacity">3000</item><item name="cpu.suspend">1</item>'
+           '<item name="cpu.idle">2</item><array name="cpu.active"><value>10</value><value>20</value></array>'
+           '<array name="cpu.clusters.cores"><value>4</value><value>4</value></array>'
+           '<array name="cpu.core_speeds.cluster0"><value>1000000</value></array>'
+           '<array name="cpu.core_power.cluster0"><value>5</value></array>'
+           '<array name="cpu.core_speeds.cluster1"><value>1000000</value></array>'
+           '<array name="cpu.core_power.cluster1"><value>5</value></array></device>')
+    profile = parse_profile(android_profile(parse_power_profile(xml, "a.xml"), "a.xml")[0], "a.yaml")
+    run = [profile.cores[c].opps[0].run_current * 1e9 for c in ("cluster0", "cluster1")]
+    assert run == pytest.approx([15e-3, 25e-3])        # (5 + 0 + 10) mA and (5 + 0 + 20) mA at 1 GHz

@@ -73,10 +73,15 @@ def android_profile(values: dict, source: str, name: str = "android", voltage: f
                     ) -> tuple[dict, list[str]]:
     """(a dslsim profile document, the keys it did not map) from a parsed power profile; ``voltage``: the
     battery's nominal voltage (the XML gives currents only), which turns currents into power."""
-    def get(key: str) -> float:
-        if key not in values or isinstance(values[key], list):
+    def get(key: str, index: int = 0) -> float:
+        """An item, or an array's entry for cluster ``index`` (some files give ``cpu.active`` per cluster, the
+        framework's default profile as a one-value array)."""
+        value = values.get(key)
+        if isinstance(value, list) and value:
+            return float(value[index] if index < len(value) else value[0])
+        if value is None or isinstance(value, list):
             raise DslsimError(f"{source}: no item '{key}'; the classic AOSP layout needs it.")
-        return float(values[key])
+        return float(value)
 
     clusters = values.get("cpu.clusters.cores")
     if not isinstance(clusters, list) or not clusters:
@@ -84,7 +89,6 @@ def android_profile(values: dict, source: str, name: str = "android", voltage: f
                           f"cluster there (the per-policy layout of newer Android is not read).")
     if "battery.capacity" not in values:
         raise DslsimError(f"{source}: no 'battery.capacity' (mAh); add it to the file or to the profile written.")
-    active = get("cpu.active")
     v_note = f"{voltage:g} V assumed nominal: power_profile.xml gives currents only"
     doc: dict = {
         "name": name,
@@ -109,7 +113,8 @@ def android_profile(values: dict, source: str, name: str = "android", voltage: f
         if not isinstance(speeds, list) or not isinstance(powers, list) or len(speeds) != len(powers) or not speeds:
             raise DslsimError(f"{source}: 'cpu.core_speeds.{key}' and 'cpu.core_power.{key}' must be arrays of the "
                               f"same, non-zero length.")
-        cluster = float(values.get(f"cpu.cluster_power.{key}", 0.0))
+        cluster = get(f"cpu.cluster_power.{key}") if f"cpu.cluster_power.{key}" in values else 0.0
+        active = get("cpu.active", index)
         opps = []
         for khz, core_ma in sorted(zip(speeds, powers)):
             hz = khz * 1e3
