@@ -91,3 +91,18 @@ def test_cpu_active_given_per_cluster_as_an_array():
     profile = parse_profile(android_profile(parse_power_profile(xml, "a.xml"), "a.xml")[0], "a.yaml")
     run = [profile.cores[c].opps[0].run_current * 1e9 for c in ("cluster0", "cluster1")]
     assert run == pytest.approx([15e-3, 25e-3])        # (5 + 0 + 10) mA and (5 + 0 + 20) mA at 1 GHz
+
+
+def test_pre_2017_names_are_read_as_the_newer_ones():
+    """Android 7's layout: cpu.speeds / cpu.active per cluster, cpu.idle = suspended, cpu.awake = idle (the
+    renaming in AOSP's muskie change 5ba00f6)."""
+    xml = ('<device><item name="battery.capacity">2700</item><item name="cpu.idle">6.8</item>'
+           '<item name="cpu.awake">0.4</item><array name="cpu.clusters.cores"><value>4</value></array>'
+           '<array name="cpu.speeds.cluster0"><value>500000</value><value>1000000</value></array>'
+           '<array name="cpu.active.cluster0"><value>20</value><value>50</value></array></device>')
+    doc, unmapped = android_profile(parse_power_profile(xml, "old.xml"), "old.xml")
+    profile = parse_profile(doc, "old.yaml")
+    assert profile.battery_floor_power == pytest.approx(6.8e-3 * 3.85)              # cpu.idle was suspend
+    assert profile.cores["cluster0"].opps[1].run_current * 1e9 == pytest.approx(50e-3)
+    assert profile.cores["cluster0"].opps[1].idle_current * 1e9 == pytest.approx(0.4e-3)
+    assert unmapped == []

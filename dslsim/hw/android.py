@@ -65,6 +65,28 @@ def parse_power_profile(text: str, source: str) -> dict[str, float | list[float]
     return values
 
 
+#: Names of the pre-2017 layout (Android 7 and older) and the ones they became (AOSP change b/67752294).
+LEGACY = {"cpu.speeds.": "cpu.core_speeds.", "cpu.active.": "cpu.core_power.", "cpu.awake": "cpu.idle"}
+
+
+def _modern(values: dict) -> dict:
+    """``values`` with pre-2017 names renamed, where the newer name is absent. In that layout ``cpu.idle`` was
+    the suspended current (now ``cpu.suspend``) and ``cpu.awake`` the idle one."""
+    if "cpu.awake" in values and "cpu.suspend" not in values:
+        values = {("cpu.suspend" if k == "cpu.idle" else k): v for k, v in values.items()}
+    out = dict(values)
+    for key, value in values.items():
+        for old, new in LEGACY.items():
+            if key.startswith(old) and key != "cpu.active":
+                renamed = new + key[len(old):]
+                if renamed not in values:
+                    out[renamed] = value
+                    out.pop(key, None)
+    if "cpu.active" not in out and any(k.startswith("cpu.core_power.") for k in out) and "cpu.awake" in values:
+        out["cpu.active"] = 0.0   # the old layout had no separate CPU-active current
+    return out
+
+
 def _sourced(value: str, key: str, source: str, note: str = "") -> dict:
     return {"value": value, "source": f"{source}: {key} (a current at the battery, mA){note}"}
 
@@ -72,7 +94,10 @@ def _sourced(value: str, key: str, source: str, note: str = "") -> dict:
 def android_profile(values: dict, source: str, name: str = "android", voltage: float = 3.85
                     ) -> tuple[dict, list[str]]:
     """(a dslsim profile document, the keys it did not map) from a parsed power profile; ``voltage``: the
-    battery's nominal voltage (the XML gives currents only), which turns currents into power."""
+    battery's nominal voltage (the XML gives currents only), which turns currents into power. Files in the
+    pre-2017 layout (``cpu.speeds.clusterN``, ``cpu.active.clusterN``, ``cpu.awake``) are read under the newer
+    names."""
+    values = _modern(values)
     def get(key: str, index: int = 0) -> float:
         """An item, or an array's entry for cluster ``index`` (some files give ``cpu.active`` per cluster, the
         framework's default profile as a one-value array)."""
