@@ -21,6 +21,8 @@ PROFILES = DATA / "profiles"
 TRACES = DATA / "traces"
 MEASUREMENTS = DATA / "validation" / "mlperf-tiny.yaml"
 MODELS = DATA / "models" / "mlperf-tiny"
+#: The small trained DSL checkpoint (C=8, 16 kHz) that model commands use by default.
+CHECKPOINT = Path(str(files("dslsim") / "model" / "assets" / "dsl-c8-16k.pt"))
 
 
 def shipped_profiles() -> dict[str, Path]:

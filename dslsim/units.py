@@ -18,7 +18,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from dslsim.errors import InputError, describe
+from dslsim.errors import DslsimError, InputError, describe
+from dslsim.fileio import write_text_atomic
 
 #: Examples shown in errors, keyed by the unit a field expects.
 EXAMPLES = {
@@ -114,15 +115,11 @@ def _save_known() -> None:
     path = _store_path()
     if path is None or not _KNOWN:
         return
+    conversions = dict(sorted(_KNOWN.items()))
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conversions = dict(sorted(_KNOWN.items())[:MAX_STORED])
-        payload = json.dumps({"format": _STORE_FORMAT, "checksum": _checksum(conversions),
-                              "conversions": conversions})
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(payload)
-        os.replace(tmp, path)
-    except OSError:
+        write_text_atomic(path, json.dumps({"format": _STORE_FORMAT, "checksum": _checksum(conversions),
+                                            "conversions": conversions}))
+    except (OSError, DslsimError):
         pass  # an unwritable cache folder only costs the next run pint's start-up
 
 
@@ -138,15 +135,14 @@ def _convert(number: str, unit_text: str, unit: str) -> float:
         quantity = registry().Quantity(float(number), unit_text)
         value = float(quantity.to(unit or "dimensionless").magnitude)
         if len(known) < MAX_STORED:
-            if not _NEW:  # the first new answer of this process: write the store when it ends
-                atexit.register(_save_known)
-            _NEW.add(key)
+            if not _SAVE_AT_EXIT:  # the first new answer of this process: write the store when it ends
+                _SAVE_AT_EXIT.append(atexit.register(_save_known))
             known[key] = value
     return value
 
 
-#: Conversions this process added to the store.
-_NEW: set[str] = set()
+#: Holds the exit hook once this process has an answer to add to the store.
+_SAVE_AT_EXIT: list = []
 
 
 def expected(unit: str) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "dslsim"
 #: Layers in pipeline order; a module may import from its own layer and the ones before it.
-ORDER = ["errors", "units", "yamldoc", "fileio", "shipped", "trace", "hw", "sim", "report", "sweep", "model", "cli"]
+ORDER = ["errors", "fileio", "units", "yamldoc", "shipped", "trace", "hw", "sim", "report", "sweep", "model", "cli"]
 
 
 def imports(path: Path) -> set[str]:

@@ -8,9 +8,7 @@ from pathlib import Path
 import click
 
 from dslsim.errors import DslsimError
-
-#: The small trained checkpoint shipped with dslsim (C=8, 16 kHz).
-SHIPPED_CHECKPOINT = Path(__file__).resolve().parents[1] / "model" / "assets" / "dsl-c8-16k.pt"
+from dslsim.shipped import CHECKPOINT as SHIPPED_CHECKPOINT
 
 
 def need_torch():

@@ -278,8 +278,6 @@ def export(out, audio, demo_seconds, checkpoint, threshold, route, seed, speech_
         raise DslsimError(f"the audio is shorter than one frame ({cfg.hop} samples at {cfg.sample_rate} Hz).")
     from pathlib import Path
 
-    from dslsim.cli.model_cmd import SHIPPED_CHECKPOINT
-
     # The shipped checkpoint by its place in the package, not this machine's path to it.
     shipped = Path(ckpt).resolve() == SHIPPED_CHECKPOINT.resolve()
     source["checkpoint"] = f"shipped: dslsim/model/assets/{SHIPPED_CHECKPOINT.name}" if shipped else str(ckpt)

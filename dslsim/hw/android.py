@@ -77,7 +77,7 @@ def _modern(values: dict) -> dict:
     out = dict(values)
     for key, value in values.items():
         for old, new in LEGACY.items():
-            if key.startswith(old) and key != "cpu.active":
+            if key.startswith(old):
                 renamed = new + key[len(old):]
                 if renamed not in values:
                     out[renamed] = value

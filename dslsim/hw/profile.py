@@ -177,20 +177,20 @@ class Battery:
     kinetic: tuple[float, float] | None = None
     self_discharge: float = 0.0
 
-    def lifetime_s(self, current: float, kinetic: bool = True) -> float:
-        """Seconds a full battery lasts at a mean ``current`` (A) from it: the usable charge, less self-discharge
-        (a steady extra current), through the kinetic model when the battery has one and ``kinetic`` is True,
-        else as an ideal reservoir."""
+    def lifetime_s(self, power: float, modelled: bool = True) -> float:
+        """Seconds a full battery lasts at a mean draw of ``power`` W from it. ``modelled``: by the battery's own
+        model (self-discharge as a steady extra draw; the kinetic model when the battery has one); else as the
+        ideal reservoir, usable energy / draw."""
         from dslsim.hw.battery import KiBaM
 
-        usable_ah = self.capacity_ah * self.usable_fraction
-        total = current + self.capacity_ah * self.self_discharge / SECONDS_PER_MONTH * 3600.0
-        if total <= 0:
+        if modelled:
+            power = power + self.capacity_ah * 3600.0 * self.voltage * self.self_discharge / SECONDS_PER_MONTH
+        if power <= 0:
             return float("inf")
-        if self.kinetic is None or not kinetic:
-            return usable_ah * 3600.0 / total
+        if self.kinetic is None or not modelled:
+            return self.usable_energy / power
         c, k = self.kinetic
-        return KiBaM(usable_ah, c, k).lifetime_constant(total)
+        return KiBaM(self.capacity_ah * self.usable_fraction, c, k).lifetime_constant(power / self.voltage)
 
     @property
     def usable_energy(self) -> float:

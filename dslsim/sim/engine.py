@@ -394,8 +394,9 @@ def run_engine(plan: Plan, ready: np.ndarray, codes: np.ndarray,
     ``horizon`` is the end of the simulated window (at least the last completion); ``progress`` is called
     with the simulated time as it advances. ``engine='batch'`` (:mod:`dslsim.sim.batch`) computes the same
     numbers as the SimPy ``'reference'`` engine, bit for bit, much faster once compiled; ``'auto'`` picks by
-    the run's size (:data:`ENGINES`); the reference runs whenever a ``window`` is asked for. ``lookahead=False`` makes every resource of the reference purely event-driven
-    (slower; the same numbers, which the tests check). With ``window=(t0, t1)`` every state interval that
+    the run's size (:data:`ENGINES`); the reference runs whenever a ``window`` is asked for.
+    ``lookahead=False`` makes every resource of the reference purely event-driven (slower; the same numbers,
+    which the tests check). With ``window=(t0, t1)`` every state interval that
     overlaps the window is recorded per resource as (state, start, end, dynamic power).
     """
     if engine not in ENGINES:

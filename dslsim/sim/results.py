@@ -14,7 +14,6 @@ from dslsim.sim.plan import Plan
 from dslsim.sim.summary import PERCENTILES, Summary
 
 
-
 @dataclass(repr=False)
 class SimResult:
     """Results of one simulation.
@@ -43,12 +42,11 @@ class SimResult:
     def __repr__(self) -> str:
         """One line: what ran and the headline figures (the tables are attributes, not part of the repr)."""
         s = self.summary
-        life = s.get("battery_life_h", float("nan"))
-        gain = s.get("battery_gain_pct")
-        return (f"<SimResult {self.meta.get('profile', '?')}/{self.meta.get('scenario', '?')}: {s.get('frames', 0):,} "
-                f"frames, always-on {1e3 * s.get('always_on_power_W', float('nan')):.3f} mW, battery {life:.1f} h"
+        gain = s.battery_gain_pct
+        return (f"<SimResult {self.meta.get('profile', '?')}/{self.meta.get('scenario', '?')}: {s.frames:,} frames, "
+                f"always-on {1e3 * s.always_on_power_W:.3f} mW, battery {s.battery_life_h:.1f} h"
                 f"{f' ({gain:+.1f} % vs dense)' if gain is not None else ''}"
-                f"{', cannot keep up' if not s.get('keeps_up', True) else ''}; .frames .resources .summary>")
+                f"{', cannot keep up' if not s.keeps_up else ''}; .frames .resources .summary>")
 
     def per_core(self) -> pd.DataFrame:
         """Wide table per resource: time share per state and mean power split into static/dynamic/transitions."""
@@ -162,10 +160,8 @@ def summarize(latency: np.ndarray, codes: np.ndarray, out: EngineOutput, resourc
     battery = profile.battery
     # Rail-side loads pass through the converter; floor items measured at the battery already include it.
     battery_power = (compute_power + profile.floor_power) / battery.converter_efficiency + profile.battery_floor_power
-    ideal_s = battery.usable_energy / battery_power if battery_power > 0 else float("inf")
-    # The chosen battery model: a kinetic one, or self-discharge, change the life; else the ideal reservoir's.
-    life_s = battery.lifetime_s(battery_power / battery.voltage) \
-        if battery.kinetic is not None or battery.self_discharge else ideal_s
+    ideal_s = battery.lifetime_s(battery_power, modelled=False)
+    life_s = battery.lifetime_s(battery_power)
     # A resource busy for as long as frames arrive (or longer) has a queue that grows without bound: its power
     # is averaged over a drain time the device would never get, so there is no battery life to report.
     span = max(float(horizon), 1e-12)

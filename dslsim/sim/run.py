@@ -9,8 +9,8 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import replace
 from collections.abc import Mapping, MutableMapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -39,10 +39,11 @@ def simulate(profile: str | Path | Profile, trace: str | Path | Trace,
     and the summary gains ``baseline_*`` and ``battery_gain_*`` entries. ``progress(label, done, total)``
     is called as simulated time advances. ``engine``: 'auto' (compiled batch engine for long runs), 'batch'
     or 'reference' (the SimPy replay; same numbers, bit for bit); ``lookahead=False`` runs every resource of
-    the reference purely event-driven: slower still, same numbers (a cross-check). ``window=(t0, t1)`` (seconds) records every core's state intervals
-    there, in ``result.timeline``, for timeline and power-over-time plots. ``baseline_cache`` (any mapping, e.g. a
-    dict kept across calls) reuses an all-dense baseline already computed for the same plan and arrival times: a
-    sweep over the switch threshold, or repeated configurations, then simulate the baseline once.
+    the reference purely event-driven: slower still, same numbers (a cross-check). ``window=(t0, t1)``
+    (seconds) records every core's state intervals there, in ``result.timeline``, for timeline and
+    power-over-time plots. ``baseline_cache`` (any mapping, e.g. a dict kept across calls) reuses an all-dense
+    baseline already computed for what its schedule depends on: a sweep over the switch threshold, the deadline
+    or a core the dense path never visits then simulates the baseline once.
     """
     profile = profile if isinstance(profile, Profile) else load_profile(profile)
     trace = trace if isinstance(trace, Trace) else read_trace(trace)
@@ -57,12 +58,11 @@ def simulate(profile: str | Path | Profile, trace: str | Path | Trace,
     index = trace.frames["frame"].to_numpy()
     horizon = trace.duration
 
-    def run(label: str, path_codes: np.ndarray, with_frames: bool = True) -> SimResult:
+    def replay(label: str, path_codes: np.ndarray, timeline: tuple[float, float] | None = None) -> EngineOutput:
         span = float(ready[-1])
         tick = (lambda now: progress(label, now, span)) if progress else None
-        out = run_engine(plan, ready, path_codes, progress=tick, horizon=horizon, lookahead=lookahead,
-                         window=window if with_frames else None, engine=engine)
-        return build_result(out, plan, profile, ready, path_codes, index, with_frames=with_frames, horizon=horizon)
+        return run_engine(plan, ready, path_codes, progress=tick, horizon=horizon, lookahead=lookahead,
+                          window=timeline, engine=engine)
 
     # The baseline runs first and keeps only its summary, so peak memory is one run's, not two.
     base = None
@@ -76,15 +76,13 @@ def simulate(profile: str | Path | Profile, trace: str | Path | Trace,
                hashlib.sha1(ready.tobytes()).hexdigest())
         out = baseline_cache.get(key) if baseline_cache is not None else None
         if out is None:
-            tick = (lambda now: progress("baseline", now, float(ready[-1]))) if progress else None
-            out = run_engine(plan, ready, dense_codes, progress=tick, horizon=horizon, engine=engine,
-                             lookahead=lookahead)
+            out = replay("baseline", dense_codes)
             if baseline_cache is not None:
                 baseline_cache[key] = summary_inputs(out)
         base = build_result(with_idle_resources(out, plan, touched), plan, profile, ready, dense_codes, index,
                             with_frames=False, horizon=horizon)
         del out, dense_codes  # the baseline's per-frame arrays go before the run's own are made
-    result = run("simulate", codes)
+    result = build_result(replay("simulate", codes, window), plan, profile, ready, codes, index, horizon=horizon)
     result.meta = {"profile": profile.name, "profile_file": profile.source_file, "scenario": scenario.name,
                    "trace_source": trace.meta.source, "dense_path": trace.meta.dense_path,
                    "resources": [r.name for r in plan.resources],
