@@ -106,3 +106,54 @@ def test_pre_2017_names_are_read_as_the_newer_ones():
     assert profile.cores["cluster0"].opps[1].run_current * 1e9 == pytest.approx(50e-3)
     assert profile.cores["cluster0"].opps[1].idle_current * 1e9 == pytest.approx(0.4e-3)
     assert unmapped == []
+
+
+POLICY_XML = ('<device><item name="battery.capacity">4000</item><item name="cpu.suspend">2</item>'
+              '<item name="cpu.idle">4</item><item name="cpu.active">3</item>'
+              '<item name="cpu.scaling_policy_power.policy0">7</item>'
+              '<array name="cpu.scaling_step_power.policy0"><value>10</value><value>30</value></array>'
+              '<item name="cpu.scaling_policy_power.policy4">11</item>'
+              '<array name="cpu.scaling_step_power.policy4"><value>100</value><value>250</value><value>600</value>'
+              '</array><array name="cpu.power_brackets.policy4"><value>0</value><value>1</value><value>2</value>'
+              '</array></device>')
+
+
+def test_per_policy_layout_with_frequencies_given():
+    """Android 14's layout: a policy's power like a cluster's, its step powers like a core's; frequencies come
+    from the caller (the kernel's scaling_available_frequencies). Run current = step + policy + active."""
+    values = parse_power_profile(POLICY_XML, "p.xml")
+    doc, unmapped = android_profile(values, "p.xml", speeds={0: [500_000, 1_500_000],
+                                                              4: [400_000, 1_200_000, 2_400_000]})
+    profile = parse_profile(doc, "p.yaml")
+    assert list(profile.cores) == ["policy0", "policy4"]
+    top = profile.cores["policy4"].opps[-1]
+    assert top.freq == pytest.approx(2.4e9)
+    assert top.run_current * top.freq == pytest.approx((600 + 11 + 3) * 1e-3)   # A at 2.4 GHz
+    low = profile.cores["policy0"].opps[0]
+    assert low.run_current * low.freq == pytest.approx((10 + 7 + 3) * 1e-3)
+    assert unmapped == ["cpu.power_brackets.policy4"]
+
+
+@pytest.mark.parametrize("speeds, message", [
+    (None, "--speeds 0=KHZ"),
+    ({0: [500_000], 4: [1, 2, 3]}, "lists 2 step currents but --speeds gives 1"),
+    ({0: [1_500_000, 500_000], 4: [1, 2, 3]}, "lowest first"),
+    ({0: [1, 2], 4: [1, 2, 3], 8: [1]}, "names policy 8"),
+])
+def test_per_policy_layout_refuses_missing_or_mismatched_frequencies(speeds, message):
+    with pytest.raises(DslsimError, match=message.replace("-", r"\-")):
+        android_profile(parse_power_profile(POLICY_XML, "p.xml"), "p.xml", speeds=speeds)
+
+
+def test_cli_per_policy_speeds(tmp_path):
+    xml = tmp_path / "p.xml"
+    xml.write_text(POLICY_XML)
+    out = tmp_path / "p.yaml"
+    args = ["profiles", "import-android", str(xml), "--out", str(out)]
+    r = CliRunner().invoke(cli, args + ["--speeds", "0=500000,1500000", "--speeds", "4=400000,1200000,2400000"])
+    assert r.exit_code == 0, r.output
+    assert "2 cores, 5 operating points" in r.output
+    r = CliRunner().invoke(cli, args + ["--speeds", "0=fast"])
+    assert r.exit_code != 0 and "expected POLICY=KHZ" in r.output and "Traceback" not in r.output
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code != 0 and "scaling_available_frequencies" in r.output

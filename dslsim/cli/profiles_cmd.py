@@ -145,21 +145,42 @@ def validate(files, allow_unsourced) -> None:
         raise click.exceptions.Exit(2)
 
 
+def _policy_speeds(options: tuple[str, ...]) -> dict[int, list[float]]:
+    """``--speeds 4=400000,2000000`` options as {policy: [kHz, ...]}."""
+    speeds: dict[int, list[float]] = {}
+    for option in options:
+        policy, _, values = option.partition("=")
+        try:
+            number, khz = int(policy), [float(v) for v in values.split(",")]
+        except ValueError:
+            raise DslsimError(f"--speeds {option!r}: expected POLICY=KHZ,KHZ,... (e.g. 4=400000,2000000).") from None
+        if number in speeds:
+            raise DslsimError(f"--speeds gives policy {number} twice.")
+        speeds[number] = khz
+    return speeds
+
+
 @profiles.command("import-android")
 @click.argument("xml", type=click.Path(dir_okay=False, exists=True), metavar="POWER_PROFILE.XML")
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="The profile YAML to write.")
 @click.option("--name", default=None, help="Profile name (default: the output file's name).")
 @click.option("--voltage", default="3.85 V", show_default=True,
               help="Battery nominal voltage (the XML gives currents only).")
-def import_android(xml, out, name, voltage) -> None:
-    """Write a dslsim profile from an Android power_profile.xml (classic AOSP layout): one core per CPU
-    cluster, one operating point per listed speed, the battery and the suspend floor, every number sourced to
-    the XML as a battery-side current; lists what it could not map.
+@click.option("--speeds", "speeds", multiple=True, metavar="POLICY=KHZ,KHZ,...",
+              help="Per-policy layout only: a scaling policy's frequencies in kHz, lowest first, one per step "
+                   "(its scaling_available_frequencies); once per policy.")
+def import_android(xml, out, name, voltage, speeds) -> None:
+    """Write a dslsim profile from an Android power_profile.xml: one core per CPU cluster (classic AOSP layout)
+    or scaling policy (the newer per-policy layout, whose frequencies come from --speeds), one operating point
+    per speed, the battery and the suspend floor, every number sourced to the XML as a battery-side current;
+    lists what it could not map.
 
     \b
-    Example:
+    Examples:
       dslsim profiles import-android power_profile.xml --out pixel.yaml --voltage "3.85 V"
       dslsim simulate -p pixel.yaml -t dsl-50hz-10min
+      dslsim profiles import-android policy_profile.xml --out p.yaml \\
+          --speeds 0=300000,1100000,1800000 --speeds 4=400000,2000000
     """
     from pathlib import Path
 
@@ -175,7 +196,8 @@ def import_android(xml, out, name, voltage) -> None:
         text = Path(xml).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise DslsimError(f"{xml}: cannot be read as text ({exc}).") from None
-    doc, unmapped = android_profile(parse_power_profile(text, xml), Path(xml).name, name or Path(out).stem, volts)
+    doc, unmapped = android_profile(parse_power_profile(text, xml), Path(xml).name, name or Path(out).stem, volts,
+                                    _policy_speeds(speeds))
     parse_profile(doc, out)  # what is written must load
     header = (f"# Imported by `dslsim profiles import-android` from {Path(xml).name}: Android power_profile.xml "
               f"currents are at the battery.\n# Compute rates (ops) are assumed; fit them with `dslsim calibrate`.\n")

@@ -1,4 +1,4 @@
-"""Import an Android ``power_profile.xml`` (the classic AOSP layout) as a dslsim profile.
+"""Import an Android ``power_profile.xml`` (the classic AOSP layout, or the per-policy one) as a dslsim profile.
 
 AOSP's power profile (https://source.android.com/docs/core/power/values) lists **currents drawn from the battery**
 in mA: ``cpu.suspend`` (the device asleep), ``cpu.idle`` (awake, every CPU idle), ``cpu.active`` (any CPU running),
@@ -8,6 +8,14 @@ mAh. The import writes one dslsim core per cluster, one operating point per list
 suspend floor; every number is sourced to the XML and marked as a battery-side current, and what could not be
 mapped is listed. A core's run current at a speed is what BatteryStats charges one core of the cluster running
 there: core + cluster + CPU-active current.
+
+Newer Android (14 and later; AOSP ``frameworks/base`` ``com/android/internal/os/PowerProfile.java``) may describe
+CPUs per **scaling policy** instead: ``cpu.scaling_policy_power.policyN`` (item, the policy's share, read like a
+cluster's) and ``cpu.scaling_step_power.policyN`` (array, one current per frequency step, read like a core's),
+where N is the policy's first CPU, as in ``/sys/devices/system/cpu/cpufreq/policyN``. Those files carry no
+frequencies: the framework takes them from the kernel at run time, so the import needs them given (``speeds``:
+the policy's ``scaling_available_frequencies`` in kHz, lowest first, one per step). When a file has both layouts,
+the per-policy one is read, as the framework does.
 
 >>> xml = '''<device name="Android">
 ...   <item name="battery.capacity">2915</item>
@@ -26,13 +34,15 @@ there: core + cluster + CPU-active current.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 import xml.etree.ElementTree as ElementTree
 
 from dslsim.errors import DslsimError
 
 #: Keys the import maps (prefixes for per-cluster keys).
 MAPPED = ("battery.capacity", "cpu.suspend", "cpu.idle", "cpu.active", "cpu.clusters.cores", "cpu.core_speeds.",
-          "cpu.core_power.", "cpu.cluster_power.")
+          "cpu.core_power.", "cpu.cluster_power.", "cpu.scaling_policy_power.", "cpu.scaling_step_power.")
+POLICY_STEP, POLICY_POWER = "cpu.scaling_step_power.policy", "cpu.scaling_policy_power.policy"
 #: Most bytes read from a power profile (real ones are a few kB).
 MAX_BYTES = 1_000_000
 
@@ -91,13 +101,76 @@ def _sourced(value: str, key: str, source: str, note: str = "") -> dict:
     return {"value": value, "source": f"{source}: {key} (a current at the battery, mA){note}"}
 
 
-def android_profile(values: dict, source: str, name: str = "android", voltage: float = 3.85
-                    ) -> tuple[dict, list[str]]:
+@dataclass(frozen=True)
+class CpuGroup:
+    """CPUs that share a clock (a cluster, or a scaling policy): one dslsim core."""
+
+    key: str                 # "cluster0", "policy4"
+    speeds: list[float]      # kHz, one per step
+    currents: list[float]    # mA of one core running at each step
+    shared: float            # mA of the cluster or policy while any of its cores runs
+    step_key: str
+    shared_key: str
+    speeds_note: str = ""
+
+
+def _cpu_groups(values: dict, source: str, speeds: dict[int, list[float]]) -> list[CpuGroup]:
+    """The file's CPU groups: its scaling policies when it has any (as the framework reads it), else clusters."""
+    policies = sorted({int(k[len(prefix):]) for prefix in (POLICY_STEP, POLICY_POWER) for k in values
+                       if k.startswith(prefix) and k[len(prefix):].isdigit()})
+    if policies:
+        groups = []
+        for policy in policies:
+            steps = values.get(f"{POLICY_STEP}{policy}")
+            if not isinstance(steps, list) or not steps:
+                raise DslsimError(f"{source}: policy {policy} has no array '{POLICY_STEP}{policy}' of step currents.")
+            given = speeds.get(policy)
+            if given is None:
+                raise DslsimError(
+                    f"{source}: the per-policy layout gives no frequencies; pass policy {policy}'s with --speeds "
+                    f"{policy}=KHZ,KHZ,... (from /sys/devices/system/cpu/cpufreq/policy{policy}/"
+                    f"scaling_available_frequencies, {len(steps)} of them, lowest first).")
+            if any(b <= a for a, b in zip(given, given[1:])) or min(given) <= 0:
+                raise DslsimError(f"{source}: --speeds for policy {policy} must be positive kHz, lowest first; "
+                                  f"found {', '.join(f'{x:g}' for x in given)}.")
+            if len(given) != len(steps):
+                raise DslsimError(f"{source}: policy {policy} lists {len(steps)} step currents but --speeds gives "
+                                  f"{len(given)} frequencies; expected one per step.")
+            shared = values.get(f"{POLICY_POWER}{policy}", 0.0)
+            groups.append(CpuGroup(f"policy{policy}", list(given), list(steps),
+                                   float(shared[0] if isinstance(shared, list) else shared),
+                                   f"{POLICY_STEP}{policy}", f"{POLICY_POWER}{policy}",
+                                   " (frequency given on the command line)"))
+        unused = sorted(set(speeds) - set(policies))
+        if unused:
+            raise DslsimError(f"{source}: --speeds names policy {unused[0]}, which the file does not describe "
+                              f"(it has {', '.join(map(str, policies))}).")
+        return groups
+    clusters = values.get("cpu.clusters.cores")
+    if not isinstance(clusters, list) or not clusters:
+        raise DslsimError(f"{source}: neither the classic layout (array 'cpu.clusters.cores') nor the per-policy "
+                          f"one ('{POLICY_STEP}N'); is this a power_profile.xml?")
+    groups = []
+    for index in range(len(clusters)):
+        key = f"cluster{index}"
+        steps, currents = values.get(f"cpu.core_speeds.{key}"), values.get(f"cpu.core_power.{key}")
+        if not isinstance(steps, list) or not isinstance(currents, list) or len(steps) != len(currents) or not steps:
+            raise DslsimError(f"{source}: 'cpu.core_speeds.{key}' and 'cpu.core_power.{key}' must be arrays of the "
+                              f"same, non-zero length.")
+        shared = values.get(f"cpu.cluster_power.{key}", 0.0)
+        groups.append(CpuGroup(key, steps, currents, float(shared[0] if isinstance(shared, list) else shared),
+                               f"cpu.core_power.{key}", f"cpu.cluster_power.{key}"))
+    return groups
+
+
+def android_profile(values: dict, source: str, name: str = "android", voltage: float = 3.85,
+                    speeds: dict[int, list[float]] | None = None) -> tuple[dict, list[str]]:
     """(a dslsim profile document, the keys it did not map) from a parsed power profile; ``voltage``: the
-    battery's nominal voltage (the XML gives currents only), which turns currents into power. Files in the
-    pre-2017 layout (``cpu.speeds.clusterN``, ``cpu.active.clusterN``, ``cpu.awake``) are read under the newer
-    names."""
+    battery's nominal voltage (the XML gives currents only), which turns currents into power; ``speeds``: for the
+    per-policy layout, each policy's frequencies in kHz (policy number -> one per step). Files in the pre-2017
+    layout (``cpu.speeds.clusterN``, ``cpu.active.clusterN``, ``cpu.awake``) are read under the newer names."""
     values = _modern(values)
+
     def get(key: str, index: int = 0) -> float:
         """An item, or an array's entry for cluster ``index`` (some files give ``cpu.active`` per cluster, the
         framework's default profile as a one-value array)."""
@@ -105,20 +178,18 @@ def android_profile(values: dict, source: str, name: str = "android", voltage: f
         if isinstance(value, list) and value:
             return float(value[index] if index < len(value) else value[0])
         if value is None or isinstance(value, list):
-            raise DslsimError(f"{source}: no item '{key}'; the classic AOSP layout needs it.")
+            raise DslsimError(f"{source}: no item '{key}'; the import needs it.")
         return float(value)
 
-    clusters = values.get("cpu.clusters.cores")
-    if not isinstance(clusters, list) or not clusters:
-        raise DslsimError(f"{source}: no array 'cpu.clusters.cores'; the classic AOSP layout lists cores per "
-                          f"cluster there (the per-policy layout of newer Android is not read).")
     if "battery.capacity" not in values:
         raise DslsimError(f"{source}: no 'battery.capacity' (mAh); add it to the file or to the profile written.")
+    groups = _cpu_groups(values, source, speeds or {})
     v_note = f"{voltage:g} V assumed nominal: power_profile.xml gives currents only"
     doc: dict = {
         "name": name,
         "description": f"Imported from {source} (Android power_profile.xml): currents at the battery, one core per "
-                       f"CPU cluster; compute rates assumed.",
+                       f"CPU {'scaling policy' if groups[0].key.startswith('policy') else 'cluster'}; compute "
+                       f"rates assumed.",
         "battery": {
             "capacity": {"value": f"{get('battery.capacity'):g} mAh", "source": f"{source}: battery.capacity"},
             "voltage": {"value": f"{voltage:g} V", "assumed": v_note},
@@ -131,23 +202,18 @@ def android_profile(values: dict, source: str, name: str = "android", voltage: f
             "at": "battery"}}},
         "cores": {},
     }
-    for index, _count in enumerate(clusters):
-        key = f"cluster{index}"
-        speeds = values.get(f"cpu.core_speeds.{key}")
-        powers = values.get(f"cpu.core_power.{key}")
-        if not isinstance(speeds, list) or not isinstance(powers, list) or len(speeds) != len(powers) or not speeds:
-            raise DslsimError(f"{source}: 'cpu.core_speeds.{key}' and 'cpu.core_power.{key}' must be arrays of the "
-                              f"same, non-zero length.")
-        cluster = get(f"cpu.cluster_power.{key}") if f"cpu.cluster_power.{key}" in values else 0.0
+    for index, group in enumerate(groups):
+        key = group.key
         active = get("cpu.active", index)
         opps = []
-        for khz, core_ma in sorted(zip(speeds, powers)):
+        for khz, core_ma in sorted(zip(group.speeds, group.currents)):
             hz = khz * 1e3
-            run = (core_ma + cluster + active) * 1e-3 / hz * 1e6       # A per MHz
+            run = (core_ma + group.shared + active) * 1e-3 / hz * 1e6       # A per MHz
             opps.append({"name": f"{khz / 1e3:g}MHz", "freq": f"{khz / 1e3:g} MHz", "voltage": "1 V",
-                         "run_current": _sourced(f"{run:.4g} A/MHz", f"cpu.core_power.{key} + cpu.cluster_power."
-                                                 f"{key} + cpu.active at {khz:g} kHz", source, ", over the clock"),
-                         "idle_current": _sourced(f"{get('cpu.idle') * 1e-3 / hz * 1e6:.4g} A/MHz", "cpu.idle",
+                         "run_current": _sourced(f"{run:.12g} A/MHz", f"{group.step_key} + {group.shared_key} + "
+                                                 f"cpu.active at {khz:g} kHz{group.speeds_note}", source,
+                                                 ", over the clock"),
+                         "idle_current": _sourced(f"{get('cpu.idle') * 1e-3 / hz * 1e6:.12g} A/MHz", "cpu.idle",
                                                   source, ", the device awake with every CPU idle, counted per core"),
                          "assumed": "core voltage 1 V (the XML has none; currents at the battery do not need it)"})
         doc["cores"][key] = {
