@@ -20,6 +20,8 @@ DATA = Path(str(files("dslsim") / "data"))
 PROFILES = DATA / "profiles"
 TRACES = DATA / "traces"
 MEASUREMENTS = DATA / "validation" / "mlperf-tiny.yaml"
+#: Measured discharges of battery cells (what the kinetic battery model is fitted to and validated against).
+CELLS = DATA / "validation" / "cells"
 MODELS = DATA / "models" / "mlperf-tiny"
 #: The small trained DSL checkpoint (C=8, 16 kHz) that model commands use by default.
 CHECKPOINT = Path(str(files("dslsim") / "model" / "assets" / "dsl-c8-16k.pt"))
@@ -33,6 +35,11 @@ def shipped_profiles() -> dict[str, Path]:
 def shipped_traces() -> dict[str, Path]:
     """Names and files of the shipped example traces."""
     return {p.stem: p for p in sorted(TRACES.glob("*.parquet"))}
+
+
+def shipped_cells() -> dict[str, Path]:
+    """Names and files of the shipped cell discharge measurements."""
+    return {p.stem: p for p in sorted(CELLS.glob("*.yaml"))}
 
 
 def trace_path(name_or_path: str | Path) -> Path:

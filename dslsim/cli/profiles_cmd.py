@@ -206,3 +206,56 @@ def import_android(xml, out, name, voltage, speeds) -> None:
                f"{sum(len(c['opps']) for c in doc['cores'].values())} operating points")
     if unmapped:
         click.echo(f"not mapped ({len(unmapped)}): {', '.join(unmapped)}", err=True)
+
+
+@profiles.command("fit-battery")
+@click.argument("cell", required=False, default="enertech-ai2020", metavar="[CELL]")
+@click.option("--markdown", type=click.Path(dir_okay=False), default=None,
+              help="Write the validation page (docs/battery.md) here.")
+@click.option("--csv", "csv_out", type=click.Path(dir_okay=False), default=None, help="Also write the table as CSV.")
+def fit_battery(cell, markdown, csv_out) -> None:
+    """Fit a kinetic battery model (capacity, c, k) to a cell's measured constant-current discharges, predict
+    each discharge with it left out, and print the battery block to paste into a profile.
+
+    CELL is a YAML file of discharges (full to cut-off: current or C-rate, and time) or a shipped cell's name
+    (default: enertech-ai2020, a 2.28 Ah Li-ion pouch measured at 0.1C to 2C).
+
+    \b
+    Examples:
+      dslsim profiles fit-battery
+      dslsim profiles fit-battery my-cell.yaml --csv fit.csv
+      dslsim profiles fit-battery --markdown docs/battery.md
+    """
+    from pathlib import Path
+
+    from dslsim.fileio import write_atomic, write_text_atomic
+    from dslsim.hw.cellfit import fit_kibam, load_cell, validation_table
+    from dslsim.report.validation import battery_markdown
+
+    data = load_cell(cell)
+    df = validation_table(data)
+    fitted = fit_kibam(data.discharges)
+    click.echo(f"{data.source_file}: {len(df)} constant-current discharges of {data.name}")
+    held_out = "kibam_held_out_err_pct" in df
+    click.echo(f"  {'current':>10} {'measured':>10} {'KiBaM':>9} {'ideal':>9}"
+               + (f" {'KiBaM left out':>15} {'ideal left out':>15}" if held_out else ""))
+    for r in df.itertuples(index=False):
+        line = (f"  {1e3 * r.current_A:7.4g} mA {r.measured_s:8.0f} s {r.kibam_err_pct:+8.2f}% "
+                f"{r.ideal_err_pct:+8.2f}%")
+        if held_out:
+            line += f" {r.kibam_held_out_err_pct:+14.2f}% {r.ideal_held_out_err_pct:+14.2f}%"
+        click.echo(line)
+    click.echo(f"kinetic model: capacity {fitted.capacity_ah:.4g} Ah, c {fitted.c:.4g}, k {fitted.k:.4g} /s\n"
+               f"for a profile:\n"
+               f"  battery:\n"
+               f"    capacity: {{value: {fitted.capacity_ah:.4g} Ah, source: \"fitted to {Path(data.source_file).name} "
+               f"by dslsim profiles fit-battery\"}}\n"
+               f"    kinetic: {{c: {fitted.c:.4g}, k: {fitted.k:.4g} Hz, source: \"fitted to "
+               f"{Path(data.source_file).name} by dslsim profiles fit-battery\"}}")
+    if markdown:
+        write_text_atomic(markdown, battery_markdown(data, df, fitted, "dslsim profiles fit-battery --markdown "
+                                                                        "docs/battery.md"))
+        click.echo(f"wrote {markdown}")
+    if csv_out:
+        write_atomic(csv_out, lambda p: df.to_csv(p, index=False))
+        click.echo(f"wrote {csv_out}")
