@@ -80,7 +80,7 @@ def _good():
 
 
 @pytest.mark.parametrize("mutate, key", [
-    (lambda f, m: m.update(version=2), "metadata.version"),
+    (lambda f, m: m.update(version=3), "metadata.version"),
     (lambda f, m: m.update(format="other"), "metadata.format"),
     (lambda f, m: m["stages"]["back"].update(ops=[]), "metadata.stages.back.ops"),
     (lambda f, m: m["paths"].update(full=["front", "nope"]), "metadata.paths.full[1]"),

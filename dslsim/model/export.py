@@ -13,7 +13,7 @@ import torch
 from dslsim.model.dsl import DSLCodec
 from dslsim.model.graph import measure_stages
 from dslsim.model.losses import per_frame_mel_distance
-from dslsim.trace.schema import Trace, TraceMeta
+from dslsim.trace.schema import Trace, TraceMeta, switch_decision
 
 
 def file_digest(path: str | Path) -> str:
@@ -38,6 +38,8 @@ def export_trace(model: DSLCodec, audio: np.ndarray, threshold: float | None = N
     x = torch.from_numpy(np.ascontiguousarray(audio[:n], dtype=np.float32))[None, None]
     if threshold is None:
         threshold = float(model.threshold) if route == "dsl" else 0.5
+    # The model compares float32 scores with a float32 threshold: store that one, so the trace's routing agrees.
+    threshold = float(np.float32(threshold))
     out = model.infer(x, threshold=threshold, route=route, progress=progress)
     err_light = per_frame_mel_distance(out["light"], x, cfg.sample_rate, cfg.hop)[0].numpy()
     err_full = per_frame_mel_distance(out["full"], x, cfg.sample_rate, cfg.hop)[0].numpy()
@@ -55,7 +57,10 @@ def export_trace(model: DSLCodec, audio: np.ndarray, threshold: float | None = N
         frames["label"] = np.asarray(labels[:frames_n], dtype=bool)
     stages, _ = measure_stages(model, dtype=dtype)
     meta = TraceMeta(frame_rate=cfg.frame_rate, sample_rate=float(cfg.sample_rate), hop=cfg.hop, paths=model.paths,
-                     stages=stages, dense_path="full", threshold=float(threshold),
+                     stages=stages, dense_path="full",
+                     # Forced routes ('light', 'full') ignore the switch: no decision to re-run.
+                     decisions=switch_decision(threshold, "full") if route in ("dsl", "gc") else (),
+                     fallback_path="light" if route in ("dsl", "gc") else None,
                      source={"model": f"DSL-SoundStream (C={cfg.width}, D={cfg.embed_dim}, light C={cfg.light})",
                              "config": cfg.to_dict(), "route": route, "bytes_assume": dtype, **(source or {})})
     return Trace(meta, frames).validate()

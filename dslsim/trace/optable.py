@@ -81,7 +81,7 @@ def model_trace(ops: tuple[Op, ...], rate: float, duration: float, source: dict 
         name = op.name if op.name not in stages else f"{i:03d}_{op.name}"
         stages[name] = Stage(name, (op,))
     meta = TraceMeta(frame_rate=float(rate), sample_rate=float(rate), hop=1, paths={PATH: list(stages)},
-                     stages=stages, dense_path=PATH, threshold=None, source=dict(source or {}))
+                     stages=stages, dense_path=PATH, source=dict(source or {}))
     frames = pd.DataFrame({"frame": np.arange(n, dtype=np.int64),
                            "t_arrival": np.arange(n, dtype=np.float64) / rate,
                            "path": pd.Categorical.from_codes(np.zeros(n, np.int8), categories=[PATH])})

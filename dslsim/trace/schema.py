@@ -1,8 +1,17 @@
-"""Trace format v1: dataclasses for the metadata and the checks that make a trace trustworthy.
+"""Trace format v2: dataclasses for the metadata and the checks that make a trace trustworthy.
 
-A trace is a table with one row per frame (``frame``, ``t_arrival`` in seconds, ``path``, optional ``score``
-and any extra per-frame columns) plus versioned JSON metadata: frame rate, sample rate, hop, source, threshold,
-the paths as ordered lists of stages, and each stage's op list.
+A trace is a table with one row per frame (``frame``, ``t_arrival`` in seconds, ``path``, the scores its
+decisions read, and any extra per-frame columns) plus versioned JSON metadata: frame rate, sample rate, hop,
+source, the paths as ordered lists of stages, each stage's op list, and the **decisions** that route a frame:
+an ordered cascade, each reading one score column against its own threshold and sending the frame down its path
+when it fires; a frame no decision takes goes down the fallback path. A DSL or Gated Compression switch is one
+decision; an early-exit network with K exits is K - 1 ("leave at exit i when its confidence passes t_i"); an
+iterated block halts after iteration i the same way. Version 1 files (one ``threshold``, one ``score``) are read
+as a single decision.
+
+>>> d = Decision(name="exit1", score="conf_exit1", threshold=0.8, path="exit1")
+>>> d.fires(np.array([0.5, 0.8, 0.95])).tolist()
+[False, True, True]
 """
 
 from __future__ import annotations
@@ -17,7 +26,11 @@ import pandas as pd
 from dslsim.errors import DslsimError, InputError, describe
 
 FORMAT = "dslsim.trace"
-VERSION = 1
+VERSION = 2
+#: Versions this dslsim reads (it writes VERSION).
+READS = (1, 2)
+#: Per-frame columns with a fixed meaning, which a decision may not use as its score.
+RESERVED_COLUMNS = ("frame", "t_arrival", "path")
 
 #: Op kinds dslsim's exporters write (a profile may add any other kind: one table entry). ``generic`` is where an
 #: importer puts ops it cannot classify.
@@ -83,8 +96,37 @@ class Stage:
 
 
 @dataclass(frozen=True)
+class Decision:
+    """One decision point of a dynamic network: it sends a frame down ``path`` when the frame's ``score`` column
+    passes ``threshold`` — at or above it (``when="above"``: a confidence, a switch score) or below it
+    (``when="below"``: a residual, an uncertainty)."""
+
+    name: str
+    score: str
+    threshold: float
+    path: str
+    when: str = "above"
+
+    def fires(self, scores: np.ndarray) -> np.ndarray:
+        """Per frame, whether this decision takes it (a missing score, NaN, never fires)."""
+        scores = np.asarray(scores, dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            return scores >= self.threshold if self.when == "above" else scores < self.threshold
+
+
+def switch_decision(threshold: float, dense_path: str, score: str = "score") -> tuple[Decision, ...]:
+    """The one decision of a two-path switch (DSL, Gated Compression): score >= threshold takes the dense path."""
+    return (Decision(name="switch", score=score, threshold=float(threshold), path=dense_path),)
+
+
+@dataclass(frozen=True)
 class TraceMeta:
-    """File-level metadata of a trace (format ``dslsim.trace``, version 1)."""
+    """File-level metadata of a trace (format ``dslsim.trace``, version 2; version 1 is read too).
+
+    ``decisions`` route a frame in order, the first that fires winning; ``fallback_path`` takes the frames none
+    fires for (required with decisions). A trace without decisions routes by its ``path`` column alone (a
+    static model, or a policy whose choice is not a threshold on a score).
+    """
 
     frame_rate: float
     sample_rate: float
@@ -92,9 +134,42 @@ class TraceMeta:
     paths: dict[str, list[str]]
     stages: dict[str, Stage]
     dense_path: str
-    threshold: float | None = None
+    decisions: tuple[Decision, ...] = ()
+    fallback_path: str | None = None
     source: dict[str, Any] = field(default_factory=dict)
     version: int = VERSION
+
+    @property
+    def threshold(self) -> float | None:
+        """The threshold of a trace with exactly one decision (a switch), else None."""
+        return self.decisions[0].threshold if len(self.decisions) == 1 else None
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        """Each decision's threshold, by decision name, in cascade order."""
+        return {d.name: d.threshold for d in self.decisions}
+
+    def route(self, frames: pd.DataFrame) -> np.ndarray:
+        """Per-frame path codes (indices into ``paths``) that the decisions give from the stored scores."""
+        names = list(self.paths)
+        codes = np.full(len(frames), names.index(self.fallback_path), dtype=np.int8)
+        for decision in reversed(self.decisions):          # earlier decisions win: apply them last
+            codes = np.where(decision.fires(frames[decision.score].to_numpy(dtype=np.float64, na_value=np.nan)),
+                             np.int8(names.index(decision.path)), codes)
+        return codes.astype(np.int8)
+
+    def with_thresholds(self, thresholds: dict[str, float]) -> "TraceMeta":
+        """A copy with some decisions' thresholds replaced (by decision name)."""
+        unknown = sorted(set(thresholds) - {d.name for d in self.decisions})
+        if unknown:
+            raise DslsimError(f"no decision named {unknown[0]!r}; this trace's decisions are "
+                              f"{[d.name for d in self.decisions] or 'none'}.")
+        for name, value in thresholds.items():
+            if not _is_number(value) or not 0 <= value <= 1:
+                raise DslsimError(f"threshold of decision {name!r}: {value!r}; expected a number in [0, 1].")
+        decisions = tuple(Decision(**{**d.__dict__, "threshold": float(thresholds.get(d.name, d.threshold))})
+                          for d in self.decisions)
+        return TraceMeta(**{**self.__dict__, "decisions": decisions})
 
     @property
     def frame_duration(self) -> float:
@@ -109,12 +184,13 @@ class TraceMeta:
         """Plain JSON-ready dict; the inverse of :meth:`from_json`."""
         return {
             "format": FORMAT,
-            "version": self.version,
+            "version": VERSION,
             "frame_rate": self.frame_rate,
             "sample_rate": self.sample_rate,
             "hop": self.hop,
-            "threshold": self.threshold,
             "dense_path": self.dense_path,
+            "decisions": [asdict(d) for d in self.decisions],
+            "fallback_path": self.fallback_path,
             "source": self.source,
             "paths": {name: list(stages) for name, stages in self.paths.items()},
             "stages": {name: {"ops": [asdict(op) for op in st.ops]} for name, st in self.stages.items()},
@@ -128,17 +204,14 @@ class TraceMeta:
         if data.get("format") != FORMAT:
             raise InputError(source, "metadata.format", describe(data.get("format")), f"'{FORMAT}'")
         version = data.get("version")
-        if version != VERSION:
+        if version not in READS or isinstance(version, bool):
             raise InputError(source, "metadata.version", describe(version),
-                             f"{VERSION} (this dslsim reads trace format v{VERSION})")
+                             f"one of {list(READS)} (the trace format versions this dslsim reads)")
         frame_rate = _positive(data, "frame_rate", source)
         sample_rate = _positive(data, "sample_rate", source)
         hop = data.get("hop")
         if not isinstance(hop, int) or isinstance(hop, bool) or hop <= 0:
             raise InputError(source, "metadata.hop", describe(hop), "a positive whole number of samples")
-        threshold = data.get("threshold")
-        if threshold is not None and (not _is_number(threshold) or not 0 <= threshold <= 1):
-            raise InputError(source, "metadata.threshold", describe(threshold), "null or a number in [0, 1]")
         src = data.get("source", {})
         if not isinstance(src, dict):
             raise InputError(source, "metadata.source", describe(src), "a JSON object")
@@ -149,8 +222,19 @@ class TraceMeta:
         dense = data.get("dense_path")
         if dense not in paths:
             raise InputError(source, "metadata.dense_path", describe(dense), f"one of the paths {list(paths)}")
+        if version == 1:
+            decisions, fallback = _v1_decisions(data, paths, dense, source)
+        else:
+            decisions = _decisions(data.get("decisions", []), paths, source)
+            fallback = data.get("fallback_path")
+            if decisions and fallback not in paths:
+                raise InputError(source, "metadata.fallback_path", describe(fallback),
+                                 f"the path of frames no decision takes, one of {list(paths)}")
+            if not decisions and fallback is not None and fallback not in paths:
+                raise InputError(source, "metadata.fallback_path", describe(fallback), f"null or one of {list(paths)}")
         return cls(frame_rate=float(frame_rate), sample_rate=float(sample_rate), hop=hop, paths=paths,
-                   stages=stages, dense_path=dense, threshold=threshold, source=src, version=version)
+                   stages=stages, dense_path=dense, decisions=decisions, fallback_path=fallback, source=src,
+                   version=version)
 
 
 @dataclass
@@ -186,21 +270,27 @@ class Trace:
         frames["path"] = pd.Categorical(values, categories=list(self.meta.paths))
         return Trace(self.meta, frames)
 
-    def rethreshold(self, threshold: float) -> "Trace":
-        """A copy routed again from the stored switch scores: score >= threshold takes the dense path.
+    def rethreshold(self, thresholds: float | dict[str, float]) -> "Trace":
+        """A copy routed again from the stored scores with new thresholds: a number for a trace with one
+        decision (a switch), or ``{decision name: threshold}`` for any of a cascade's decisions.
 
-        Only for two-path traces with a ``score`` column (a DSL or Gated Compression switch).
+        >>> from dslsim.trace.synth import synth_trace
+        >>> t = synth_trace(duration=2.0, light_share=0.8, seed=1)
+        >>> everything_full = t.rethreshold(0.0)
+        >>> bool((everything_full.frames["path"] == "full").all()), everything_full.meta.threshold
+        (True, 0.0)
         """
-        names = list(self.meta.paths)
-        if "score" not in self.frames.columns or len(names) != 2:
-            raise DslsimError(f"re-thresholding needs a two-path trace with a score column; this one has paths "
-                              f"{names} and columns {list(self.frames.columns)}.")
-        dense_code = names.index(self.meta.dense_path)
-        dense = self.frames["score"].to_numpy() >= threshold
+        if not self.meta.decisions:
+            raise DslsimError("this trace stores no decisions (no scores and thresholds), so it cannot be "
+                              "re-routed; its paths come from its 'path' column alone.")
+        if not isinstance(thresholds, dict):
+            if len(self.meta.decisions) != 1:
+                raise DslsimError(f"this trace has {len(self.meta.decisions)} decisions "
+                                  f"({', '.join(self.meta.thresholds)}); give a threshold for each by name.")
+            thresholds = {self.meta.decisions[0].name: thresholds}
+        meta = self.meta.with_thresholds(thresholds)
         frames = self.frames.copy()
-        codes = np.where(dense, dense_code, 1 - dense_code).astype(np.int8)
-        frames["path"] = pd.Categorical.from_codes(codes, categories=names)
-        meta = TraceMeta(**{**self.meta.__dict__, "threshold": float(threshold)})
+        frames["path"] = pd.Categorical.from_codes(meta.route(frames), categories=list(meta.paths))
         return Trace(meta, frames)
 
     def routed_error(self) -> dict[str, float]:
@@ -227,7 +317,7 @@ class Trace:
         for col in ("frame", "t_arrival", "path"):
             if col not in frames.columns:
                 raise InputError(source, f"column '{col}'", "no such column",
-                                 "the columns frame, t_arrival and path (trace format v1)")
+                                 "the columns frame, t_arrival and path (trace format v2)")
         if len(frames) == 0:
             raise InputError(source, "frames", "an empty table", "at least one frame")
         idx = frames["frame"].to_numpy()
@@ -263,13 +353,78 @@ class Trace:
         elif (path.cat.codes < 0).any():
             bad = int(np.argmax((path.cat.codes < 0).to_numpy()))
             raise InputError(source, f"column 'path' row {bad}", "a missing value", f"one of {names}")
-        if "score" in frames.columns:
-            s = frames["score"].to_numpy(dtype=np.float64, na_value=np.nan)
+        if self.meta.version == 1 and self.meta.decisions and "score" not in frames.columns:
+            # A v1 file could name a threshold without storing scores: nothing to route from.
+            self.meta = TraceMeta(**{**self.meta.__dict__, "decisions": (), "fallback_path": None})
+        scored = {d.score for d in self.meta.decisions} | ({"score"} if "score" in frames.columns else set())
+        for column in sorted(scored):
+            if column not in frames.columns:
+                user = next(d.name for d in self.meta.decisions if d.score == column)
+                raise InputError(source, f"column '{column}'", "no such column",
+                                 f"the per-frame scores decision '{user}' reads")
+            try:
+                s = frames[column].to_numpy(dtype=np.float64, na_value=np.nan)
+            except (TypeError, ValueError):
+                raise InputError(source, f"column '{column}'", f"dtype {frames[column].dtype}",
+                                 "scores as numbers in [0, 1]") from None
             outside = ~np.isnan(s) & ((s < 0) | (s > 1))
             if outside.any():
                 bad = int(np.argmax(outside))
-                raise InputError(source, f"column 'score' row {bad}", repr(s[bad]), "a switch score in [0, 1]")
+                raise InputError(source, f"column '{column}' row {bad}", repr(s[bad]), "a score in [0, 1]")
+        if self.meta.decisions:
+            routed = self.meta.route(frames)
+            stored = frames["path"].cat.codes.to_numpy()
+            wrong = routed != stored
+            if wrong.any():
+                bad = int(np.argmax(wrong))
+                raise InputError(source, f"column 'path' row {bad}", repr(names[stored[bad]]),
+                                 f"{names[routed[bad]]!r}, where the decisions route it from the stored scores "
+                                 f"(thresholds {self.meta.thresholds}); a trace's paths and scores must agree")
         return self
+
+
+def _v1_decisions(data: dict, paths: dict, dense: str, source: str) -> tuple[tuple[Decision, ...], str | None]:
+    """A v1 file's scalar threshold as the one decision it meant: score >= threshold takes the dense path of a
+    two-path trace."""
+    threshold = data.get("threshold")
+    if threshold is None:
+        return (), None
+    if not _is_number(threshold) or not 0 <= threshold <= 1:
+        raise InputError(source, "metadata.threshold", describe(threshold), "null or a number in [0, 1]")
+    if len(paths) != 2:
+        return (), None          # v1 had no routing rule for more paths: the threshold was only a label
+    return switch_decision(threshold, dense), next(p for p in paths if p != dense)
+
+
+def _decisions(raw: Any, paths: dict, source: str) -> tuple[Decision, ...]:
+    if not isinstance(raw, list):
+        raise InputError(source, "metadata.decisions", describe(raw), "a list of decisions (may be empty)")
+    out, names = [], set()
+    for i, item in enumerate(raw):
+        at = f"metadata.decisions[{i}]"
+        if not isinstance(item, dict):
+            raise InputError(source, at, describe(item), "an object with name, score, threshold, path and when")
+        unknown = sorted(set(item) - {"name", "score", "threshold", "path", "when"})
+        if unknown:
+            raise InputError(source, f"{at}.{unknown[0]}", "an unknown key", "name, score, threshold, path, when")
+        name, score, path = item.get("name"), item.get("score"), item.get("path")
+        if not isinstance(name, str) or not name or name in names:
+            raise InputError(source, f"{at}.name", describe(name), "a name no other decision has")
+        if not isinstance(score, str) or not score or score in RESERVED_COLUMNS:
+            raise InputError(source, f"{at}.score", describe(score),
+                             f"the name of the per-frame score column it reads (not {list(RESERVED_COLUMNS)})")
+        threshold = item.get("threshold")
+        if not _is_number(threshold) or not 0 <= threshold <= 1:
+            raise InputError(source, f"{at}.threshold", describe(threshold), "a number in [0, 1]")
+        if path not in paths:
+            raise InputError(source, f"{at}.path", describe(path), f"the path it takes, one of {list(paths)}")
+        when = item.get("when", "above")
+        if when not in ("above", "below"):
+            raise InputError(source, f"{at}.when", describe(when),
+                             "'above' (fires at score >= threshold) or 'below' (score < threshold)")
+        names.add(name)
+        out.append(Decision(name=name, score=score, threshold=float(threshold), path=path, when=when))
+    return tuple(out)
 
 
 def _is_number(x: Any) -> bool:

@@ -20,7 +20,7 @@ import pandas as pd
 from dslsim.errors import DslsimError
 from dslsim.trace.optable import MAX_FRAMES
 from dslsim.trace.graph import dsl_soundstream_graph
-from dslsim.trace.schema import Trace, TraceMeta
+from dslsim.trace.schema import Trace, TraceMeta, switch_decision
 
 
 def markov_routing(n_frames: int, light_share: float, mean_burst_frames: float, seed: int) -> np.ndarray:
@@ -55,6 +55,22 @@ def markov_routing(n_frames: int, light_share: float, mean_burst_frames: float, 
     return state
 
 
+def _scores_on_their_side(rng: np.random.Generator, fires: np.ndarray, threshold: float) -> np.ndarray:
+    """float32 scores in [threshold, 1] where ``fires``, in [0, threshold) elsewhere, so that re-applying the
+    threshold gives ``fires`` back exactly (checked in float32, the precision they are stored in)."""
+    n = len(fires)
+    score = np.where(fires, threshold + (1 - threshold) * rng.beta(5, 2, n), threshold * rng.beta(2, 5, n))
+    score = score.astype(np.float32)
+    below = np.nextafter(np.float32(threshold), np.float32(0))
+    while below >= threshold:                    # the float32 next to the threshold may round onto it
+        below = np.nextafter(below, np.float32(0))
+    high = np.float32(threshold)
+    while high < threshold:
+        high = np.nextafter(high, np.float32(1))
+    score = np.where(fires, np.maximum(score, high), np.minimum(score, below))
+    return score.astype(np.float32)
+
+
 def synth_trace(duration: float, frame_rate: float = 75.0, light_share: float = 0.8, mean_burst: float = 0.5,
                 seed: int = 0, width: int = 32, embed_dim: int = 128, threshold: float = 0.5,
                 sample_rate: float | None = None) -> Trace:
@@ -76,13 +92,11 @@ def synth_trace(duration: float, frame_rate: float = 75.0, light_share: float = 
     sample_rate = sample_rate or frame_rate * hop
     full = markov_routing(n, light_share, mean_burst * frame_rate, seed)
     rng = np.random.default_rng([seed, 1])
-    # Scores stay on their side of the threshold: light in [0, thr), full in [thr, 1].
-    score = np.where(full, threshold + (1 - threshold) * rng.beta(5, 2, n), threshold * rng.beta(2, 5, n))
-    score = np.minimum(score, np.nextafter(threshold, 0), where=~full, out=score)
+    score = _scores_on_their_side(rng, full, threshold)
     stages, paths = dsl_soundstream_graph(width=width, embed_dim=embed_dim, hop=hop)
     meta = TraceMeta(
         frame_rate=float(frame_rate), sample_rate=float(sample_rate), hop=hop, paths=paths, stages=stages,
-        dense_path="full", threshold=threshold,
+        dense_path="full", decisions=switch_decision(threshold, "full"), fallback_path="light",
         source={"generator": "dslsim trace synth", "model": f"DSL-SoundStream (analytic graph, C={width}, "
                 f"D={embed_dim})", "seed": seed, "light_share_target": light_share, "mean_burst_s": mean_burst},
     )
@@ -90,7 +104,7 @@ def synth_trace(duration: float, frame_rate: float = 75.0, light_share: float = 
         "frame": np.arange(n, dtype=np.int64),
         "t_arrival": np.arange(n, dtype=np.float64) / frame_rate,
         "path": pd.Categorical.from_codes(full.astype(np.int8), categories=list(paths)),
-        "score": score.astype(np.float32),
+        "score": score,
         "label": full,
     })
     return Trace(meta, frames)
