@@ -37,7 +37,7 @@ def _seconds(text: str, what: str) -> float:
 
 @click.group()
 def trace() -> None:
-    """Make and inspect per-frame routing traces (Parquet, format v1).
+    """Make and inspect per-frame routing traces (Parquet, format v2).
 
     \b
     Examples:
@@ -55,29 +55,68 @@ def trace() -> None:
               help="Target share of frames on the light path (stationary share of the Markov chain).")
 @click.option("--mean-burst", default="0.5 s", show_default=True, help="Mean length of a full-path burst.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Random seed (same seed, same trace).")
-@click.option("--width", default=16, show_default=True, type=int,
-              help="Channel width C of the SoundStream-shaped op graph (32 = paper size).")
-@click.option("--embed-dim", default=None, type=int, help="Embedding dimension D (default 4C).")
+@click.option("--width", default=None, type=int,
+              help="Channel width: C of the SoundStream-shaped graph (default 16; 32 = paper size), or of the "
+                   "K-path kinds' conv blocks (default 64).")
+@click.option("--embed-dim", default=None, type=int, help="Embedding dimension D (default 4C; dsl only).")
+@click.option("--kind", type=click.Choice(["dsl", "early-exit", "iterated-block"]), default="dsl", show_default=True,
+              help="dsl: two paths (light, full); early-exit: K exits after a chain of blocks; iterated-block: "
+                   "one block run 1..N times (layer selection).")
+@click.option("--shares", default=None, metavar="S1,S2,...",
+              help="K-path kinds: each path's share of frames, summing to 1 (default 0.6,0.25,0.15 for early-exit, "
+                   "0.5,0.3,0.15,0.05 for iterated-block).")
+@click.option("--thresholds", default=None, metavar="T1,...",
+              help="K-path kinds: one threshold per decision (K - 1), or one for all (default 0.8 for the exits' "
+                   "confidence, 0.1 for the iterations' residual).")
+@click.option("--steps", default=16, show_default=True, type=int,
+              help="K-path kinds: time steps per frame each block convolves.")
 @frontend_options("pcm")
-def synth(out, duration, frame_rate, light_share, mean_burst, seed, width, embed_dim, frontend, decimation):
-    """Write a seeded synthetic trace: two-state Markov routing over a DSL-SoundStream op graph.
+def synth(out, duration, frame_rate, light_share, mean_burst, seed, width, embed_dim, kind, shares, thresholds, steps,
+          frontend, decimation):
+    """Write a seeded synthetic trace: Markov routing over an op graph. 'dsl': a two-state chain over a
+    DSL-SoundStream; 'early-exit' and 'iterated-block': K difficulty levels in bursts, with per-frame scores for
+    every decision (so sweeps can move each threshold) and a per-path error column.
 
     \b
-    Example:
+    Examples:
       dslsim trace synth day.parquet --duration "24 h" --light-share 0.8 --mean-burst "0.6 s" --seed 1
+      dslsim trace synth ee.parquet --kind early-exit --shares 0.6,0.3,0.1 --thresholds 0.8,0.7 --frame-rate 50
+      dslsim trace synth it.parquet --kind iterated-block --shares 0.4,0.3,0.2,0.1
     """
     from dslsim.trace.io import write_trace
-    from dslsim.trace.synth import synth_trace
 
-    if width < 1 or (embed_dim is not None and embed_dim < 1):
-        raise DslsimError(f"--width {width} / --embed-dim {embed_dim}: expected positive whole numbers.")
-    t = synth_trace(duration=_seconds(duration, "duration"), frame_rate=frame_rate, light_share=light_share,
-                    mean_burst=_seconds(mean_burst, "mean-burst"), seed=seed, width=width,
-                    embed_dim=embed_dim or 4 * width)
+    if (width is not None and width < 1) or (embed_dim is not None and embed_dim < 1) or steps < 1:
+        raise DslsimError(f"--width {width} / --embed-dim {embed_dim} / --steps {steps}: expected positive whole "
+                          f"numbers.")
+    seconds, burst = _seconds(duration, "duration"), _seconds(mean_burst, "mean-burst")
+    if kind == "dsl":
+        from dslsim.trace.synth import synth_trace
+
+        t = synth_trace(duration=seconds, frame_rate=frame_rate, light_share=light_share, mean_burst=burst, seed=seed,
+                        width=width or 16, embed_dim=embed_dim or 4 * (width or 16))
+    else:
+        from dslsim.trace.kpath import early_exit_trace, iterated_block_trace
+
+        make = early_exit_trace if kind == "early-exit" else iterated_block_trace
+        options = {"shares": _numbers(shares, "--shares"), "thresholds": _numbers(thresholds, "--thresholds")}
+        options = {k: (v[0] if k == "thresholds" and len(v) == 1 else v) for k, v in options.items() if v}
+        t = make(duration=seconds, frame_rate=frame_rate, mean_burst=burst, seed=seed, width=width or 64,
+                 steps=steps, **options)
     t = _add_frontend(t, frontend, decimation)
     write_trace(t, out)
+    shares_seen = t.frames["path"].value_counts(normalize=True, sort=False)
     click.echo(f"wrote {out}: {len(t):,} frames, {t.duration:.1f} s, "
-               f"light share {(t.frames['path'] == 'light').mean():.3f}")
+               + ", ".join(f"{name} {share:.3f}" for name, share in shares_seen.items()))
+
+
+def _numbers(text: str | None, option: str) -> list[float]:
+    """'0.6,0.3,0.1' as numbers ([] when not given)."""
+    if text is None:
+        return []
+    try:
+        return [float(x) for x in text.split(",")]
+    except ValueError:
+        raise DslsimError(f"{option} {text!r}: expected numbers separated by commas, e.g. 0.6,0.3,0.1.") from None
 
 
 @trace.command("from-model")
@@ -208,7 +247,14 @@ def info(path):
         text = ", ".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict) else \
             ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
         click.echo(f"    {key:<18} {text}")
-    click.echo(f"  threshold    {m.threshold}    dense path: {m.dense_path}")
+    click.echo(f"  dense path   {m.dense_path}")
+    if m.decisions:
+        click.echo(f"  decisions    in order, the first that fires routes the frame; otherwise {m.fallback_path}")
+        for d in m.decisions:
+            test = ">=" if d.when == "above" else "<"
+            click.echo(f"    {d.name:<14} {d.score} {test} {d.threshold:g} -> {d.path}")
+    else:
+        click.echo("  decisions    none: paths come from the 'path' column alone")
     for name, stages in m.paths.items():
         share = counts.get(name, 0) / len(t)
         click.echo(f"  path {name:<8} {100 * share:6.2f} % of frames, {m.path_macs(name) / 1e6:9.3f} MMAC/frame: "

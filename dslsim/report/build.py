@@ -87,6 +87,12 @@ def simulation_report(result: SimResult, baselines: pd.DataFrame, profile: Profi
                        "op energy, wake-up transitions), the platform floor and the converter's loss; the bars add "
                        "up to the battery draw.")
     rep.table("per_core", result.per_core())
+    rep.heading("Paths")
+    rep.figure("energy_by_path", *plots.energy_by_path(result),
+               caption="Energy per frame of each path (active power while running, dynamic op energy, wake-ups, "
+                       "links); the share of frames that took it in brackets.")
+    rep.figure("path_shares_over_time", *plots.path_shares_over_time(result),
+               caption="Share of frames on each path over the run (stacked).")
     rep.heading("Latency")
     rep.figure("latency_by_path", *plots.latency_by_path(result), caption="Latency = end of the last stage - frame ready time.")
     if window is None:

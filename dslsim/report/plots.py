@@ -131,6 +131,49 @@ def latency_by_path(result: SimResult):
     return fig, pd.DataFrame(data)
 
 
+def path_shares_over_time(result: SimResult, bins: int = 120):
+    """Share of frames taking each path, per time bin (stacked): how often each exit, iteration count or
+    decoder is used as the input changes. Bins are equal slices of the run, ready times."""
+    plt = _plt()
+    f = result.frames
+    ready = f["ready_s"].to_numpy()
+    edges = np.linspace(ready.min(), ready.max() + 1e-12, min(bins, max(len(f), 1)) + 1)
+    which = np.clip(np.searchsorted(edges, ready, side="right") - 1, 0, len(edges) - 2)
+    names = list(f["path"].cat.categories)
+    counts = np.zeros((len(names), len(edges) - 1))
+    np.add.at(counts, (f["path"].cat.codes.to_numpy(), which), 1)
+    shares = counts / np.maximum(counts.sum(axis=0), 1)
+    mid = 0.5 * (edges[:-1] + edges[1:])
+    fig, ax = plt.subplots(figsize=(8, 3.0))
+    ax.stackplot(mid, shares, labels=names, step="mid")
+    ax.set_xlim(edges[0], edges[-1])
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("share of frames")
+    ax.legend(frameon=False, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=min(len(names), 6))
+    fig.tight_layout()
+    table = pd.DataFrame({"t_start_s": edges[:-1], "t_end_s": edges[1:],
+                          **{f"{name}_share": shares[i] for i, name in enumerate(names)}})
+    return fig, table
+
+
+def energy_by_path(result: SimResult):
+    """Energy per frame of each path (active power while running, dynamic op energy, wake-ups and links, as the
+    summary counts it), with each path's share of frames in its label."""
+    plt = _plt()
+    summary = result.summary
+    names = list(summary.energy_per_frame_J)
+    energy = np.array([summary.energy_per_frame_J[n] for n in names]) * 1e6
+    fig, ax = plt.subplots(figsize=(8, 0.5 + 0.45 * len(names)))
+    ax.barh(range(len(names)), np.nan_to_num(energy), color="#4c72b0")
+    ax.set_yticks(range(len(names)), [f"{n} ({100 * summary.shares.get(n, 0.0):.1f} %)" for n in names])
+    ax.invert_yaxis()
+    ax.set_xlabel("energy per frame (uJ)")
+    fig.tight_layout()
+    return fig, pd.DataFrame({"path": names, "share": [summary.shares.get(n, 0.0) for n in names],
+                              "energy_per_frame_uJ": energy})
+
+
 #: Colours of the parts of the battery draw that are not a core's: the platform floor and the converter's loss.
 PLATFORM_COLORS = {"floor": "#aaaaaa", "converter loss": "#555555"}
 

@@ -14,7 +14,7 @@ YAML form (a file, or a profile's ``default_scenario``)::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,10 @@ class Scenario:
     when_busy: dict[str, str] = field(default_factory=dict)
     source: str = ""
     """Where the scenario was read from (a file, or a profile's default_scenario)."""
+    strict_placement: bool = True
+    """Refuse placements of stages the trace lacks (a typo would silently run the stage on the default core).
+    A profile's default scenario is written for its usual trace; on another trace its extra placements are
+    skipped instead, so ``dslsim simulate -p PROFILE -t ANY-TRACE`` runs."""
 
     def core_of(self, stage: str) -> str | None:
         """The core that runs ``stage`` (None when neither placed nor covered by a default)."""
@@ -55,7 +59,8 @@ def load_scenario(path: str | Path | None, profile: Profile) -> Scenario:
         if not profile.default_scenario:
             raise InputError(profile.source_file, "default_scenario", "nothing",
                              "a default scenario in the profile, or a --scenario file")
-        return parse_scenario(profile.default_scenario, profile, profile.source_file, "default_scenario")
+        scenario = parse_scenario(profile.default_scenario, profile, profile.source_file, "default_scenario")
+        return replace(scenario, strict_placement=False)
     return parse_scenario(load_yaml(path), profile, str(path))
 
 

@@ -32,8 +32,9 @@ def run_point(task: dict[str, Any]) -> dict[str, Any]:
     profile = parse_profile(task["profile"], task["profile_source"])
     scenario = parse_scenario(task["scenario"], profile, task["scenario_source"])
     trace = _trace(task["trace"], Path(task["trace"]).stat().st_mtime)
-    if task["threshold"] is not None:
-        trace = trace.rethreshold(task["threshold"])
+    thresholds = task.get("thresholds")
+    if thresholds:
+        trace = trace.rethreshold(thresholds[""] if "" in thresholds else thresholds)
     if len(_BASELINES) > 64:
         _BASELINES.clear()
     result = simulate(profile, trace, scenario, baseline=task["baseline"], baseline_cache=_BASELINES)

@@ -16,7 +16,8 @@
     sample: {mode: grid}                      # or {mode: random, n: 40, seed: 0}
 
 Axis roots: ``profile.`` (any profile field), ``scenario.`` (any scenario field; missing mappings such as a
-new core under ``sleep`` are created) and ``trace.threshold`` (re-applied to the trace's stored switch scores).
+new core under ``sleep`` are created), ``trace.threshold`` (a switch's, re-applied to the trace's stored scores)
+and ``trace.threshold.<decision>`` (one decision of a cascade: an early exit, a halting step).
 Every point is validated before any work starts.
 """
 
@@ -70,10 +71,10 @@ class SweepSpec:
 
     def task(self, point: dict[str, Any]) -> dict[str, Any]:
         """The self-contained description of one point that a worker runs (plain data, picklable)."""
-        profile, scenario, threshold = apply_point(self, point)
+        profile, scenario, thresholds = apply_point(self, point)
         return {"id": point_id(point), "point": point, "profile": profile, "profile_source": self.profile_file,
                 "scenario": scenario, "scenario_source": self.scenario_source, "trace": self.trace_file,
-                "threshold": threshold, "baseline": self.baseline}
+                "thresholds": thresholds, "baseline": self.baseline}
 
 
 def point_id(point: dict[str, Any]) -> str:
@@ -81,20 +82,21 @@ def point_id(point: dict[str, Any]) -> str:
     return hashlib.sha1(json.dumps(point, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-def apply_point(spec: SweepSpec, point: dict[str, Any]) -> tuple[dict, dict, float | None]:
-    """Profile and scenario documents with the point's values set, and the threshold (or None)."""
+def apply_point(spec: SweepSpec, point: dict[str, Any]) -> tuple[dict, dict, dict[str, float] | None]:
+    """Profile and scenario documents with the point's values set, and the thresholds to re-route the trace
+    with (by decision name; ``""`` for the only decision of a switch), or None."""
     profile, scenario = copy.deepcopy(spec.profile_doc), copy.deepcopy(spec.scenario_doc)
-    threshold = None
+    thresholds: dict[str, float] = {}
     for axis, value in point.items():
         root, _, rest = axis.partition(".")
         if root == "trace":
-            threshold = value
+            thresholds[rest.partition(".")[2]] = value
         else:
             try:
                 set_path(profile if root == "profile" else scenario, rest, value, create=root == "scenario")
             except PathError as exc:
                 raise PathError(axis, str(exc)) from None
-    return profile, scenario, threshold
+    return profile, scenario, thresholds or None
 
 
 def _flag(node: Node, key: str, default: bool) -> bool:
@@ -179,8 +181,10 @@ def _axes(root: Node, source: str) -> dict[str, list[Any]]:
         if head not in ROOTS or "." not in str(axis):
             raise InputError(source, where, repr(axis), "a dotted path starting with profile., scenario. or "
                                                         "trace.threshold")
-        if head == "trace" and axis != "trace.threshold":
-            raise InputError(source, where, repr(axis), "trace.threshold (the only trace field a sweep varies)")
+        if head == "trace" and not (axis == "trace.threshold" or (str(axis).startswith("trace.threshold.")
+                                                                  and str(axis).count(".") == 2)):
+            raise InputError(source, where, repr(axis), "trace.threshold (a switch's) or trace.threshold.<decision> "
+                                                        "(the only trace fields a sweep varies)")
         if isinstance(values, dict):
             values = _range(values, source, where)
         if not isinstance(values, list) or not values:
@@ -275,18 +279,25 @@ def _validate_points(spec: SweepSpec) -> None:
     """Apply and parse every point now, so a bad axis fails before the first simulation."""
     from dslsim.trace.io import read_trace
 
-    needs_trace = any(a == "trace.threshold" for a in spec.axes)
-    trace = read_trace(spec.trace_file) if needs_trace else None
-    if trace is not None:
-        if "score" not in trace.frames.columns or len(trace.meta.paths) != 2:
-            raise InputError(spec.source, "axes.'trace.threshold'", f"a trace with paths {list(trace.meta.paths)}"
-                             f"{'' if 'score' in trace.frames.columns else ' and no score column'}",
-                             "a two-path trace with switch scores to re-threshold")
+    threshold_axes = [a for a in spec.axes if a.startswith("trace.")]
+    if threshold_axes:
+        meta = read_trace(spec.trace_file).meta
+        names = [d.name for d in meta.decisions]
+        for axis in threshold_axes:
+            decision = axis.partition(".")[2].partition(".")[2]
+            if decision and decision not in names:
+                raise InputError(spec.source, f"axes.'{axis}'", f"a trace whose decisions are {names or 'none'}",
+                                 f"trace.threshold.<one of them>")
+            if not decision and len(names) != 1:
+                raise InputError(spec.source, f"axes.'{axis}'", f"a trace with {len(names)} decisions {names}",
+                                 "one decision (a switch) for 'trace.threshold'; name the decision otherwise, "
+                                 "as trace.threshold.<decision>")
     checked: set[str] = set()
     for point in spec.points:
         for axis, value in point.items():
-            if axis == "trace.threshold" and not (isinstance(value, (int, float)) and 0 <= value <= 1):
-                raise InputError(spec.source, "axes.'trace.threshold'", describe(value), "numbers in [0, 1]")
+            if axis.startswith("trace.") and not (isinstance(value, (int, float)) and not isinstance(value, bool)
+                                                  and 0 <= value <= 1):
+                raise InputError(spec.source, f"axes.'{axis}'", describe(value), "numbers in [0, 1]")
         try:
             profile_doc, scenario_doc, _ = apply_point(spec, point)
         except PathError as exc:

@@ -1,0 +1,238 @@
+"""Synthetic traces of dynamic networks with K paths: early exits and layer selection.
+
+**Early exit** (RBQE-style enhancement, multi-exit classifiers): the network is a chain of blocks, each followed by
+an exit head; a frame leaves at exit i when that exit's confidence passes its threshold. Paths ``exit1`` … ``exitK``
+run blocks 1..i and head i. **Iterated block** (DynaLay-style fixed-point layers, adaptive computation time): a
+block runs 1..N times, halting when a convergence score passes its threshold; paths ``iter1`` … ``iterN``.
+
+Per frame, a hidden difficulty level d in 1..K follows a Markov chain: with probability ``1 / mean_burst_frames``
+per frame a new level is drawn from ``shares`` (so the chain's stationary distribution is exactly ``shares``, and
+hard stretches come in bursts). The frame leaves at exit d: each exit i < d gets a confidence below its
+threshold, exit d (and those after it) one at or above, so re-applying the thresholds gives the paths back, and a
+sweep that lowers a threshold moves frames to earlier exits as a real confidence would. A per-exit error
+(``err_exit<i>``) falls with depth and is larger for frames harder than the exit, for quality-vs-battery fronts.
+
+>>> t = early_exit_trace(duration=3600.0, frame_rate=50.0, shares=[0.6, 0.3, 0.1], seed=0)
+>>> list(t.meta.paths), [d.name for d in t.meta.decisions], t.meta.fallback_path
+(['exit1', 'exit2', 'exit3'], ['exit1', 'exit2'], 'exit3')
+>>> [round(float(x), 1) for x in t.frames["path"].value_counts(normalize=True, sort=False)]
+[0.6, 0.3, 0.1]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from dslsim.errors import DslsimError
+from dslsim.trace.graph import _Builder
+from dslsim.trace.optable import MAX_FRAMES
+from dslsim.trace.schema import DTYPE_BYTES, Decision, Stage, Trace, TraceMeta
+
+
+def difficulty_levels(n_frames: int, shares: Sequence[float], mean_burst_frames: float, seed: int) -> np.ndarray:
+    """Per-frame difficulty level (0-based) from a Markov chain whose stationary distribution is ``shares``.
+
+    Each frame keeps the previous level, except that with probability 1 / ``mean_burst_frames`` a fresh level is
+    drawn from ``shares`` (possibly the same one). The first level is drawn from ``shares``.
+    """
+    p = np.asarray(shares, dtype=np.float64)
+    if p.ndim != 1 or len(p) < 2 or np.any(~np.isfinite(p)) or np.any(p < 0) or not math.isclose(p.sum(), 1.0,
+                                                                                                    abs_tol=1e-6):
+        raise DslsimError(f"shares {list(shares)}: expected two or more non-negative numbers that sum to 1.")
+    if not (math.isfinite(mean_burst_frames) and mean_burst_frames >= 1.0):
+        raise DslsimError(f"a mean run of {mean_burst_frames:g} frames: expected at least one frame.")
+    p = p / p.sum()
+    rng = np.random.default_rng(seed)
+    levels = np.empty(n_frames, dtype=np.int8)
+    pos = 0
+    level = int(rng.choice(len(p), p=p))
+    while pos < n_frames:
+        run = int(rng.geometric(1.0 / mean_burst_frames))    # frames until the next redraw
+        levels[pos:pos + run] = level
+        pos += run
+        level = int(rng.choice(len(p), p=p))
+    return levels
+
+
+def chain_graph(k: int, width: int = 64, steps: int = 16, kernel: int = 3, head_dim: int = 40,
+                dtype: str = "int8", prefix: str = "block", head: str = "exit") -> dict[str, Stage]:
+    """Stages of a k-block conv1d chain with a head after every block: ``block1`` … ``blockK`` (each a
+    ``width``-channel conv of ``kernel`` taps over ``steps`` time steps per frame, plus its skip addition) and
+    ``exit1`` … ``exitK`` (global average pooling and a linear head to ``head_dim`` outputs).
+
+    >>> stages = chain_graph(3, width=64, steps=16, kernel=3)
+    >>> stages["block1"].macs                       # 64 * 64 * 3 * 16 MACs + 64 * 16 additions
+    197632.0
+    """
+    b_bytes = DTYPE_BYTES[dtype]
+    stages = {}
+    for i in range(1, k + 1):
+        block = _Builder(b_bytes, dtype)
+        block.conv("conv", width, width, kernel, steps, steps)
+        block.elementwise("skip_add", width * steps)
+        stages[f"{prefix}{i}"] = block.stage(f"{prefix}{i}")
+        exit_head = _Builder(b_bytes, dtype)
+        exit_head.elementwise("avg_pool", width * steps)
+        exit_head.linear("fc", width, head_dim)
+        stages[f"{head}{i}"] = exit_head.stage(f"{head}{i}")
+    return stages
+
+
+def _frames(n: int, frame_rate: float) -> pd.DataFrame:
+    return pd.DataFrame({"frame": np.arange(n, dtype=np.int64),
+                         "t_arrival": np.arange(n, dtype=np.float64) / frame_rate})
+
+
+def _count(duration: float, frame_rate: float) -> int:
+    if not (math.isfinite(duration) and duration > 0 and math.isfinite(frame_rate) and 1e-6 <= frame_rate <= 1e6):
+        raise DslsimError(f"duration {duration!r} s at {frame_rate!r} frames/s: a positive finite duration and a "
+                          f"rate between 1e-6 and 1e6 frames/s.")
+    n = int(round(duration * frame_rate))
+    if not 1 <= n <= MAX_FRAMES:
+        raise DslsimError(f"{duration:g} s at {frame_rate:g} frames/s is {n:,} frames; expected 1 to {MAX_FRAMES:,}.")
+    return n
+
+
+def _rates(frame_rate: float, sample_rate: float | None) -> tuple[float, int]:
+    """(sample rate, hop): audio at ``sample_rate`` (16 kHz by default) when a frame is a whole number of its
+    samples, else one 'sample' per frame (a non-audio sensor)."""
+    rate = float(sample_rate or 16_000.0)
+    hop = rate / frame_rate
+    if hop >= 1 and abs(hop - round(hop)) < 1e-9:
+        return rate, int(round(hop))
+    return float(frame_rate), 1
+
+
+def _thresholds(thresholds: float | Sequence[float], count: int) -> list[float]:
+    values = [float(thresholds)] * count if isinstance(thresholds, (int, float)) else [float(t) for t in thresholds]
+    if len(values) != count or not all(0.0 < t < 1.0 for t in values):
+        raise DslsimError(f"thresholds {thresholds!r}: expected {count} number(s) strictly between 0 and 1, one per "
+                          f"decision.")
+    return values
+
+
+def _confidences(rng: np.random.Generator, levels: np.ndarray, thresholds: list[float]) -> dict[int, np.ndarray]:
+    """Per decision i (0-based), float32 scores: below its threshold for frames harder than exit i, at or above
+    it otherwise; easier frames are more confident (their scores sit further above the threshold)."""
+    out = {}
+    for i, threshold in enumerate(thresholds):
+        leaves = levels <= i
+        margin = rng.beta(4, 2, len(levels))                     # where in the passing (or failing) range
+        above = threshold + (1 - threshold) * margin
+        below = threshold * (1 - margin) * np.clip(1 - 0.15 * (levels - i - 1), 0.2, 1)
+        score = np.where(leaves, above, below).astype(np.float32)
+        low = np.nextafter(np.float32(threshold), np.float32(0))
+        while low >= threshold:
+            low = np.nextafter(low, np.float32(0))
+        high = np.float32(threshold)
+        while high < threshold:
+            high = np.nextafter(high, np.float32(1))
+        out[i] = np.where(leaves, np.maximum(score, high), np.minimum(score, low)).astype(np.float32)
+    return out
+
+
+def _errors(rng: np.random.Generator, levels: np.ndarray, k: int) -> dict[int, np.ndarray]:
+    """Per path i (0-based), a per-frame error: 1 / (i + 1) of the base for frames the exit suits, growing with
+    how much harder the frame is than the exit (a normalised distortion: lower is better)."""
+    base = 0.05 + 0.02 * rng.standard_normal(len(levels)).clip(-2, 2)
+    return {i: (base * (1 + 2.0 * np.maximum(levels - i, 0)) / (1 + 0.25 * i)).astype(np.float32)
+            for i in range(k)}
+
+
+def early_exit_trace(duration: float, frame_rate: float = 50.0, shares: Sequence[float] = (0.6, 0.25, 0.15),
+                     mean_burst: float = 0.5, thresholds: float | Sequence[float] = 0.8, seed: int = 0,
+                     width: int = 64, steps: int = 16, kernel: int = 3, dtype: str = "int8",
+                     sample_rate: float | None = None) -> Trace:
+    """An early-exit trace with K = len(``shares``) exits, exit i taking a share ``shares[i]`` of the frames
+    (in expectation); hard frames come in runs of ``mean_burst`` seconds on average. Each exit but the last is a
+    decision on its confidence column ``conf_exit<i>`` with its own threshold; ``err_exit<i>`` holds each exit's
+    per-frame error. The op graph is :func:`chain_graph`; path ``exit<i>`` runs blocks 1..i and heads 1..i (a
+    frame that reaches exit i computed every earlier exit's confidence on the way)."""
+    n = _count(duration, frame_rate)
+    k = len(shares)
+    levels = difficulty_levels(n, shares, mean_burst * frame_rate, seed)
+    thr = _thresholds(thresholds, k - 1)
+    rng = np.random.default_rng([seed, 1])
+    stages = chain_graph(k, width=width, steps=steps, kernel=kernel, dtype=dtype)
+    # Reaching exit i means every earlier head ran too: its confidence is what let the frame go on.
+    paths = {f"exit{i}": [stage for j in range(1, i + 1) for stage in (f"block{j}", f"exit{j}")]
+             for i in range(1, k + 1)}
+    decisions = tuple(Decision(name=f"exit{i + 1}", score=f"conf_exit{i + 1}", threshold=t, path=f"exit{i + 1}")
+                      for i, t in enumerate(thr))
+    rate, hop = _rates(frame_rate, sample_rate)
+    meta = TraceMeta(frame_rate=float(frame_rate), sample_rate=rate, hop=hop,
+                     paths=paths, stages=stages, dense_path=f"exit{k}", decisions=decisions,
+                     fallback_path=f"exit{k}",
+                     source={"generator": "dslsim trace synth --kind early-exit", "seed": seed,
+                             "shares_target": list(map(float, shares)), "mean_burst_s": mean_burst,
+                             "model": f"{k}-exit conv1d chain (C={width}, {steps} steps/frame, k={kernel})"})
+    frames = _frames(n, frame_rate)
+    frames["path"] = pd.Categorical.from_codes(levels, categories=list(paths))
+    for i, score in _confidences(rng, levels, thr).items():
+        frames[f"conf_exit{i + 1}"] = score
+    for i, err in _errors(rng, levels, k).items():
+        frames[f"err_exit{i + 1}"] = err
+    frames["difficulty"] = levels + 1
+    return Trace(meta, frames).validate()
+
+
+def iterated_block_trace(duration: float, frame_rate: float = 50.0, shares: Sequence[float] = (0.5, 0.3, 0.15, 0.05),
+                         mean_burst: float = 0.5, thresholds: float | Sequence[float] = 0.1, seed: int = 0,
+                         width: int = 64, steps: int = 16, kernel: int = 3, dtype: str = "int8",
+                         sample_rate: float | None = None) -> Trace:
+    """A layer-selection trace: a shared block iterated 1..N = len(``shares``) times per frame (a fixed-point or
+    weight-tied layer), then one head. The frame halts after iteration i when its residual ``resid_iter<i>`` falls
+    below that iteration's threshold (decisions with ``when: below``); iteration i has share ``shares[i]``.
+
+    Stages: ``stem`` (the block's input projection), ``iter1`` … ``iterN`` (the same block's cost, once per
+    iteration, with its halting residual), ``head``; path ``iter<i>`` runs stem, iterations 1..i and the head.
+    """
+    n = _count(duration, frame_rate)
+    k = len(shares)
+    levels = difficulty_levels(n, shares, mean_burst * frame_rate, seed)
+    thr = _thresholds(thresholds, k - 1)
+    rng = np.random.default_rng([seed, 2])
+    head = chain_graph(1, width=width, steps=steps, kernel=kernel, dtype=dtype)["exit1"]
+    stem = _Builder(DTYPE_BYTES[dtype], dtype)
+    stem.conv("proj", 1, width, kernel, steps, steps)
+    block = _Builder(DTYPE_BYTES[dtype], dtype)
+    block.conv("conv", width, width, kernel, steps, steps)
+    block.elementwise("skip_add", width * steps)
+    block.elementwise("halt_residual", 2 * width * steps)     # |z_i - z_(i-1)|: the halting score
+    stages = {"stem": stem.stage("stem"),
+              **{f"iter{i}": Stage(f"iter{i}", tuple(block.ops)) for i in range(1, k + 1)},
+              "head": Stage("head", head.ops)}
+    paths = {f"iter{i}": ["stem"] + [f"iter{j}" for j in range(1, i + 1)] + ["head"] for i in range(1, k + 1)}
+    # A residual is small once converged: 1 - confidence, so "below the threshold" means "halt".
+    confidence = _confidences(rng, levels, [1.0 - t for t in thr])
+    decisions = tuple(Decision(name=f"halt{i + 1}", score=f"resid_iter{i + 1}", threshold=t, path=f"iter{i + 1}",
+                               when="below") for i, t in enumerate(thr))
+    rate, hop = _rates(frame_rate, sample_rate)
+    meta = TraceMeta(frame_rate=float(frame_rate), sample_rate=rate, hop=hop,
+                     paths=paths, stages=stages, dense_path=f"iter{k}", decisions=decisions,
+                     fallback_path=f"iter{k}",
+                     source={"generator": "dslsim trace synth --kind iterated-block", "seed": seed,
+                             "shares_target": list(map(float, shares)), "mean_burst_s": mean_burst,
+                             "model": f"weight-tied conv1d block iterated 1..{k} times (C={width})"})
+    frames = _frames(n, frame_rate)
+    frames["path"] = pd.Categorical.from_codes(levels, categories=list(paths))
+    for i, conf in confidence.items():
+        # 1 - conf in float32 can land on the threshold; nudge so "below" stays exact for halting frames.
+        resid = (np.float32(1) - conf).astype(np.float32)
+        halts = levels <= i
+        limit = np.float32(thr[i])
+        while limit >= thr[i]:
+            limit = np.nextafter(limit, np.float32(0))
+        floor = np.float32(thr[i])
+        while floor < thr[i]:
+            floor = np.nextafter(floor, np.float32(1))
+        frames[f"resid_iter{i + 1}"] = np.where(halts, np.minimum(resid, limit), np.maximum(resid, floor)
+                                                ).astype(np.float32)
+    for i, err in _errors(rng, levels, k).items():
+        frames[f"err_iter{i + 1}"] = err
+    frames["difficulty"] = levels + 1
+    return Trace(meta, frames).validate()
