@@ -6,6 +6,7 @@ Runs in worker processes (local pool or Dask), so it imports lazily and caches t
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,8 @@ def run_point(task: dict[str, Any]) -> dict[str, Any]:
 
     t0 = time.perf_counter()
     profile = parse_profile(task["profile"], task["profile_source"])
-    scenario = parse_scenario(task["scenario"], profile, task["scenario_source"])
+    scenario = replace(parse_scenario(task["scenario"], profile, task["scenario_source"]),
+                       strict_placement=task.get("strict_placement", True))
     trace = _trace(task["trace"], Path(task["trace"]).stat().st_mtime)
     thresholds = task.get("thresholds")
     if thresholds:
