@@ -290,7 +290,7 @@ def _validate_points(spec: SweepSpec) -> None:
             decision = axis.partition(".")[2].partition(".")[2]
             if decision and decision not in names:
                 raise InputError(spec.source, f"axes.'{axis}'", f"a trace whose decisions are {names or 'none'}",
-                                 f"trace.threshold.<one of them>")
+                                 "trace.threshold.<one of them>")
             if not decision and len(names) != 1:
                 raise InputError(spec.source, f"axes.'{axis}'", f"a trace with {len(names)} decisions {names}",
                                  "one decision (a switch) for 'trace.threshold'; name the decision otherwise, "
