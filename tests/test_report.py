@@ -66,9 +66,10 @@ def _report(tmp_path, *args):
 def test_simulation_report_is_self_contained_with_figure_data(tmp_path):
     out = _report(tmp_path, "-p", "phone", "-t", SHIPPED_TRACE, "--window", "5 s:6 s")
     html = out.read_text()
-    assert html.count("<img") == 5 and html.count("data:image/png;base64,") == 5
+    assert html.count("<img") == 7 and html.count("data:image/png;base64,") == 7
     assert not re.search(r"""(src|href)=["'](?!data:)""", html)          # nothing external to fetch
-    for name in ("summary", "baselines", "energy_breakdown", "latency_by_path", "state_timeline", "power_over_time"):
+    for name in ("summary", "baselines", "energy_breakdown", "energy_by_path", "path_shares_over_time",
+                 "latency_by_path", "state_timeline", "power_over_time"):
         assert (tmp_path / "data" / f"{name}.csv").exists()
     timeline = pd.read_csv(tmp_path / "data" / "state_timeline.csv")
     assert timeline["start_s"].min() >= 5.0 and timeline["end_s"].max() <= 6.0
@@ -113,7 +114,7 @@ def test_report_renders_in_headless_chromium_with_every_image_loaded(tmp_path):
                           out.as_uri()], capture_output=True, text=True, timeout=120).stdout
     loaded = re.search(r'data-images-loaded="(\d+)/(\d+)"', dom)
     assert loaded, "the report's load check did not run"
-    assert int(loaded.group(1)) == int(loaded.group(2)) == n_images == 5
+    assert int(loaded.group(1)) == int(loaded.group(2)) == n_images == 7
 
 
 def test_text_report_columns_stay_apart_at_a_days_scale(monkeypatch):
