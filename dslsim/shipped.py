@@ -25,6 +25,8 @@ CELLS = DATA / "validation" / "cells"
 MODELS = DATA / "models" / "mlperf-tiny"
 #: The small trained DSL checkpoint (C=8, 16 kHz) that model commands use by default.
 CHECKPOINT = Path(str(files("dslsim") / "model" / "assets" / "dsl-c8-16k.pt"))
+#: The worked early-exit example: a three-exit speech detector (``dslsim model early-exit``).
+EARLY_EXIT_CHECKPOINT = Path(str(files("dslsim") / "model" / "assets" / "early-exit-vad.pt"))
 
 
 def shipped_profiles() -> dict[str, Path]:

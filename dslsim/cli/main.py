@@ -51,6 +51,7 @@ def cli() -> None:
 
 
 def _register() -> None:
+    import dslsim.cli.early_exit_cmd  # noqa: F401  (adds 'model early-exit')
     from dslsim.cli.compare_cmd import compare
     from dslsim.cli.model_cmd import model, train
     from dslsim.cli.profiles_cmd import profiles
