@@ -177,3 +177,21 @@ def test_report_figures_for_k_paths(tmp_path):
     _, energy = plots.energy_by_path(result)
     assert list(energy["path"]) == ["exit1", "exit2", "exit3"]
     assert energy["energy_per_frame_uJ"].is_monotonic_increasing
+
+
+def test_layer_subset_trace_paths_are_the_subsets():
+    from dslsim.trace.kpath import layer_subset_trace
+
+    t = layer_subset_trace(duration=120.0, blocks=4, subsets=["1", "1+3", "1+2+3+4"], shares=[0.5, 0.3, 0.2], seed=5)
+    assert list(t.meta.paths) == ["blocks1", "blocks1+3", "blocks1+2+3+4"]
+    assert t.meta.paths["blocks1+3"] == ["stem", "policy", "block1", "block3", "head"]
+    assert t.meta.decisions == () and t.meta.dense_path == "blocks1+2+3+4"
+    # Every block costs the same, so a path's MACs are the shared part plus one block per member.
+    shared = sum(t.meta.stages[s].macs for s in ("stem", "policy", "head"))
+    block = t.meta.stages["block1"].macs
+    assert [t.meta.path_macs(p) for p in t.meta.paths] == pytest.approx([shared + block, shared + 2 * block,
+                                                                          shared + 4 * block])
+    with pytest.raises(DslsimError, match="no decisions"):
+        t.rethreshold(0.5)
+    with pytest.raises(DslsimError, match="distinct block numbers"):
+        layer_subset_trace(duration=10.0, blocks=2, subsets=["1", "3"], shares=[0.5, 0.5])

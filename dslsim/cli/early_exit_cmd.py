@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from dslsim.cli.model_cmd import model, need_torch
+from dslsim.cli.model_cmd import need_torch
 from dslsim.errors import DslsimError
 from dslsim.shipped import EARLY_EXIT_CHECKPOINT
 
@@ -19,7 +19,7 @@ def _thresholds(text: str) -> list[float]:
     return values
 
 
-@model.group("early-exit")
+@click.group("early-exit")
 def early_exit():
     """A three-exit speech detector on the generated always-on scenes: how to bring a dynamic network of your
     own (docs/dynamic-networks.md).

@@ -51,8 +51,8 @@ def cli() -> None:
 
 
 def _register() -> None:
-    import dslsim.cli.early_exit_cmd  # noqa: F401  (adds 'model early-exit')
     from dslsim.cli.compare_cmd import compare
+    from dslsim.cli.early_exit_cmd import early_exit
     from dslsim.cli.model_cmd import model, train
     from dslsim.cli.profiles_cmd import profiles
     from dslsim.cli.report_cmd import report
@@ -63,6 +63,7 @@ def _register() -> None:
 
     for command in (simulate, compare, sweep, report, trace, profiles, calibrate, validate, train, model):
         cli.add_command(command)
+    model.add_command(early_exit)
 
 
 _register()

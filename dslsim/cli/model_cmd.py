@@ -126,7 +126,7 @@ def train(out, time_budget, steps, width, embed_dim, n_q, codebook_size, switch_
 
 @click.group()
 def model():
-    """Inspect a trained model: the paper-style table.
+    """Inspect a trained model: the paper-style table; the worked early-exit example.
 
     \b
     Example:

@@ -59,9 +59,12 @@ def trace() -> None:
               help="Channel width: C of the SoundStream-shaped graph (default 16; 32 = paper size), or of the "
                    "K-path kinds' conv blocks (default 64).")
 @click.option("--embed-dim", default=None, type=int, help="Embedding dimension D (default 4C; dsl only).")
-@click.option("--kind", type=click.Choice(["dsl", "early-exit", "iterated-block"]), default="dsl", show_default=True,
+@click.option("--kind", type=click.Choice(["dsl", "early-exit", "iterated-block", "layer-subset"]), default="dsl",
+              show_default=True,
               help="dsl: two paths (light, full); early-exit: K exits after a chain of blocks; iterated-block: "
-                   "one block run 1..N times (layer selection).")
+                   "one block run 1..N times; layer-subset: a policy picks which blocks run (--subsets).")
+@click.option("--subsets", default=None, metavar="1,1+3,...",
+              help="layer-subset: the block subsets the policy picks, one path each (default 1,1+3,1+2+3,1+2+3+4).")
 @click.option("--shares", default=None, metavar="S1,S2,...",
               help="K-path kinds: each path's share of frames, summing to 1 (default 0.6,0.25,0.15 for early-exit, "
                    "0.5,0.3,0.15,0.05 for iterated-block).")
@@ -71,8 +74,8 @@ def trace() -> None:
 @click.option("--steps", default=16, show_default=True, type=int,
               help="K-path kinds: time steps per frame each block convolves.")
 @frontend_options("pcm")
-def synth(out, duration, frame_rate, light_share, mean_burst, seed, width, embed_dim, kind, shares, thresholds, steps,
-          frontend, decimation):
+def synth(out, duration, frame_rate, light_share, mean_burst, seed, width, embed_dim, kind, subsets, shares,
+          thresholds, steps, frontend, decimation):
     """Write a seeded synthetic trace: Markov routing over an op graph. 'dsl': a two-state chain over a
     DSL-SoundStream; 'early-exit' and 'iterated-block': K difficulty levels in bursts, with per-frame scores for
     every decision (so sweeps can move each threshold) and a per-path error column.
@@ -82,6 +85,7 @@ def synth(out, duration, frame_rate, light_share, mean_burst, seed, width, embed
       dslsim trace synth day.parquet --duration "24 h" --light-share 0.8 --mean-burst "0.6 s" --seed 1
       dslsim trace synth ee.parquet --kind early-exit --shares 0.6,0.3,0.1 --thresholds 0.8,0.7 --frame-rate 50
       dslsim trace synth it.parquet --kind iterated-block --shares 0.4,0.3,0.2,0.1
+      dslsim trace synth ls.parquet --kind layer-subset --subsets 1,1+2,1+2+3+4 --shares 0.6,0.3,0.1
     """
     from dslsim.trace.io import write_trace
 
@@ -95,11 +99,19 @@ def synth(out, duration, frame_rate, light_share, mean_burst, seed, width, embed
         t = synth_trace(duration=seconds, frame_rate=frame_rate, light_share=light_share, mean_burst=burst, seed=seed,
                         width=width or 16, embed_dim=embed_dim or 4 * (width or 16))
     else:
-        from dslsim.trace.kpath import early_exit_trace, iterated_block_trace
+        from dslsim.trace.kpath import early_exit_trace, iterated_block_trace, layer_subset_trace
 
-        make = early_exit_trace if kind == "early-exit" else iterated_block_trace
+        make = {"early-exit": early_exit_trace, "iterated-block": iterated_block_trace,
+                "layer-subset": layer_subset_trace}[kind]
+        if kind == "layer-subset" and thresholds:
+            raise DslsimError("--thresholds: a layer-subset policy has no thresholds (its choice is the path).")
+        if kind != "layer-subset" and subsets:
+            raise DslsimError("--subsets is for --kind layer-subset.")
         options = {"shares": _numbers(shares, "--shares"), "thresholds": _numbers(thresholds, "--thresholds")}
         options = {k: (v[0] if k == "thresholds" and len(v) == 1 else v) for k, v in options.items() if v}
+        if subsets:
+            options["subsets"] = subsets.split(",")
+            options["blocks"] = max(int(b) for s in options["subsets"] for b in s.split("+") if b.isdigit())
         t = make(duration=seconds, frame_rate=frame_rate, mean_burst=burst, seed=seed, width=width or 64,
                  steps=steps, **options)
     t = _add_frontend(t, frontend, decimation)

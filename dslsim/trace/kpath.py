@@ -236,3 +236,55 @@ def iterated_block_trace(duration: float, frame_rate: float = 50.0, shares: Sequ
         frames[f"err_iter{i + 1}"] = err
     frames["difficulty"] = levels + 1
     return Trace(meta, frames).validate()
+
+
+def layer_subset_trace(duration: float, frame_rate: float = 50.0, blocks: int = 4,
+                       subsets: Sequence[str] = ("1", "1+3", "1+2+3", "1+2+3+4"),
+                       shares: Sequence[float] = (0.5, 0.25, 0.15, 0.1), mean_burst: float = 0.5, seed: int = 0,
+                       width: int = 64, steps: int = 16, kernel: int = 3, dtype: str = "int8",
+                       sample_rate: float | None = None) -> Trace:
+    """A layer-selection trace in which a policy (an agent, a router) picks which of ``blocks`` blocks run for
+    each frame: one path per subset (``"1+3"``: blocks 1 and 3, then the head), with ``shares`` of the frames, the
+    harder frames taking the later subsets. The choice is not a threshold on a score, so the trace stores no
+    decisions: the ``path`` column is the routing (sweeps vary the platform, not the policy). A small policy
+    network (``policy``: a linear layer over the pooled stem output) runs on every frame."""
+    n = _count(duration, frame_rate)
+    if len(subsets) != len(shares):
+        raise DslsimError(f"{len(subsets)} subsets and {len(shares)} shares: expected one share per subset.")
+    chosen = []
+    for subset in subsets:
+        try:
+            members = [int(b) for b in str(subset).split("+")]
+        except ValueError:
+            raise DslsimError(f"subset {subset!r}: expected block numbers joined by '+', e.g. 1+3.") from None
+        if not members or any(not 1 <= b <= blocks for b in members) or len(set(members)) != len(members):
+            raise DslsimError(f"subset {subset!r}: expected distinct block numbers from 1 to {blocks}.")
+        chosen.append(sorted(members))
+    levels = difficulty_levels(n, shares, mean_burst * frame_rate, seed)
+    rng = np.random.default_rng([seed, 3])
+    chain = chain_graph(blocks, width=width, steps=steps, kernel=kernel, dtype=dtype)
+    b = DTYPE_BYTES[dtype]
+    stem, policy = _Builder(b, dtype), _Builder(b, dtype)
+    stem.conv("proj", 1, width, kernel, steps, steps)
+    policy.elementwise("avg_pool", width * steps)
+    policy.linear("fc", width, len(subsets))
+    stages = {"stem": stem.stage("stem"), "policy": policy.stage("policy"),
+              **{f"block{i}": chain[f"block{i}"] for i in range(1, blocks + 1)},
+              "head": Stage("head", chain[f"exit{blocks}"].ops)}
+    names = ["blocks" + "+".join(map(str, members)) for members in chosen]
+    paths = {name: ["stem", "policy"] + [f"block{i}" for i in members] + ["head"]
+             for name, members in zip(names, chosen)}
+    if len(paths) != len(names):
+        raise DslsimError(f"subsets {list(subsets)}: each must be different.")
+    rate, hop = _rates(frame_rate, sample_rate)
+    meta = TraceMeta(frame_rate=float(frame_rate), sample_rate=rate, hop=hop, paths=paths, stages=stages,
+                     dense_path=max(names, key=lambda p: len(paths[p])),
+                     source={"generator": "dslsim trace synth --kind layer-subset", "seed": seed,
+                             "shares_target": list(map(float, shares)), "mean_burst_s": mean_burst,
+                             "model": f"{blocks}-block conv1d network with a per-frame block-subset policy (C={width})"})
+    frames = _frames(n, frame_rate)
+    frames["path"] = pd.Categorical.from_codes(levels, categories=names)
+    for i, err in _errors(rng, levels, len(names)).items():
+        frames[f"err_{names[i]}"] = err
+    frames["difficulty"] = levels + 1
+    return Trace(meta, frames).validate()
