@@ -157,6 +157,11 @@ def test_cli_synth_simulate_and_sweep_each_threshold(tmp_path):
     # A lower first threshold lets more frames leave early: less energy, more error.
     assert df["battery_life_h"].iloc[0] > df["battery_life_h"].iloc[1]
     assert df["error"].iloc[0] > df["error"].iloc[1]
+    # The default scenario's own placement of 'full_decoder' is skipped on this trace; a typo on an axis is not.
+    typo = tmp_path / "typo.yaml"
+    typo.write_text(f"name: ty\nbase: {{profile: watch, trace: {out}}}\naxes:\n  scenario.placement.blok1: [dsp]\n")
+    r = runner.invoke(cli, ["sweep", str(typo), "--out", str(tmp_path / "t"), "--jobs", "1"])
+    assert r.exit_code == 2 and "['blok1'] that the trace does not have" in r.output
     bad = tmp_path / "bad.yaml"
     bad.write_text(f"name: ee\nbase: {{profile: watch, trace: {out}}}\naxes:\n  trace.threshold: [0.5]\n")
     r = runner.invoke(cli, ["sweep", str(bad), "--out", str(tmp_path / "b"), "--jobs", "1"])

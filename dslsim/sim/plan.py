@@ -84,8 +84,9 @@ def build_plan(meta: TraceMeta, profile: Profile, scenario: Scenario) -> Plan:
     """Resolve placement, operating points, links and sleep policies into a :class:`Plan`."""
     where = f"scenario '{scenario.name}' ({scenario.source or 'given in code'}) on profile " \
             f"'{profile.name}' ({profile.source_file or 'given in code'})"
-    unknown = [stage for stage in scenario.placement if stage not in meta.stages]
-    if unknown and scenario.strict_placement:  # a typo here would silently run the stage on the default core
+    unknown = [stage for stage in scenario.placement
+               if stage not in meta.stages and stage not in scenario.optional_stages]
+    if unknown:  # a typo here would silently run the stage on the default core
         raise DslsimError(f"{where}: placement names stage(s) {unknown} that the trace does not have; its stages "
                           f"are {list(meta.stages)}.")
     resources: list[Resource] = []

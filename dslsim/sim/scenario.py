@@ -39,10 +39,10 @@ class Scenario:
     when_busy: dict[str, str] = field(default_factory=dict)
     source: str = ""
     """Where the scenario was read from (a file, or a profile's default_scenario)."""
-    strict_placement: bool = True
-    """Refuse placements of stages the trace lacks (a typo would silently run the stage on the default core).
-    A profile's default scenario is written for its usual trace; on another trace its extra placements are
-    skipped instead, so ``dslsim simulate -p PROFILE -t ANY-TRACE`` runs."""
+    optional_stages: frozenset[str] = frozenset()
+    """Placed stages the trace may lack. Any other placement of a stage the trace does not have is refused (a
+    typo would silently run the stage on the default core); a profile's default scenario is written for its usual
+    trace, so its own placements are optional and ``dslsim simulate -p PROFILE -t ANY-TRACE`` runs."""
 
     def core_of(self, stage: str) -> str | None:
         """The core that runs ``stage`` (None when neither placed nor covered by a default)."""
@@ -60,7 +60,7 @@ def load_scenario(path: str | Path | None, profile: Profile) -> Scenario:
             raise InputError(profile.source_file, "default_scenario", "nothing",
                              "a default scenario in the profile, or a --scenario file")
         scenario = parse_scenario(profile.default_scenario, profile, profile.source_file, "default_scenario")
-        return replace(scenario, strict_placement=False)
+        return replace(scenario, optional_stages=frozenset(scenario.placement))
     return parse_scenario(load_yaml(path), profile, str(path))
 
 

@@ -32,7 +32,7 @@ def run_point(task: dict[str, Any]) -> dict[str, Any]:
     t0 = time.perf_counter()
     profile = parse_profile(task["profile"], task["profile_source"])
     scenario = replace(parse_scenario(task["scenario"], profile, task["scenario_source"]),
-                       strict_placement=task.get("strict_placement", True))
+                       optional_stages=frozenset(task.get("optional_stages", ())))
     trace = _trace(task["trace"], Path(task["trace"]).stat().st_mtime)
     thresholds = task.get("thresholds")
     if thresholds:

@@ -58,8 +58,8 @@ class SweepSpec:
     baseline: bool
     axes: dict[str, list[Any]]
     points: list[dict[str, Any]] = field(default_factory=list)
-    strict_placement: bool = True
-    """False when the scenario is the profile's default (see :attr:`dslsim.sim.scenario.Scenario.strict_placement`)."""
+    optional_stages: tuple[str, ...] = ()
+    """The default scenario's own placements (see :attr:`dslsim.sim.scenario.Scenario.optional_stages`)."""
 
     def digest(self) -> str:
         """Identity of the base and axes: a store made for another base is not resumed."""
@@ -76,7 +76,7 @@ class SweepSpec:
         profile, scenario, thresholds = apply_point(self, point)
         return {"id": point_id(point), "point": point, "profile": profile, "profile_source": self.profile_file,
                 "scenario": scenario, "scenario_source": self.scenario_source, "trace": self.trace_file,
-                "thresholds": thresholds, "baseline": self.baseline, "strict_placement": self.strict_placement}
+                "thresholds": thresholds, "baseline": self.baseline, "optional_stages": list(self.optional_stages)}
 
 
 def point_id(point: dict[str, Any]) -> str:
@@ -167,7 +167,8 @@ def parse_spec(data: Any, source: str = "<sweep>", base_dir: str | Path = ".", d
                      profile_doc=profile_doc, scenario_doc=copy.deepcopy(scenario_doc),
                      scenario_source=scenario_source, trace_file=str(trace_file),
                      baseline=_flag(root, "baseline", True), axes=axes,
-                     strict_placement=bool(base.data.get("scenario")))
+                     optional_stages=() if base.data.get("scenario")
+                     else tuple((scenario_doc or {}).get("placement", {})))
     spec.points = _points(root, axes, source)
     _validate_points(spec)
     return spec
