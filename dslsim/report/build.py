@@ -132,7 +132,7 @@ def sweep_report(manifest: dict, df: pd.DataFrame) -> HtmlReport:
         rep.heading("Pareto front: quality vs battery life")
         qfront = pareto_front(df, minimize=["error"], maximize=["battery_life_h"])
         rep.figure("pareto_quality_battery", *plots.pareto(df, "battery_life_h", "error", qfront, "point",
-                                                           "battery life (h)", "mean routed distortion"),
+                                                           "battery life (h)", "mean error of the path taken (err_<path>)"),
                    caption="Distortion of the path each frame took (the trace's per-path error columns).")
     varying = [a for a in axes if df[a].nunique() > 1] or axes[:1]
     if len(varying) >= 2:
