@@ -230,7 +230,7 @@ def list_traces():
     for name, path in shipped_traces().items():
         t = read_trace(path)
         src = t.meta.source if isinstance(t.meta.source, dict) else {}
-        kind = src.get("generator") or (f"{src['model']}, {src.get('route', '')}" if "model" in src else "")
+        kind = src.get("generator") or ", ".join(str(src[k]) for k in ("model", "route") if src.get(k))
         shares = t.frames["path"].value_counts(normalize=True)
         light = ", ".join(f"{p} {100 * shares.get(p, 0.0):.0f} %" for p in t.meta.paths)
         click.echo(f"{name:<22} {len(t):>7,} frames  {t.duration / 60:5.1f} min  {t.meta.frame_rate:g} Hz  {light}"
