@@ -227,13 +227,15 @@ def list_traces():
     from dslsim.shipped import shipped_traces
     from dslsim.trace.io import read_trace
 
-    for name, path in shipped_traces().items():
+    traces = shipped_traces()
+    width = max(map(len, traces)) if traces else 0
+    for name, path in traces.items():
         t = read_trace(path)
         src = t.meta.source if isinstance(t.meta.source, dict) else {}
         kind = src.get("generator") or ", ".join(str(src[k]) for k in ("model", "route") if src.get(k))
         shares = t.frames["path"].value_counts(normalize=True)
         light = ", ".join(f"{p} {100 * shares.get(p, 0.0):.0f} %" for p in t.meta.paths)
-        click.echo(f"{name:<22} {len(t):>7,} frames  {t.duration / 60:5.1f} min  {t.meta.frame_rate:g} Hz  {light}"
+        click.echo(f"{name:<{width}} {len(t):>7,} frames  {t.duration / 60:5.1f} min  {t.meta.frame_rate:g} Hz  {light}"
                    f"{'  (' + str(kind) + ')' if kind else ''}")
 
 
