@@ -17,6 +17,7 @@ import resource
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 
 #: Variants of the profile's default scenario: a hand-over cycle (the encoder moves to the big core, so frames go
@@ -25,6 +26,7 @@ VARIANTS = {
     "default": {},
     "cycle": {"placement": {"encoder": "big"}},
     "drop": {"when_busy": "drop"},
+    "early-exit": {},    # the default scenario on a three-exit early-exit trace (K paths) instead of the DSL
 }
 
 
@@ -32,17 +34,22 @@ def one_case(hours: float, profile: str, baseline: bool, engine: str, variant: s
     from dslsim.hw.load import load_profile
     from dslsim.sim.run import simulate
     from dslsim.sim.scenario import parse_scenario
+    from dslsim.trace.kpath import early_exit_trace
     from dslsim.trace.synth import synth_trace
 
     prof = load_profile(profile)
     data = dict(prof.default_scenario)
     for key, value in VARIANTS[variant].items():
         data[key] = {**data.get(key, {}), **value} if isinstance(value, dict) else value
-    scenario = parse_scenario(data, prof)
+    # The default scenario's placements may name stages a K-path trace lacks, as on the command line.
+    scenario = replace(parse_scenario(data, prof), optional_stages=frozenset(data.get("placement", {})))
 
     t0 = time.perf_counter()
-    trace = synth_trace(duration=hours * 3600, frame_rate=75.0, light_share=0.8, mean_burst=0.5, seed=1,
-                        width=16, embed_dim=64)
+    if variant == "early-exit":
+        trace = early_exit_trace(duration=hours * 3600, frame_rate=75.0, shares=(0.6, 0.3, 0.1), seed=1)
+    else:
+        trace = synth_trace(duration=hours * 3600, frame_rate=75.0, light_share=0.8, mean_burst=0.5, seed=1,
+                            width=16, embed_dim=64)
     t1 = time.perf_counter()
     result = simulate(prof, trace, scenario, baseline=baseline, engine=engine)
     t2 = time.perf_counter()
@@ -63,7 +70,8 @@ def main() -> None:
     ap.add_argument("--engine", nargs="+", default=["auto"], choices=["auto", "batch", "reference"],
                     help="engines to time on each case (both: the ratio is printed too)")
     ap.add_argument("--variant", nargs="+", default=["default"], choices=list(VARIANTS),
-                    help="scenario variants: the profile's default, a hand-over cycle, the drop policy")
+                    help="scenario variants: the profile's default, a hand-over cycle, the drop policy; or the "
+                         "default on a three-exit early-exit trace")
     ap.add_argument("--case", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.case:
