@@ -1,4 +1,4 @@
-"""Trace format v1, the synthetic generator and the analytic op graph."""
+"""Trace format (v2, and v1 read), the synthetic generator and the analytic op graph."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from dslsim.cli.progress import SimProgress, progress_option
 @click.option("--profile", "-p", required=True, metavar="NAME|FILE",
               help="A shipped profile (earbud, watch, phone, stm32u575, ...: see `dslsim profiles list`) or a profile YAML file.")
 @click.option("--trace", "-t", "trace_path", required=True, type=click.Path(dir_okay=False), metavar="FILE",
-              help="A v1 trace (Parquet), or the name of a shipped one (dslsim trace list), e.g. dsl-75hz-10min.")
+              help="A trace (Parquet), or the name of a shipped one (dslsim trace list), e.g. dsl-75hz-10min.")
 @click.option("--scenario", "-s", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Scenario YAML (placement, operating points, sleep policy, deadline). "
                    "Default: the profile's default_scenario.")

@@ -1,4 +1,4 @@
-"""Export a v1 trace from a trained model and audio: per-frame path, switch score, both paths' distortion."""
+"""Export a trace from a trained model and audio: per-frame path, switch score, both paths' distortion."""
 
 from __future__ import annotations
 

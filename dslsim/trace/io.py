@@ -1,4 +1,5 @@
-"""Read and write v1 traces as Parquet with the metadata as versioned JSON in the file's schema metadata."""
+"""Read and write traces (format v2; v1 is read too) as Parquet, the metadata as versioned JSON in the file's
+schema metadata."""
 
 from __future__ import annotations
 
@@ -58,7 +59,7 @@ def _encodings(table) -> dict:
 
 
 def read_trace(path: str | Path) -> Trace:
-    """Read and validate a v1 trace (a file, or a shipped trace by name); every problem is an
+    """Read and validate a trace (a file, or a shipped trace by name); every problem is an
     :class:`InputError` naming the file and key.
 
     >>> trace = read_trace("dsl-75hz-10min")

@@ -74,7 +74,7 @@ def _scores_on_their_side(rng: np.random.Generator, fires: np.ndarray, threshold
 def synth_trace(duration: float, frame_rate: float = 75.0, light_share: float = 0.8, mean_burst: float = 0.5,
                 seed: int = 0, width: int = 32, embed_dim: int = 128, threshold: float = 0.5,
                 sample_rate: float | None = None) -> Trace:
-    """A synthetic v1 trace of ``duration`` seconds at ``frame_rate`` frames per second.
+    """A synthetic two-path trace of ``duration`` seconds at ``frame_rate`` frames per second.
 
     ``mean_burst`` is the mean length of a full-path burst in seconds. The op graph is the analytic
     DSL-SoundStream at channel width ``width`` (see :mod:`dslsim.trace.graph`).
