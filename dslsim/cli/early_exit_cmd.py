@@ -123,10 +123,14 @@ def export_cmd(out, checkpoint, thresholds, duration, seed, features):
     from dslsim.trace.io import write_trace
     from dslsim.units import parse_quantity
 
-    model = load(checkpoint or EARLY_EXIT_CHECKPOINT)
+    from dslsim.model.export import file_digest
+
+    path = checkpoint or EARLY_EXIT_CHECKPOINT
+    model = load(path)
     seconds = parse_quantity(duration, "s", "--duration", "", strictly_positive=True)
     t = export(model, _thresholds(thresholds), seconds=seconds, seed=seed,
-               source={"checkpoint": str(checkpoint or EARLY_EXIT_CHECKPOINT.name)})
+               source={"checkpoint": str(checkpoint or EARLY_EXIT_CHECKPOINT.name),
+                       "checkpoint_sha256": file_digest(path)})
     if features == "logmel":
         t = with_frontend(t, frontend_stage(SAMPLE_RATE, HOP, features="logmel", n_fft=WINDOW, n_mels=N_MELS,
                                             feature_hop=HOP))
