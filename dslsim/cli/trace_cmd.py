@@ -67,7 +67,7 @@ def trace() -> None:
               help="layer-subset: the block subsets the policy picks, one path each (default 1,1+3,1+2+3,1+2+3+4).")
 @click.option("--shares", default=None, metavar="S1,S2,...",
               help="K-path kinds: each path's share of frames, summing to 1 (default 0.6,0.25,0.15 for early-exit, "
-                   "0.5,0.3,0.15,0.05 for iterated-block).")
+                   "0.5,0.3,0.15,0.05 for iterated-block, 0.5,0.25,0.15,0.1 for layer-subset).")
 @click.option("--thresholds", default=None, metavar="T1,...",
               help="K-path kinds: one threshold per decision (K - 1), or one for all (default 0.8 for the exits' "
                    "confidence, 0.1 for the iterations' residual).")
@@ -77,8 +77,9 @@ def trace() -> None:
 def synth(out, duration, frame_rate, light_share, mean_burst, seed, width, embed_dim, kind, subsets, shares,
           thresholds, steps, frontend, decimation):
     """Write a seeded synthetic trace: Markov routing over an op graph. 'dsl': a two-state chain over a
-    DSL-SoundStream; 'early-exit' and 'iterated-block': K difficulty levels in bursts, with per-frame scores for
-    every decision (so sweeps can move each threshold) and a per-path error column.
+    DSL-SoundStream (--light-share); 'early-exit' and 'iterated-block': K difficulty levels in bursts (--shares),
+    with per-frame scores for every decision (so sweeps can move each threshold) and a per-path error column;
+    'layer-subset': the same levels pick block subsets, with no decisions.
 
     \b
     Examples:

@@ -143,7 +143,8 @@ def battery_markdown(cell, df: pd.DataFrame, fitted, command: str) -> str:
         f"300 mAh cell is about C/300): there the fitted model delivers {_low_rate_share(fitted):.2f} % of its "
         "capacity, so the capacity measured at a low rate is what matters and the ideal reservoir with it is "
         "right. The kinetic model matters for bursty, high-current loads and for recovery during rests. "
-        "No published measurement under pulsed load was at hand to validate recovery; that part of the model is checked against a "
+        "No published measurement under pulsed load was at hand to validate recovery; that part of the model is "
+        "checked against a "
         "numerical integration of its equations (`tests/test_battery.py`), not against a cell.",
         "",
         "Use a fit in a profile as `battery.kinetic: {c: ..., k: ... Hz}` (and the fitted capacity as "
