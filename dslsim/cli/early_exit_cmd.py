@@ -5,15 +5,13 @@ from __future__ import annotations
 import click
 
 from dslsim.cli.model_cmd import need_torch
+from dslsim.cli.trace_cmd import comma_numbers
 from dslsim.errors import DslsimError
 from dslsim.shipped import EARLY_EXIT_CHECKPOINT
 
 
 def _thresholds(text: str) -> list[float]:
-    try:
-        values = [float(x) for x in text.split(",")]
-    except ValueError:
-        raise DslsimError(f"thresholds {text!r}: expected numbers separated by commas, e.g. 0.8,0.8.") from None
+    values = comma_numbers(text, "--thresholds")
     if not all(0 <= v <= 1 for v in values):
         raise DslsimError(f"thresholds {text!r}: expected numbers in [0, 1].")
     return values

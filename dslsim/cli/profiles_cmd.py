@@ -233,8 +233,8 @@ def fit_battery(cell, markdown, csv_out) -> None:
     from dslsim.report.validation import battery_markdown
 
     data = load_cell(cell)
-    df = validation_table(data)
     fitted = fit_kibam(data.discharges)
+    df = validation_table(data, fitted)
     click.echo(f"{data.source_file}: {len(df)} constant-current discharges of {data.name}")
     held_out = "kibam_held_out_err_pct" in df
     click.echo(f"  {'current':>10} {'measured':>10} {'KiBaM':>9} {'ideal':>9}"

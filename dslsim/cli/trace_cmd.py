@@ -108,7 +108,8 @@ def synth(out, duration, frame_rate, light_share, mean_burst, seed, width, embed
             raise DslsimError("--thresholds: a layer-subset policy has no thresholds (its choice is the path).")
         if kind != "layer-subset" and subsets:
             raise DslsimError("--subsets is for --kind layer-subset.")
-        options = {"shares": _numbers(shares, "--shares"), "thresholds": _numbers(thresholds, "--thresholds")}
+        options = {"shares": comma_numbers(shares, "--shares"),
+                   "thresholds": comma_numbers(thresholds, "--thresholds")}
         options = {k: (v[0] if k == "thresholds" and len(v) == 1 else v) for k, v in options.items() if v}
         if subsets:
             options["subsets"] = subsets.split(",")
@@ -122,7 +123,7 @@ def synth(out, duration, frame_rate, light_share, mean_burst, seed, width, embed
                + ", ".join(f"{name} {share:.3f}" for name, share in shares_seen.items()))
 
 
-def _numbers(text: str | None, option: str) -> list[float]:
+def comma_numbers(text: str | None, option: str) -> list[float]:
     """'0.6,0.3,0.1' as numbers ([] when not given)."""
     if text is None:
         return []

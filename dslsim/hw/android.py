@@ -114,6 +114,14 @@ class CpuGroup:
     speeds_note: str = ""
 
 
+def _first(values: dict, key: str) -> float:
+    """An item's value, or a one-value array's (0 when absent): the shared current of a cluster or policy."""
+    value = values.get(key, 0.0)
+    if isinstance(value, list):
+        return float(value[0]) if value else 0.0
+    return float(value)
+
+
 def _cpu_groups(values: dict, source: str, speeds: dict[int, list[float]]) -> list[CpuGroup]:
     """The file's CPU groups: its scaling policies when it has any (as the framework reads it), else clusters."""
     policies = sorted({int(k[len(prefix):]) for prefix in (POLICY_STEP, POLICY_POWER) for k in values
@@ -136,9 +144,8 @@ def _cpu_groups(values: dict, source: str, speeds: dict[int, list[float]]) -> li
             if len(given) != len(steps):
                 raise DslsimError(f"{source}: policy {policy} lists {len(steps)} step currents but --speeds gives "
                                   f"{len(given)} frequencies; expected one per step.")
-            shared = values.get(f"{POLICY_POWER}{policy}", 0.0)
             groups.append(CpuGroup(f"policy{policy}", list(given), list(steps),
-                                   float(shared[0] if isinstance(shared, list) else shared),
+                                   _first(values, f"{POLICY_POWER}{policy}"),
                                    f"{POLICY_STEP}{policy}", f"{POLICY_POWER}{policy}",
                                    " (frequency given on the command line)"))
         unused = sorted(set(speeds) - set(policies))
@@ -157,8 +164,7 @@ def _cpu_groups(values: dict, source: str, speeds: dict[int, list[float]]) -> li
         if not isinstance(steps, list) or not isinstance(currents, list) or len(steps) != len(currents) or not steps:
             raise DslsimError(f"{source}: 'cpu.core_speeds.{key}' and 'cpu.core_power.{key}' must be arrays of the "
                               f"same, non-zero length.")
-        shared = values.get(f"cpu.cluster_power.{key}", 0.0)
-        groups.append(CpuGroup(key, steps, currents, float(shared[0] if isinstance(shared, list) else shared),
+        groups.append(CpuGroup(key, steps, currents, _first(values, f"cpu.cluster_power.{key}"),
                                f"cpu.core_power.{key}", f"cpu.cluster_power.{key}"))
     return groups
 

@@ -123,10 +123,11 @@ def ideal_capacity_ah(discharges: tuple[Discharge, ...] | list[Discharge]) -> fl
     return math.exp(sum(math.log(d.current_a * d.time_s) for d in discharges) / len(discharges)) / 3600.0
 
 
-def validation_table(cell: CellData) -> pd.DataFrame:
+def validation_table(cell: CellData, everything: KiBaM | None = None) -> pd.DataFrame:
     """Per discharge: the measured time, the KiBaM and ideal fits to all discharges, and (with 4 or more) each
-    model's prediction of it when it is left out of the fit; errors in % of the measured time."""
-    everything = fit_kibam(cell.discharges)
+    model's prediction of it when it is left out of the fit; errors in % of the measured time. ``everything``:
+    the KiBaM already fitted to all discharges, if the caller has it."""
+    everything = everything or fit_kibam(cell.discharges)
     ideal = ideal_capacity_ah(cell.discharges)
     rows = []
     for i, d in enumerate(cell.discharges):

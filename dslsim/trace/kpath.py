@@ -31,6 +31,7 @@ from dslsim.errors import DslsimError
 from dslsim.trace.graph import _Builder
 from dslsim.trace.optable import MAX_FRAMES
 from dslsim.trace.schema import DTYPE_BYTES, Decision, Stage, Trace, TraceMeta
+from dslsim.trace.synth import float32_on_side
 
 
 def difficulty_levels(n_frames: int, shares: Sequence[float], mean_burst_frames: float, seed: int) -> np.ndarray:
@@ -124,20 +125,13 @@ def _confidences(rng: np.random.Generator, levels: np.ndarray, thresholds: list[
         margin = rng.beta(4, 2, len(levels))                     # where in the passing (or failing) range
         above = threshold + (1 - threshold) * margin
         below = threshold * (1 - margin) * np.clip(1 - 0.15 * (levels - i - 1), 0.2, 1)
-        score = np.where(leaves, above, below).astype(np.float32)
-        low = np.nextafter(np.float32(threshold), np.float32(0))
-        while low >= threshold:
-            low = np.nextafter(low, np.float32(0))
-        high = np.float32(threshold)
-        while high < threshold:
-            high = np.nextafter(high, np.float32(1))
-        out[i] = np.where(leaves, np.maximum(score, high), np.minimum(score, low)).astype(np.float32)
+        out[i] = float32_on_side(np.where(leaves, above, below), leaves, threshold)
     return out
 
 
 def _errors(rng: np.random.Generator, levels: np.ndarray, k: int) -> dict[int, np.ndarray]:
-    """Per path i (0-based), a per-frame error: 1 / (i + 1) of the base for frames the exit suits, growing with
-    how much harder the frame is than the exit (a normalised distortion: lower is better)."""
+    """Per path i (0-based), a per-frame error: a base error shrinking with depth (over 1 + i / 4), tripled and
+    more for frames harder than the path (a normalised distortion: lower is better)."""
     base = 0.05 + 0.02 * rng.standard_normal(len(levels)).clip(-2, 2)
     return {i: (base * (1 + 2.0 * np.maximum(levels - i, 0)) / (1 + 0.25 * i)).astype(np.float32)
             for i in range(k)}
@@ -221,17 +215,9 @@ def iterated_block_trace(duration: float, frame_rate: float = 50.0, shares: Sequ
     frames = _frames(n, frame_rate)
     frames["path"] = pd.Categorical.from_codes(levels, categories=list(paths))
     for i, conf in confidence.items():
-        # 1 - conf in float32 can land on the threshold; nudge so "below" stays exact for halting frames.
+        # 1 - conf in float32 can land on the threshold: place it again so halting frames stay below it.
         resid = (np.float32(1) - conf).astype(np.float32)
-        halts = levels <= i
-        limit = np.float32(thr[i])
-        while limit >= thr[i]:
-            limit = np.nextafter(limit, np.float32(0))
-        floor = np.float32(thr[i])
-        while floor < thr[i]:
-            floor = np.nextafter(floor, np.float32(1))
-        frames[f"resid_iter{i + 1}"] = np.where(halts, np.minimum(resid, limit), np.maximum(resid, floor)
-                                                ).astype(np.float32)
+        frames[f"resid_iter{i + 1}"] = float32_on_side(resid, levels > i, thr[i])
     for i, err in _errors(rng, levels, k).items():
         frames[f"err_iter{i + 1}"] = err
     frames["difficulty"] = levels + 1
@@ -281,7 +267,7 @@ def layer_subset_trace(duration: float, frame_rate: float = 50.0, blocks: int = 
                      dense_path=max(names, key=lambda p: len(paths[p])),
                      source={"generator": "dslsim trace synth --kind layer-subset", "seed": seed,
                              "shares_target": list(map(float, shares)), "mean_burst_s": mean_burst,
-                             "model": f"{blocks}-block conv1d network with a per-frame block-subset policy (C={width})"})
+                             "model": f"{blocks}-block conv1d network, a per-frame block-subset policy (C={width})"})
     frames = _frames(n, frame_rate)
     frames["path"] = pd.Categorical.from_codes(levels, categories=names)
     for i, err in _errors(rng, levels, len(names)).items():

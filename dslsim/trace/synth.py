@@ -55,20 +55,24 @@ def markov_routing(n_frames: int, light_share: float, mean_burst_frames: float, 
     return state
 
 
-def _scores_on_their_side(rng: np.random.Generator, fires: np.ndarray, threshold: float) -> np.ndarray:
-    """float32 scores in [threshold, 1] where ``fires``, in [0, threshold) elsewhere, so that re-applying the
-    threshold gives ``fires`` back exactly (checked in float32, the precision they are stored in)."""
-    n = len(fires)
-    score = np.where(fires, threshold + (1 - threshold) * rng.beta(5, 2, n), threshold * rng.beta(2, 5, n))
-    score = score.astype(np.float32)
+def float32_on_side(scores: np.ndarray, above: np.ndarray, threshold: float) -> np.ndarray:
+    """``scores`` as float32, moved just enough that they are >= ``threshold`` where ``above`` and < it
+    elsewhere, so that re-applying the threshold to the stored (float32) scores gives ``above`` back exactly."""
     below = np.nextafter(np.float32(threshold), np.float32(0))
     while below >= threshold:                    # the float32 next to the threshold may round onto it
         below = np.nextafter(below, np.float32(0))
     high = np.float32(threshold)
     while high < threshold:
         high = np.nextafter(high, np.float32(1))
-    score = np.where(fires, np.maximum(score, high), np.minimum(score, below))
-    return score.astype(np.float32)
+    scores = np.asarray(scores).astype(np.float32)
+    return np.where(above, np.maximum(scores, high), np.minimum(scores, below)).astype(np.float32)
+
+
+def _scores_on_their_side(rng: np.random.Generator, fires: np.ndarray, threshold: float) -> np.ndarray:
+    """float32 scores in [threshold, 1] where ``fires``, in [0, threshold) elsewhere."""
+    n = len(fires)
+    score = np.where(fires, threshold + (1 - threshold) * rng.beta(5, 2, n), threshold * rng.beta(2, 5, n))
+    return float32_on_side(score, fires, threshold)
 
 
 def synth_trace(duration: float, frame_rate: float = 75.0, light_share: float = 0.8, mean_burst: float = 0.5,
