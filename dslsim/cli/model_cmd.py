@@ -202,6 +202,68 @@ def table(checkpoint, clips, seconds, speech_dirs, wav_dir, thresholds, seed, th
 
 
 @model.command()
+@click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
+              help="Checkpoint (default: the shipped one).")
+@click.option("--speech-dir", type=click.Path(file_okay=False, exists=True), required=True,
+              help="Clean recorded speech (*.wav) kept out of training.")
+@click.option("--clips", type=click.IntRange(min=2), default=12, show_default=True, help="Clips (intervals need 2+).")
+@click.option("--seconds", type=click.FloatRange(min=1.0), default=6.0, show_default=True,
+              help="Length of each clip (whole prompts joined).")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Which prompts, in which order.")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="Torch threads (default: up to 4).")
+@click.option("--csv", "csv_out", type=click.Path(dir_okay=False), default=None, help="Also write the table as CSV.")
+def codecs(checkpoint, speech_dir, clips, seconds, seed, threads, csv_out):
+    """The model's full and light paths beside Codec2 (3200, 1200) and Opus (6 kbit/s) on the same clean clips:
+    PESQ-WB, STOI and SI-SDR with 95 % intervals over clips. Codec2 and Opus come from Debian's `codec2` and
+    `opus-tools`; a coder whose tools are missing is left out with a note.
+
+    \b
+    Example:
+      dslsim model codecs --speech-dir wb/fr_CA_f_June --clips 12 --csv codecs.csv
+    """
+    need_torch()
+    import numpy as np
+    import torch
+    from tqdm import tqdm
+
+    from dslsim.model.codec_compare import SAMPLE_RATE, compare, clean_clips
+    from dslsim.model.train import load_model, set_threads
+
+    set_threads(threads)
+    m, payload = load_model(checkpoint or SHIPPED_CHECKPOINT)
+    cfg = m.config
+    if cfg.sample_rate != SAMPLE_RATE:
+        raise DslsimError(f"{checkpoint}: the comparison runs at {SAMPLE_RATE} Hz; this model codes "
+                          f"{cfg.sample_rate} Hz audio.")
+    data = clean_clips(speech_dir, clips, seconds, seed)
+    bits = math.log2(cfg.codebook_size) * cfg.frame_rate
+
+    def path(route: str):
+        def code(x: np.ndarray) -> np.ndarray:
+            padded = np.pad(x, (0, -len(x) % cfg.hop))  # the codec works on whole frames
+            with torch.no_grad():
+                y = m.infer(torch.from_numpy(padded)[None, None], route=route)["audio"].flatten().numpy()
+            return y[: len(x)]
+        return code
+
+    light_q = cfg.light_codebooks or cfg.n_q
+    mine = {"dslsim full path": (int(cfg.n_q * bits), path("full")),
+            "dslsim light path": (int(light_q * bits), path("light"))}
+    with tqdm(total=(len(mine) + 3) * len(data), desc="codecs", unit="clip", dynamic_ncols=True,
+              disable=None) as bar:
+        df, notes = compare(data, mine, progress=bar.update)
+    click.echo(f"{len(data)} clean clips of about {seconds:g} s from {speech_dir}; model at "
+               f"{payload['state']['step']} training steps")
+    click.echo(df.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    for note in notes:
+        click.echo(note)
+    if csv_out:
+        from dslsim.fileio import write_atomic
+
+        write_atomic(csv_out, lambda p: df.to_csv(p, index=False))
+
+
+@model.command()
 @click.argument("checkpoint", type=click.Path(dir_okay=False))
 @click.argument("out", type=click.Path(dir_okay=False))
 @click.option("--half", is_flag=True, help="Store float weights as float16 (half the size; loaded back as float32).")
