@@ -382,3 +382,38 @@ def test_level_normalisation_makes_the_codec_level_invariant():
     y[..., 320 * 8:] *= 10
     with torch.no_grad():
         assert torch.equal(model.gain(y)[:, :8], g[:, :8]) and not torch.equal(model.gain(y)[:, 8:], g[:, 8:])
+
+
+def test_mask_routing_equals_the_fixed_routes():
+    from dslsim.model.data import scene
+
+    torch.manual_seed(0)
+    model = DSLCodec(TINY).eval()
+    x = torch.from_numpy(scene(1.0, 16000, 3, 320).audio)[None, None]
+    with torch.no_grad():
+        for route, flag in (("full", True), ("light", False)):
+            by_route = model.infer(x, route=route)["audio"]
+            by_mask = model.infer(x, mask=torch.full((x.shape[-1] // 320,), flag))["audio"]
+            assert torch.equal(by_route, by_mask)
+
+
+def test_router_curve_an_advantage_ranking_switch_recovers_all_of_the_oracle():
+    from dslsim.model import routers
+    from dslsim.model.data import scene
+    from dslsim.model.evaluate import Clip
+
+    torch.manual_seed(0)
+    model = DSLCodec(CodecConfig(**{**TINY.__dict__, "residual_full": False})).eval()
+    s = scene(2.0, 16000, 5, 320, occupancy=0.5)
+    clip = Clip(s.audio, s.labels)
+    _, (adv,) = routers._per_frame(model, [clip])
+    assert np.ptp(adv) > 0  # two different decoders: the full path helps some frames more than others
+    # A switch that scores frames by their true advantage routes exactly as the oracle does.
+    model.switch.forward = lambda q_: torch.from_numpy(adv)[None]
+    df = routers.router_curve(model, [clip], [0.5, 0.75])
+    assert (df["dsl_si_sdr_speech_dB"] == df["oracle_si_sdr_speech_dB"]).all()
+    gain = df["oracle_si_sdr_speech_dB"] - df["random_si_sdr_speech_dB"]
+    assert ((df["recovered"] == 1.0) | (gain <= 0)).all()
+    # The threshold at each share is the score of the last frame sent full: the share is exact.
+    for _, row in df.iterrows():
+        assert (adv >= row["dsl_threshold"]).sum() == round((1 - row["light_share"]) * len(adv))

@@ -204,6 +204,54 @@ def table(checkpoint, clips, seconds, speech_dirs, wav_dir, thresholds, seed, th
 @model.command()
 @click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
               help="Checkpoint (default: the shipped one).")
+@click.option("--clips", type=click.IntRange(min=1), default=8, show_default=True, help="Held-out scenes.")
+@click.option("--seconds", type=click.FloatRange(min=0.5), default=10.0, show_default=True,
+              help="Length of each scene.")
+@click.option("--speech-dir", "speech_dirs", type=click.Path(file_okay=False, exists=True), multiple=True,
+              help="Build the held-out scenes from this recorded speech (keep it out of training); repeatable.")
+@click.option("--light-share", "light_shares", type=click.FloatRange(0, 1, max_open=True), multiple=True,
+              help="Light share(s) to compare at (default 0.6, 0.7, 0.8, 0.9).")
+@click.option("--seed", type=click.IntRange(min=0), default=10_000, show_default=True,
+              help="Seed of the held-out scenes (and of the random router).")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="Torch threads (default: up to 4).")
+@click.option("--csv", "csv_out", type=click.Path(dir_okay=False), default=None, help="Also write the table as CSV.")
+def routers(checkpoint, clips, seconds, speech_dirs, light_shares, seed, threads, csv_out):
+    """The DSL switch against an oracle router (the frames the full path helps most) and a random one, at the
+    same light share: speech SI-SDR of each, and the fraction of the oracle's gain over random the switch
+    recovers.
+
+    \b
+    Example:
+      dslsim model routers --speech-dir wb/fr_CA_f_June --light-share 0.8 --csv routers.csv
+    """
+    need_torch()
+    from tqdm import tqdm
+
+    from dslsim.model.data import SpeechCorpus
+    from dslsim.model.evaluate import evaluation_set
+    from dslsim.model.routers import ROUTERS, router_curve
+    from dslsim.model.train import load_model, set_threads
+
+    set_threads(threads)
+    m, payload = load_model(checkpoint or SHIPPED_CHECKPOINT)
+    cfg = m.config
+    corpus = SpeechCorpus.from_dirs(list(speech_dirs), cfg.sample_rate) if speech_dirs else None
+    data = evaluation_set(clips, seconds, cfg.sample_rate, cfg.hop, seed=seed, corpus=corpus)
+    shares = list(light_shares) or [0.6, 0.7, 0.8, 0.9]
+    with tqdm(total=len(shares) * len(ROUTERS), desc="routers", unit="run", dynamic_ncols=True, disable=None) as bar:
+        df = router_curve(m, data, shares, seed=seed, progress=bar.update)
+    click.echo(f"{clips} held-out scenes of {seconds:g} s" + (f" with speech from {', '.join(speech_dirs)}"
+               if speech_dirs else " (generated speech)") + f"; model at {payload['state']['step']} training steps")
+    click.echo(df.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if csv_out:
+        from dslsim.fileio import write_atomic
+
+        write_atomic(csv_out, lambda p: df.to_csv(p, index=False))
+
+
+@model.command()
+@click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
+              help="Checkpoint (default: the shipped one).")
 @click.option("--speech-dir", type=click.Path(file_okay=False, exists=True), required=True,
               help="Clean recorded speech (*.wav) kept out of training.")
 @click.option("--clips", type=click.IntRange(min=2), default=12, show_default=True, help="Clips (intervals need 2+).")

@@ -141,18 +141,23 @@ class DSLCodec(nn.Module):
 
     @torch.no_grad()
     def infer(self, audio: torch.Tensor, threshold: float | None = None, route: str = "dsl",
-              progress: Callable[[int], None] | None = None) -> dict:
+              progress: Callable[[int], None] | None = None, mask: torch.Tensor | None = None) -> dict:
         """Streaming inference with hard routing and frozen decoder states (one clip, batch of 1).
 
         ``route``: 'dsl' or 'gc' (threshold the switch), 'light' or 'full' (always one path). ``threshold``
         defaults to the calibrated one (:attr:`threshold`) for 'dsl' and 0.5 for 'gc'. ``progress(n)`` is called
-        with the number of frames streamed since its last call.
+        with the number of frames streamed since its last call. ``mask`` (T,) bool: route by it instead (True =
+        full), for routers that are not the model's own (an oracle, a random one).
         Returns 'audio' (1, 1, N), 'full_mask' (T,) bool, 'score' (T,), and each path's own output for every
         frame ('light', 'full'; computed with whole-sequence history, for per-path error columns).
         """
         q, coarse, _ = self.encode(audio)
         score = (self.gc_switch if route == "gc" else self.switch)(self.switch_input(q, coarse))[0]
-        if route in ("light", "full"):
+        if mask is not None:
+            mask = mask.to(torch.bool)
+            if mask.shape != score.shape:
+                raise ValueError(f"mask has shape {tuple(mask.shape)}; expected one flag per frame {tuple(score.shape)}")
+        elif route in ("light", "full"):
             mask = torch.full_like(score, route == "full", dtype=torch.bool)
         else:
             if threshold is None:

@@ -77,7 +77,8 @@ def wav_clips(folder: str | Path, sr: int, hop: int) -> list[Clip]:
     return clips
 
 
-def _speech_only(y: torch.Tensor, mask: np.ndarray, hop: int) -> torch.Tensor:
+def speech_frames(y: torch.Tensor, mask: np.ndarray, hop: int) -> torch.Tensor:
+    """The samples of ``y`` in the frames (of ``hop`` samples) that ``mask`` marks."""
     keep = torch.from_numpy(np.repeat(mask, hop))
     return y[..., keep[: y.shape[-1]]]
 
@@ -188,12 +189,12 @@ def paper_table(model: DSLCodec, clips, threshold: float | list[float] | None = 
             frames += len(mask)
             if clip.labels is not None and clip.labels.any():
                 lab = clip.labels[: len(mask)]
-                ys, xs = _speech_only(y, lab, cfg.hop), _speech_only(x, lab, cfg.hop)
+                ys, xs = speech_frames(y, lab, cfg.hop), speech_frames(x, lab, cfg.hop)
                 mel_sp.append(float(multiscale_mel_distance(ys, xs, cfg.sample_rate)))
                 sdr_sp.append(float(si_sdr(ys, xs)))
                 if clip.speech is not None:
                     clean = torch.from_numpy(np.ascontiguousarray(clip.speech[: x.shape[-1]]))[None, None]
-                    sdr_clean.append(float(si_sdr(ys, _speech_only(clean, lab, cfg.hop))))
+                    sdr_clean.append(float(si_sdr(ys, speech_frames(clean, lab, cfg.hop))))
                 from pystoi import stoi
 
                 if ys.shape[-1] >= int(0.4 * cfg.sample_rate):
