@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from conftest import make_trace, simple_profile, stage
-from dslsim.sim import batch
+from dslsim.sim.engine import batch
 from dslsim.sim.run import simulate
 from dslsim.sim.scenario import parse_scenario
 
@@ -76,7 +76,7 @@ def test_auto_engine_picks_by_size(monkeypatch):
     called = []
     real = batch.run_batch
     monkeypatch.setattr(batch, "run_batch", lambda *a, **k: called.append(1) or real(*a, **k))
-    monkeypatch.delitem(sys.modules, "dslsim.sim.kernel", raising=False)   # as in a process without it loaded
+    monkeypatch.delitem(sys.modules, "dslsim.sim.engine.kernel", raising=False)   # as in a process without it loaded
     profile, trace, scenario = random_case(0)
     simulate(profile, trace, scenario, baseline=False)
     assert not called

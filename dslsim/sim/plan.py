@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from dslsim.errors import DslsimError
 from dslsim.hw.cost import active_power, idle_power, stage_cost
 from dslsim.hw.profile import Profile, SleepState
+from dslsim.sim.engine.states import AWAKE_STATE_NAMES, State
 from dslsim.sim.scenario import Scenario
 from dslsim.trace.schema import TraceMeta
 
@@ -42,13 +43,16 @@ class Resource:
 
     @property
     def state_names(self) -> list[str]:
-        """Residency buckets: active, idle, wake (exit transitions), then the sleep states in depth order."""
-        return ["active", "idle", "wake"] + [s.state.name for s in self.sleep]
+        """Residency buckets in :class:`~dslsim.sim.engine.states.State` order: active, idle, wake (exit
+        transitions), then the sleep states in depth order."""
+        return list(AWAKE_STATE_NAMES) + [s.state.name for s in self.sleep]
 
     @property
     def state_powers(self) -> list[float]:
         """Power of each residency bucket; transition energy is lumped per transition, so 'wake' draws 0 W."""
-        return [self.active_power, self.idle_power, 0.0] + [s.state.power for s in self.sleep]
+        powers = [0.0] * State.SLEEP0
+        powers[State.ACTIVE], powers[State.IDLE], powers[State.WAKE] = self.active_power, self.idle_power, 0.0
+        return powers + [s.state.power for s in self.sleep]
 
 
 @dataclass(frozen=True)
@@ -73,11 +77,6 @@ class Plan:
     hops: tuple[tuple[Hop, ...], ...]
     frame_duration: float
     deadline: float
-
-    @property
-    def core_indices(self) -> list[int]:
-        """Indices of the resources that are cores."""
-        return [i for i, r in enumerate(self.resources) if r.is_core]
 
 
 def build_plan(meta: TraceMeta, profile: Profile, scenario: Scenario) -> Plan:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from dslsim.hw.profile import Profile
-from dslsim.sim.engine import EngineOutput
+from dslsim.sim.engine import EngineOutput, State
 from dslsim.sim.plan import Plan
 from dslsim.sim.summary import PERCENTILES, Summary
 
@@ -165,7 +165,7 @@ def summarize(latency: np.ndarray, codes: np.ndarray, out: EngineOutput, resourc
     # A resource busy for as long as frames arrive (or longer) has a queue that grows without bound: its power
     # is averaged over a drain time the device would never get, so there is no battery life to report.
     span = max(float(horizon), 1e-12)
-    busy = {r.name: (out.residency[i][0] + out.residency[i][2]) / span for i, r in enumerate(plan.resources)}
+    busy = {r.name: (out.residency[i][State.ACTIVE] + out.residency[i][State.WAKE]) / span for i, r in enumerate(plan.resources)}
     worst = max(busy, key=busy.get)
     keeps_up = bool(busy[worst] < 1.0)
     life_h = life_s / 3600.0 if keeps_up else float("nan")

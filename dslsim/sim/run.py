@@ -123,7 +123,8 @@ def with_idle_resources(out: EngineOutput, plan: Plan, touched: list[int]) -> En
 
 
 #: Limits of one simulation: the engine marks a frame's cores in a 64-bit mask, steps run-ahead resources every
-#: RUN_AHEAD simulated seconds, and a day at 75 Hz is 6.5 M frames; past these a run is a typo, not a study.
+#: ``RUN_AHEAD`` simulated seconds (:mod:`dslsim.sim.engine.reference`), and a day at 75 Hz is 6.5 M frames;
+#: past these a run is a typo, not a study.
 MAX_RESOURCES = 62
 MAX_SPAN_S = 10 * 365 * 86400.0
 MAX_SERVICE_S = 3600.0

@@ -1,10 +1,10 @@
 """The FIFO recurrence of a group of resources as one compiled loop (numba).
 
 The loop serves jobs in (ready time, frame, hop) order across the group: every resource then takes its own jobs
-in the order the reference engine (:mod:`dslsim.sim.engine`) does, and a hand-over is never ready before the job
-that makes it, so a job taken from the front of that order can never be overtaken by one not yet made. Each
-job's arithmetic is the reference engine's ``_plan`` and ``_serve``, operation for operation and in the same
-order, so the results are bit-identical (the tests compare them on random scenarios). No fast-math: IEEE
+in the order the reference engine (:mod:`dslsim.sim.engine.reference`) does, and a hand-over is never ready
+before the job that makes it, so a job taken from the front of that order can never be overtaken by one not yet
+made. Each job's arithmetic is :mod:`dslsim.sim.engine.job`, the functions the reference engine calls, compiled
+here, so the results are bit-identical (the tests compare them on random scenarios). No fast-math: IEEE
 semantics are kept. The compiled code is cached on disk after the first call.
 """
 
@@ -13,9 +13,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-# Columns of the float state a resource carries from window to window.
-FREE_AT, IDLE, WAKE, ACTIVE, DYNAMIC, TRANSITIONS = range(6)
-N_FLOAT_STATE = 6
+from dslsim.sim.engine import job
+from dslsim.sim.engine.job import ACTIVE_TIME, DYNAMIC_J, FREE_AT, IDLE_TIME, TRANSITION_J, WAKE_TIME
+
+#: The functions of :mod:`dslsim.sim.engine.job`, compiled (scalars in, scalars out).
+plan_job = njit(cache=True, nogil=True, inline="always")(job.plan_job)
+wake_start = njit(cache=True, nogil=True, inline="always")(job.wake_start)
+job_energy = njit(cache=True, nogil=True, inline="always")(job.job_energy)
+wake_split = njit(cache=True, nogil=True, inline="always")(job.wake_split)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -59,7 +64,8 @@ def _pop(ht, hf, hh, hc, n):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def serve_group(jt, jf, jh, jc, limit, in_group, bits, drop, active_power, timeouts, n_states, entry_end,
+def serve_group(jt, jf, jh, jc, limit, in_group, bits, drop, active_power, first_timeout, timeouts, n_states,
+                entry_end,
                 exit_latency, cycle_energy, state, reach, tail, wakes,
                 length, delay, resource, service, op_energy,
                 frame_start, frame_end, frame_energy, frame_wakeups, frame_used, frame_dropped,
@@ -68,10 +74,11 @@ def serve_group(jt, jf, jh, jc, limit, in_group, bits, drop, active_power, timeo
 
     ``jt, jf, jh, jc``: the jobs known now (ready time, frame, hop, path code), sorted by (t, f, h). Jobs the
     group hands to itself join them while ready before ``limit``. Per resource r (arrays indexed by r):
-    ``in_group``, ``bits`` (its bit in ``frame_used``), ``drop``, ``active_power``, sleep ``timeouts``,
-    ``entry_end``, ``exit_latency``, ``cycle_energy`` (rows padded; ``n_states`` used), and the carried
-    ``state`` (float, see the column names), ``reach``, ``tail`` and ``wakes``, updated in place. Path tables are
-    indexed [code, hop]. Frame results are written in place. Jobs for later (other groups, or this group at or
+    ``in_group``, ``bits`` (its bit in ``frame_used``), ``drop``, ``active_power``, ``first_timeout`` (inf without
+    sleep states), sleep ``timeouts``, ``entry_end``, ``exit_latency``, ``cycle_energy`` (rows padded;
+    ``n_states`` used), and the carried ``state`` (float, columns as :data:`dslsim.sim.engine.job.FREE_AT` ...),
+    ``reach``, ``tail`` and ``wakes``, updated in place. Path tables are indexed [code, hop]. Frame results are
+    written in place. Jobs for later (other groups, or this group at or
     after ``limit``) go to ``out_*`` (ready time, frame, hop, code, resource); returns how many.
     """
     cap = out_t.shape[0]
@@ -94,33 +101,30 @@ def serve_group(jt, jf, jh, jc, limit, in_group, bits, drop, active_power, timeo
         if t < free_at and drop[r]:
             frame_dropped[f] = True
             continue
-        g = t - free_at
-        if g <= 0:
-            s, k = free_at, -2
-        elif n_states[r] == 0 or g <= timeouts[r, 0]:
-            s, k = t, -1
-        else:
+        s, g, k = plan_job(t, free_at, first_timeout[r])
+        if k == 0:  # the gap reached a sleep state: the deepest one whose timeout it exceeds
             k = -1
             for j in range(n_states[r]):
                 if g <= timeouts[r, j]:
                     break
                 k += 1
-            s = max(t, free_at + entry_end[r, k]) + exit_latency[r, k]
+            s = wake_start(t, free_at, entry_end[r, k], exit_latency[r, k])
         svc = service[c, h]
         e = op_energy[c, h]
-        state[r, DYNAMIC] += e
-        e += active_power[r] * svc
+        state[r, DYNAMIC_J] += e
+        e = job_energy(e, active_power[r], svc)
         if k == -1:
-            state[r, IDLE] += g
+            state[r, IDLE_TIME] += g
         elif k >= 0:
+            waking, in_state = wake_split(s, free_at, g, timeouts[r, k])
             reach[r, k] += 1
-            tail[r, k] += g - timeouts[r, k]
-            state[r, WAKE] += s - free_at - g
+            tail[r, k] += in_state
+            state[r, WAKE_TIME] += waking
             wakes[r] += 1
-            state[r, TRANSITIONS] += cycle_energy[r, k]
+            state[r, TRANSITION_J] += cycle_energy[r, k]
             e += cycle_energy[r, k]
             frame_wakeups[f] += 1
-        state[r, ACTIVE] += svc
+        state[r, ACTIVE_TIME] += svc
         end = s + svc
         state[r, FREE_AT] = end
         if h == 0:

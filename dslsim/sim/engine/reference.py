@@ -1,10 +1,10 @@
-"""SimPy discrete-event replay of a trace on a :class:`~dslsim.sim.plan.Plan`.
+"""The reference engine: SimPy discrete-event replay of a trace on a :class:`~dslsim.sim.plan.Plan`.
 
 Each core and each link is a FIFO server (one SimPy process). A frame is ready at its arrival time plus one
 frame duration, then walks its path's hops in order; a hop that finds its resource busy waits (or is dropped
 under the ``drop`` policy). Energy is never sampled: a core's timeline is cut into intervals of constant power
 (active, idle, sleep states, wake-up) and each interval's length is added to its state's residency; dynamic
-op energy and lumped transition energy are added per hop.
+op energy and lumped transition energy are added per hop, by :mod:`dslsim.sim.engine.job`.
 
 Speed comes from three choices that keep the event count near one per frame and hop:
 
@@ -20,126 +20,23 @@ from __future__ import annotations
 
 import heapq
 import math
-import sys
 from array import array
-from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import simpy
 
-from dslsim.sim.plan import Plan
+from dslsim.sim.engine.account import Account, EngineOutput
+from dslsim.sim.engine.job import (ACTIVE_TIME, DYNAMIC_J, FREE_AT, IDLE_TIME, TRANSITION_J, WAKE_TIME,
+                                   job_energy, plan_job, wake_split, wake_start)
 
-ACTIVE, IDLE, WAKE, SLEEP0 = 0, 1, 2, 3  # residency buckets; sleep state k is SLEEP0 + k
+if TYPE_CHECKING:  # the engine reads a plan; it never builds one
+    from dslsim.sim.plan import Plan
+
 _CHUNK = 1 << 16
 _INF = math.inf
 #: How far (simulated seconds) a resource that receives no hand-overs may run ahead of the clock.
 RUN_AHEAD = 0.5
-
-
-@dataclass
-class EngineOutput:
-    """Raw engine results: per-frame arrays and per-resource accumulators (SI units)."""
-
-    start: np.ndarray
-    end: np.ndarray
-    energy: np.ndarray
-    wakeups: np.ndarray
-    used: np.ndarray
-    dropped: np.ndarray
-    residency: list[list[float]]
-    dynamic_energy: list[float]
-    transition_energy: list[float]
-    wake_count: list[int]
-    unattributed_energy: list[float]
-    t_end: float
-    timeline: list[list[tuple[int, float, float, float]]] | None = None
-    window: tuple[float, float] | None = None
-
-
-class Account:
-    """One resource's lazy power-state machine and its accumulators (shared by both engines).
-
-    Idle gaps are accounted by the deepest sleep state they reach: ``reach[k]`` counts gaps that reached
-    state k and ``tail[k]`` sums the time spent in it; time in the shallower states of such a gap is fixed
-    by the timeouts, so residencies follow from counts at the end, exactly, with no per-gap lists.
-    """
-
-    def __init__(self, resource, bit: int, window: tuple[float, float] | None = None):
-        self.bit = bit
-        self.drop = resource.drop_when_busy
-        self.active_power = resource.active_power
-        self.timeouts = [p.timeout for p in resource.sleep]
-        self.first_timeout = self.timeouts[0] if resource.sleep else _INF
-        states = [p.state for p in resource.sleep]
-        self.entry_energy = [s.entry_energy for s in states]
-        # Wake-up from state k: entry into every state down to k, then exit from k.
-        self.cycle_energy = [sum(self.entry_energy[: k + 1]) + s.exit_energy for k, s in enumerate(states)]
-        self.entry_end = [p.timeout + p.state.entry_latency for p in resource.sleep]
-        self.exit_latency = [s.exit_latency for s in states]
-        self.reach = [0] * len(states)
-        self.tail = [0.0] * len(states)
-        self.active_time = self.idle_time = self.wake_time = 0.0
-        self.dynamic = self.transitions = self.unattributed = 0.0
-        self.wakes = 0
-        self.free_at = 0.0
-        self.window = window
-        self.timeline: list[tuple[int, float, float, float]] = []
-
-    def deepest(self, g: float) -> int:
-        """Index of the deepest sleep state an idle gap of ``g`` seconds reaches (-1: stays idle)."""
-        k = -1
-        for timeout in self.timeouts:
-            if g <= timeout:
-                break
-            k += 1
-        return k
-
-    def _record(self, g: float, k: int, start: float, end: float | None, dynamic_power: float) -> None:
-        """Append the state intervals of one idle gap (if any), its wake-up and a job to the timeline."""
-        rows, t = self.timeline, self.free_at
-        if k == -1:
-            rows.append((IDLE, t, t + g, 0.0))
-        elif k >= 0:
-            bounds = [t] + [t + timeout for timeout in self.timeouts[: k + 1]] + [t + g]
-            rows.append((IDLE, bounds[0], bounds[1], 0.0))
-            rows.extend((SLEEP0 + j, bounds[j + 1], bounds[j + 2], 0.0) for j in range(k + 1))
-            # The wake-up's lumped energy (entries down to state k, exit from it) spread over its interval, so a
-            # power trace shows the wake-up as what it costs rather than a drop to 0 W.
-            rows.append((WAKE, t + g, start, self.cycle_energy[k] / (start - t - g) if start > t + g else 0.0))
-        if end is not None:
-            rows.append((ACTIVE, start, end, dynamic_power))
-
-    def close(self, t_end: float) -> None:
-        """Account the final idle stretch up to ``t_end`` (no wake-up: nothing arrives)."""
-        g = t_end - self.free_at
-        if g <= 0:
-            return
-        k = self.deepest(g)
-        if self.window is not None and self.free_at <= self.window[1]:
-            self._record(g, k, t_end, None, 0.0)
-            if k >= 0:
-                self.timeline.pop()  # no wake-up follows the last gap
-        if k < 0:
-            self.idle_time += g
-            return
-        self.reach[k] += 1
-        self.tail[k] += g - self.timeouts[k]
-        entries = sum(self.entry_energy[: k + 1])
-        self.transitions += entries
-        self.unattributed += entries  # no frame follows to be charged for it
-
-    @property
-    def residency(self) -> list[float]:
-        """Seconds in active, idle, wake and each sleep state (call after :meth:`close`)."""
-        n = len(self.reach)
-        t = self.timeouts
-        sleeping = sum(self.reach)
-        states = [self.active_time, self.idle_time + (t[0] * sleeping if n else 0.0), self.wake_time]
-        for j in range(n):
-            deeper = sum(self.reach[j + 1:])
-            states.append(self.tail[j] + (deeper * (t[j + 1] - t[j]) if j + 1 < n else 0.0))
-        return states
 
 
 class _Server(Account):
@@ -147,13 +44,20 @@ class _Server(Account):
 
     def __init__(self, sim: "_Simulation", r: int, ext_frames: np.ndarray | None):
         super().__init__(sim.plan.resources[r], 1 << r, sim.window)
-        self.sim = sim
+        self.sim: _Simulation = sim
+        """The run this server belongs to."""
         self.heap: list[tuple[float, int, int, int]] = []
+        """Jobs handed over by other resources, as (ready time, frame, hop, path code), a min-heap."""
         self.commit_key: tuple[float, int] | None = None
+        """(ready time, frame) of the job the server has committed to with a timeout, if any."""
         self.signal: simpy.Event | None = None
+        """The event the server waits on when it has nothing to do; a hand-over triggers it."""
         self.proc: simpy.Process | None = None
+        """The server's SimPy process."""
         self.feeders: list[_Server] = []
-        self.finished = False
+        """The servers that hand jobs over to this one."""
+        self.finished: bool = False
+        """Whether a run-ahead server has served every job it will ever get."""
         # External arrivals (frames whose first hop is here; None = every frame), read in chunks of plain
         # Python values so the hot loop never touches numpy scalars and memory stays bounded.
         self._ext_frames = ext_frames
@@ -165,6 +69,7 @@ class _Server(Account):
         self._advance_ext()
 
     def _advance_ext(self) -> None:
+        """Move to the next external arrival (``ext_t`` is infinite when there are none left)."""
         if self._chunk_i >= len(self._chunk[0]):
             lo = self._ext_pos
             if lo >= self._ext_count:
@@ -196,38 +101,37 @@ class _Server(Account):
 
     def _plan(self, t: float, h: int, code: int) -> tuple[float, float, float, int]:
         """(start, end, idle gap, deepest state) of a job arriving at ``t``; nothing is accounted yet."""
-        g = t - self.free_at
-        if g <= 0:
-            start, k = self.free_at, -2
-        elif g <= self.first_timeout:
-            start, k = t, -1
-        else:
+        free_at = self.totals[FREE_AT]
+        start, g, k = plan_job(t, free_at, self.first_timeout)
+        if k == 0:
             k = self.deepest(g)
-            # Waking waits for an unfinished entry, then takes the state's exit latency.
-            start = max(t, self.free_at + self.entry_end[k]) + self.exit_latency[k]
+            start = wake_start(t, free_at, self.entry_end[k], self.exit_latency[k])
         return start, start + self.sim.hops[code][h][1], g, k
 
     def _serve(self, f: int, h: int, code: int, plan: tuple[float, float, float, int]) -> None:
         """Account a finished job (its idle gap, wake-up, service) and pass the frame on."""
         sim = self.sim
+        totals = self.totals
         start, end, g, k = plan
         hops = sim.hops[code]
-        _, service, delay, energy = hops[h]
-        self.dynamic += energy
-        energy += self.active_power * service  # the frame pays for the static power of the time it ran
+        _, service, delay, op_energy = hops[h]
+        totals[DYNAMIC_J] += op_energy
+        energy = job_energy(op_energy, self.active_power, service)
         if k == -1:
-            self.idle_time += g
+            totals[IDLE_TIME] += g
         elif k >= 0:
+            waking, in_state = wake_split(start, totals[FREE_AT], g, self.timeouts[k])
             self.reach[k] += 1
-            self.tail[k] += g - self.timeouts[k]
-            self.wake_time += start - self.free_at - g
+            self.tail[k] += in_state
+            totals[WAKE_TIME] += waking
             self.wakes += 1
-            self.transitions += self.cycle_energy[k]
+            totals[TRANSITION_J] += self.cycle_energy[k]
             energy += self.cycle_energy[k]
             sim.wakeups[f] += 1
-        self.active_time += service
-        if self.window is not None and end >= self.window[0] and self.free_at <= self.window[1]:
-            self._record(g, k, start, end, hops[h][3] / service if service > 0 else 0.0)
+        totals[ACTIVE_TIME] += service
+        if self.window is not None and end >= self.window[0] and totals[FREE_AT] <= self.window[1]:
+            self._record(g, k, start, end, op_energy / service if service > 0 else 0.0)
+        totals[FREE_AT] = end
         if h == 0:
             sim.start[f] = start
             sim.energy[f] = energy
@@ -235,7 +139,6 @@ class _Server(Account):
         else:
             sim.energy[f] += energy
             sim.used[f] |= self.bit
-        self.free_at = end
         if h + 1 < len(hops):
             sim.servers[hops[h + 1][0]].push(end + delay, f, h + 1, code)
         else:
@@ -256,7 +159,7 @@ class _Server(Account):
                 yield self.signal
                 self.signal = None
                 continue
-            if t < self.free_at and self.drop:
+            if t < self.totals[FREE_AT] and self.drop:
                 self._consume(from_heap)
                 self.sim.dropped[f] = True
                 continue
@@ -280,7 +183,7 @@ class _Server(Account):
         if self.finished:
             return _INF
         pending = min(self.ext_t, self.heap[0][0] if self.heap else _INF, self.feeders_frontier())
-        return max(self.free_at, pending)
+        return max(self.totals[FREE_AT], pending)
 
     def feeders_frontier(self) -> float:
         """The earliest ready time any feeder may still hand over to this server."""
@@ -309,7 +212,7 @@ class _Server(Account):
                 if t > limit or t >= safe:  # beyond the batch, or a feeder may still hand over earlier
                     break
                 self._consume(from_heap)
-                if t < self.free_at and self.drop:
+                if t < self.totals[FREE_AT] and self.drop:
                     dropped[f] = True
                     continue
                 self._serve(f, h, code, self._plan(t, h, code))
@@ -319,6 +222,7 @@ class _Server(Account):
             yield env.timeout(horizon)
 
     def _consume(self, from_heap: bool) -> None:
+        """Drop the job just taken: from the hand-over heap or the external arrivals."""
         if from_heap:
             heapq.heappop(self.heap)
         else:
@@ -343,6 +247,8 @@ def run_ahead_set(plan: Plan) -> set[int]:
 
 
 class _Simulation:
+    """One reference run: the SimPy environment, a server per resource and the per-frame result arrays."""
+
     def __init__(self, plan: Plan, ready: np.ndarray, codes: np.ndarray, horizon: float, lookahead: bool,
                  window: tuple[float, float] | None = None):
         n = len(ready)
@@ -377,38 +283,12 @@ class _Simulation:
             server.proc = self.env.process(server.run_ahead(horizon) if r in ahead else server.run())
 
 
-#: The engines :func:`run_engine` offers: 'auto' picks the compiled batch engine for runs of at least
-#: :data:`BATCH_MIN_JOBS` jobs (frames times the hops of their paths), or once it is loaded, and this module's
-#: SimPy replay ('reference') for shorter ones, where loading the compiled code (about half a second, about
-#: 3 us per job in the reference) would cost more than it saves.
-ENGINES = ("auto", "batch", "reference")
-BATCH_MIN_JOBS = 150_000
 
 
-def run_engine(plan: Plan, ready: np.ndarray, codes: np.ndarray,
-               progress: Callable[[float], None] | None = None, horizon: float | None = None,
-               lookahead: bool = True, window: tuple[float, float] | None = None,
-               engine: str = "auto") -> EngineOutput:
-    """Replay frames (ready times in seconds, path codes into ``plan.hops``) and return raw results.
-
-    ``horizon`` is the end of the simulated window (at least the last completion); ``progress`` is called
-    with the simulated time as it advances. ``engine='batch'`` (:mod:`dslsim.sim.batch`) computes the same
-    numbers as the SimPy ``'reference'`` engine, bit for bit, much faster once compiled; ``'auto'`` picks by
-    the run's size (:data:`ENGINES`); the reference runs whenever a ``window`` is asked for.
-    ``lookahead=False`` makes every resource of the reference purely event-driven (slower; the same numbers,
-    which the tests check). With ``window=(t0, t1)`` every state interval that
-    overlaps the window is recorded per resource as (state, start, end, dynamic power).
-    """
-    if engine not in ENGINES:
-        raise ValueError(f"engine {engine!r}; expected one of {ENGINES}")
-    if engine == "auto":
-        jobs = int(np.bincount(np.asarray(codes, dtype=np.int64), minlength=len(plan.hops))
-                   @ np.array([len(h) for h in plan.hops])) if len(codes) else 0
-        engine = "batch" if jobs >= BATCH_MIN_JOBS or "dslsim.sim.kernel" in sys.modules else "reference"
-    if engine == "batch" and window is None and lookahead:
-        from dslsim.sim.batch import run_batch  # numba loads only when the batch engine runs
-
-        return run_batch(plan, ready, codes, progress, horizon)
+def run_reference(plan: Plan, ready: np.ndarray, codes: np.ndarray, progress: Callable[[float], None] | None = None,
+                  horizon: float | None = None, lookahead: bool = True,
+                  window: tuple[float, float] | None = None) -> EngineOutput:
+    """Replay frames on SimPy (arguments as :func:`dslsim.sim.engine.run_engine`)."""
     ready = np.ascontiguousarray(ready, dtype=np.float64)
     codes = np.ascontiguousarray(codes, dtype=np.int16)
     sim = _Simulation(plan, ready, codes, RUN_AHEAD, lookahead, window)

@@ -6,22 +6,24 @@ before some time ``W`` is known, its schedule up to them is fixed. Resources are
 or all the resources of a hand-over cycle (a frame returning to a resource it left) together. Groups are visited
 upstream first, in windows of simulated time of about :data:`WINDOW_FRAMES` arrivals: in a window a group serves
 every job ready before the window's end with one call of the compiled loop
-(:func:`dslsim.sim.kernel.serve_group`, which also follows the hand-overs inside the group) and hands the frames
-on as arrays to the groups downstream. Jobs ready later wait for the next window. The arithmetic is the
-reference engine's (:mod:`dslsim.sim.engine`), so the results are the same bit for bit, which the tests check
-on random scenarios.
+(:func:`dslsim.sim.engine.kernel.serve_group`, which also follows the hand-overs inside the group) and hands the
+frames on as arrays to the groups downstream. Jobs ready later wait for the next window. The arithmetic is the
+one of :mod:`dslsim.sim.engine.job`, as in the reference engine, so the results are the same bit for bit, which
+the tests check on random scenarios.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from dslsim.sim.engine import Account, EngineOutput
-from dslsim.sim.kernel import DYNAMIC, FREE_AT, IDLE, N_FLOAT_STATE, TRANSITIONS, WAKE, serve_group
-from dslsim.sim.kernel import ACTIVE as ACTIVE_TIME
-from dslsim.sim.plan import Plan
+from dslsim.sim.engine.account import Account, EngineOutput
+from dslsim.sim.engine.job import N_TOTALS
+from dslsim.sim.engine.kernel import serve_group
+
+if TYPE_CHECKING:  # the engine reads a plan; it never builds one
+    from dslsim.sim.plan import Plan
 
 #: Frame arrivals per window: bounds the arrays alive at once (a few MB) while keeping calls few.
 WINDOW_FRAMES = 1 << 16
@@ -36,6 +38,7 @@ class _Jobs:
         self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
 
     def add(self, t: np.ndarray, f: np.ndarray, h: np.ndarray, code: np.ndarray) -> None:
+        """Queue jobs (an empty set is ignored)."""
         if len(t):
             self.parts.append((t, f, h, code))
 
@@ -82,13 +85,14 @@ class _State:
         self.drop = np.array([bool(a.drop) for a in self.accounts], np.bool_)
         self.active_power = np.array([a.active_power for a in self.accounts], np.float64)
         self.n_states = np.array([len(a.timeouts) for a in self.accounts], np.int64)
+        self.first_timeout = np.array([a.first_timeout for a in self.accounts], np.float64)
         self.timeouts, self.entry_end = np.zeros((n, width)), np.zeros((n, width))
         self.exit_latency, self.cycle_energy = np.zeros((n, width)), np.zeros((n, width))
         for r, a in enumerate(self.accounts):
             k = len(a.timeouts)
             self.timeouts[r, :k], self.entry_end[r, :k] = a.timeouts, a.entry_end
             self.exit_latency[r, :k], self.cycle_energy[r, :k] = a.exit_latency, a.cycle_energy
-        self.state = np.zeros((n, N_FLOAT_STATE))
+        self.state = np.zeros((n, N_TOTALS))  # a row per resource: Account.totals
         self.reach = np.zeros((n, width), np.int64)
         self.tail = np.zeros((n, width))
         self.wakes = np.zeros(n, np.int64)
@@ -96,12 +100,11 @@ class _State:
     def accounts_synced(self) -> list[Account]:
         """The accounts with the kernel's totals copied in (ready for :meth:`Account.close`)."""
         for r, a in enumerate(self.accounts):
-            s, k = self.state[r], len(a.timeouts)
-            a.free_at = float(s[FREE_AT])
-            a.idle_time, a.wake_time, a.active_time = float(s[IDLE]), float(s[WAKE]), float(s[ACTIVE_TIME])
-            a.dynamic, a.transitions = float(s[DYNAMIC]), float(s[TRANSITIONS])
-            a.reach = [int(v) for v in self.reach[r, :k]]
-            a.tail = [float(v) for v in self.tail[r, :k]]
+            k = len(a.timeouts)
+            # In place: the account's one-row tables share these lists.
+            a.totals[:] = [float(v) for v in self.state[r]]
+            a.reach[:] = [int(v) for v in self.reach[r, :k]]
+            a.tail[:] = [float(v) for v in self.tail[r, :k]]
             a.wakes = int(self.wakes[r])
         return self.accounts
 
@@ -202,7 +205,8 @@ def run_batch(plan: Plan, ready: np.ndarray, codes: np.ndarray, progress: Callab
             cap = int((tables.length[jc] - jh).sum())
             out_t, out_r = np.empty(cap), np.empty(cap, np.int64)
             out_f, out_h, out_c = np.empty(cap, np.int64), np.empty(cap, np.int64), np.empty(cap, np.int64)
-            m = serve_group(jt, jf, jh, jc, limit, in_group[g], st.bits, st.drop, st.active_power, st.timeouts,
+            m = serve_group(jt, jf, jh, jc, limit, in_group[g], st.bits, st.drop, st.active_power, st.first_timeout,
+                            st.timeouts,
                             st.n_states, st.entry_end, st.exit_latency, st.cycle_energy, st.state, st.reach,
                             st.tail, st.wakes, tables.length, tables.delay, tables.resource, tables.service,
                             tables.energy, start, end, energy, wakeups, used, dropped,
