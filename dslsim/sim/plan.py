@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from dslsim.errors import DslsimError
 from dslsim.hw.cost import active_power, idle_power, stage_cost
-from dslsim.hw.profile import Profile, SleepState
+from dslsim.hw.profile import Battery, Profile, SleepState
 from dslsim.sim.engine.states import AWAKE_STATE_NAMES, State
 from dslsim.sim.scenario import Scenario
 from dslsim.trace.schema import TraceMeta
@@ -40,6 +40,8 @@ class Resource:
     opp: str = ""
     freq: float = 0.0
     voltage: float = 0.0
+    unused_sleep_states: tuple[str, ...] = ()
+    """The core's sleep states when the scenario gives it no sleep policy (it then never sleeps), else empty."""
 
     @property
     def state_names(self) -> list[str]:
@@ -70,13 +72,28 @@ class Hop:
 
 @dataclass(frozen=True)
 class Plan:
-    """Everything the engine needs, independent of the per-frame table."""
+    """Everything the engine needs, independent of the per-frame table, and what the result needs from the profile."""
 
     resources: tuple[Resource, ...]
+    """Cores first (in the profile's order), then links; a resource's index is its bit in a frame's core mask."""
     path_names: tuple[str, ...]
+    """The trace's paths, in path-code order."""
     hops: tuple[tuple[Hop, ...], ...]
+    """Per path code, its hops in order."""
     frame_duration: float
+    """Seconds per frame: a frame is ready this long after it arrives."""
     deadline: float
+    """Latency past which a frame misses its deadline (s)."""
+    battery: Battery
+    """The profile's battery (capacity, voltage, converter, optional kinetic model)."""
+    floor_power: float
+    """Platform floor at the rails (W): microphone, PMIC, SoC suspend; it passes through the converter."""
+    battery_floor_power: float
+    """Platform floor measured at the battery (W): already past the converter."""
+    profile_name: str = ""
+    """The profile's name."""
+    profile_file: str = ""
+    """The file the profile was read from ('' when given in code)."""
 
 
 def build_plan(meta: TraceMeta, profile: Profile, scenario: Scenario) -> Plan:
@@ -94,10 +111,12 @@ def build_plan(meta: TraceMeta, profile: Profile, scenario: Scenario) -> Plan:
     for name, core in profile.cores.items():
         clock = clocks[name]
         states = [SleepPolicy(core.sleep_state(state), timeout) for state, timeout in scenario.sleep.get(name, ())]
+        unused = () if scenario.sleep.get(name) else tuple(s.name for s in core.sleep_states)
         index[name] = len(resources)
         resources.append(Resource(name=name, is_core=True, drop_when_busy=scenario.busy_policy(name) == "drop",
                                   active_power=active_power(core, clock), idle_power=idle_power(core, clock),
-                                  sleep=tuple(states), opp=clock.label, freq=clock.freq, voltage=clock.opp.voltage))
+                                  sleep=tuple(states), opp=clock.label, freq=clock.freq, voltage=clock.opp.voltage,
+                                  unused_sleep_states=unused))
     for link in profile.links:
         index[link.name] = len(resources)
         resources.append(Resource(name=link.name, is_core=False,
@@ -141,4 +160,6 @@ def build_plan(meta: TraceMeta, profile: Profile, scenario: Scenario) -> Plan:
         all_hops.append(tuple(hops))
     deadline = scenario.deadline if scenario.deadline is not None else meta.frame_duration
     return Plan(resources=tuple(resources), path_names=tuple(meta.paths), hops=tuple(all_hops),
-                frame_duration=meta.frame_duration, deadline=deadline)
+                frame_duration=meta.frame_duration, deadline=deadline, battery=profile.battery,
+                floor_power=profile.floor_power, battery_floor_power=profile.battery_floor_power,
+                profile_name=profile.name, profile_file=profile.source_file)

@@ -8,7 +8,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dslsim.hw.profile import Profile
 from dslsim.sim.engine import EngineOutput, State
 from dslsim.sim.plan import Plan
 from dslsim.sim.summary import PERCENTILES, Summary
@@ -50,37 +49,56 @@ class SimResult:
 
     def per_core(self) -> pd.DataFrame:
         """Wide table per resource: time share per state and mean power split into static/dynamic/transitions."""
-        df = self.resources
-        t_end = self.summary["duration_s"]
-        rows = []
-        for name, group in df.groupby("resource", sort=False):
-            states = group[group["time_s"].notna()]
-            static = states["energy_J"].sum()
-            dynamic = group.loc[group["component"] == "dynamic", "energy_J"].sum()
-            trans = group.loc[group["component"] == "transitions", "energy_J"].sum()
-            active = states.loc[states["component"] == "active", "time_s"].sum()
-            rows.append({"resource": name, "type": group["type"].iloc[0], "opp": group["opp"].iloc[0],
-                         "active_pct": 100 * active / t_end, "static_mW": 1e3 * static / t_end,
-                         "dynamic_mW": 1e3 * dynamic / t_end, "transitions_mW": 1e3 * trans / t_end,
-                         "total_mW": 1e3 * (static + dynamic + trans) / t_end,
-                         "wakeups": int(group["wakeups"].sum())})
-        return pd.DataFrame(rows)
+        return per_core_table(self.resources, self.summary["duration_s"])
 
 
-def build_result(out: EngineOutput, plan: Plan, profile: Profile, ready: np.ndarray, codes: np.ndarray,
-                 frame_index: np.ndarray, with_frames: bool = True, horizon: float | None = None) -> SimResult:
-    """Assemble :class:`SimResult` from engine arrays (vectorised; no per-frame Python work).
+def per_core_table(resources: pd.DataFrame, duration: float) -> pd.DataFrame:
+    """:meth:`SimResult.per_core` from a resources table and the simulated time (s)."""
+    df = resources
+    t_end = duration
+    rows = []
+    for name, group in df.groupby("resource", sort=False):
+        states = group[group["time_s"].notna()]
+        static = states["energy_J"].sum()
+        dynamic = group.loc[group["component"] == "dynamic", "energy_J"].sum()
+        trans = group.loc[group["component"] == "transitions", "energy_J"].sum()
+        active = states.loc[states["component"] == "active", "time_s"].sum()
+        rows.append({"resource": name, "type": group["type"].iloc[0], "opp": group["opp"].iloc[0],
+                     "active_pct": 100 * active / t_end, "static_mW": 1e3 * static / t_end,
+                     "dynamic_mW": 1e3 * dynamic / t_end, "transitions_mW": 1e3 * trans / t_end,
+                     "total_mW": 1e3 * (static + dynamic + trans) / t_end,
+                     "wakeups": int(group["wakeups"].sum())})
+    return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class ResultTables:
+    """The tables and summary one engine run gives, before a :class:`SimResult` is assembled from them."""
+
+    frames: pd.DataFrame
+    """One row per frame (empty when not asked for)."""
+    resources: pd.DataFrame
+    """One row per resource and component."""
+    summary: Summary
+    """The headline figures (without the baseline comparison)."""
+    timeline: pd.DataFrame | None
+    """The state intervals in the recorded window, if one was asked for."""
+
+
+def build_tables(out: EngineOutput, plan: Plan, ready: np.ndarray, codes: np.ndarray, frame_index: np.ndarray,
+                 with_frames: bool = True, horizon: float | None = None) -> ResultTables:
+    """The tables and summary of one engine run (vectorised; no per-frame Python work).
 
     With ``with_frames=False`` the per-frame table is left empty (a baseline only needs its summary).
     """
     names = list(plan.path_names)
     latency = out.end - ready
     resources = resource_table(out, plan)
-    summary = summarize(latency, codes, out, resources, plan, profile,
+    summary = summarize(latency, codes, out, resources, plan,
                         horizon if horizon is not None else float(ready[-1]) if len(ready) else 0.0)
     timeline = timeline_table(out, plan)
     if not with_frames:
-        return SimResult(frames=pd.DataFrame(), resources=resources, summary=summary, timeline=timeline)
+        return ResultTables(frames=pd.DataFrame(), resources=resources, summary=summary, timeline=timeline)
     mask_codes = np.unique(out.used)
     mask_index = np.searchsorted(mask_codes, out.used).astype(np.int16)
     mask_labels = ["+".join(r.name for i, r in enumerate(plan.resources) if m >> i & 1) or "-"
@@ -97,7 +115,7 @@ def build_result(out: EngineOutput, plan: Plan, profile: Profile, ready: np.ndar
         "cores": pd.Categorical.from_codes(mask_index, categories=mask_labels),
         "dropped": out.dropped,
     }, copy=False)
-    return SimResult(frames=frames, resources=resources, summary=summary, timeline=timeline)
+    return ResultTables(frames=frames, resources=resources, summary=summary, timeline=timeline)
 
 
 def timeline_table(out: EngineOutput, plan: Plan) -> pd.DataFrame | None:
@@ -137,7 +155,7 @@ def resource_table(out: EngineOutput, plan: Plan) -> pd.DataFrame:
 
 
 def summarize(latency: np.ndarray, codes: np.ndarray, out: EngineOutput, resources: pd.DataFrame, plan: Plan,
-              profile: Profile, horizon: float) -> Summary:
+              horizon: float) -> Summary:
     """Headline figures: latency percentiles, deadline misses, power, energy per frame by path, battery life."""
     t_end = out.t_end
     n = len(latency)
@@ -157,15 +175,16 @@ def summarize(latency: np.ndarray, codes: np.ndarray, out: EngineOutput, resourc
         per_frame[name] = float(energy[sel].mean()) if sel.any() else float("nan")
     compute = float(resources["energy_J"].sum())
     compute_power = compute / t_end
-    battery = profile.battery
+    battery = plan.battery
     # Rail-side loads pass through the converter; floor items measured at the battery already include it.
-    battery_power = (compute_power + profile.floor_power) / battery.converter_efficiency + profile.battery_floor_power
+    battery_power = (compute_power + plan.floor_power) / battery.converter_efficiency + plan.battery_floor_power
     ideal_s = battery.lifetime_s(battery_power, modelled=False)
     life_s = battery.lifetime_s(battery_power)
     # A resource busy for as long as frames arrive (or longer) has a queue that grows without bound: its power
     # is averaged over a drain time the device would never get, so there is no battery life to report.
     span = max(float(horizon), 1e-12)
-    busy = {r.name: (out.residency[i][State.ACTIVE] + out.residency[i][State.WAKE]) / span for i, r in enumerate(plan.resources)}
+    busy = {r.name: (out.residency[i][State.ACTIVE] + out.residency[i][State.WAKE]) / span
+            for i, r in enumerate(plan.resources)}
     worst = max(busy, key=busy.get)
     keeps_up = bool(busy[worst] < 1.0)
     life_h = life_s / 3600.0 if keeps_up else float("nan")
@@ -177,9 +196,9 @@ def summarize(latency: np.ndarray, codes: np.ndarray, out: EngineOutput, resourc
         energy_per_frame_J=per_frame, wakeups=int(sum(out.wake_count)),
         transition_energy_J=float(sum(out.transition_energy)),
         unattributed_energy_J=float(sum(out.unattributed_energy)),  # sleep entries after the last frame
-        compute_energy_J=compute, compute_power_W=compute_power, floor_power_W=profile.floor_power,
-        floor_battery_side_W=profile.battery_floor_power,
-        always_on_power_W=compute_power + profile.floor_power + profile.battery_floor_power,
+        compute_energy_J=compute, compute_power_W=compute_power, floor_power_W=plan.floor_power,
+        floor_battery_side_W=plan.battery_floor_power,
+        always_on_power_W=compute_power + plan.floor_power + plan.battery_floor_power,
         battery_power_W=battery_power, max_utilization=busy[worst], busiest_resource=worst, keeps_up=keeps_up,
         battery_life_drained_h=life_s / 3600.0, battery_life_h=life_h, battery_life_days=life_h / 24.0,
         battery_life_ideal_h=ideal_s / 3600.0 if keeps_up else float("nan"),

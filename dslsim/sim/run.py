@@ -15,14 +15,16 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import pandas as pd
 
 from dslsim.errors import DslsimError
 from dslsim.hw.load import load_profile
 from dslsim.hw.profile import Profile
 from dslsim.sim.engine import Account, EngineOutput, run_engine
 from dslsim.sim.plan import Plan, build_plan
-from dslsim.sim.results import SimResult, build_result
+from dslsim.sim.results import SimResult, build_tables, per_core_table
 from dslsim.sim.scenario import Scenario, load_scenario, parse_scenario
+from dslsim.sim.summary import Summary
 from dslsim.trace.io import read_trace
 from dslsim.trace.schema import Trace
 
@@ -65,13 +67,13 @@ def simulate(profile: str | Path | Profile, trace: str | Path | Trace,
                           window=timeline, engine=engine)
 
     # The baseline runs first and keeps only its summary, so peak memory is one run's, not two.
-    base = None
+    base: Summary | None = None
     if baseline:
         dense = list(trace.meta.paths).index(trace.meta.dense_path)
         dense_codes = np.full_like(codes, dense)
         touched = sorted({hop.resource for hop in plan.hops[dense]})
         # What the dense path's schedule depends on: the resources it visits, its hops and the arrivals. Cores it
-        # never visits, the battery, the floor and the deadline enter only when the result is assembled below.
+        # never visits, the battery, the floor and the deadline enter only when the summary is made below.
         key = (tuple((r, plan.resources[r]) for r in touched), plan.hops[dense], plan.frame_duration, horizon,
                hashlib.sha1(ready.tobytes()).hexdigest())
         out = baseline_cache.get(key) if baseline_cache is not None else None
@@ -79,25 +81,24 @@ def simulate(profile: str | Path | Profile, trace: str | Path | Trace,
             out = replay("baseline", dense_codes)
             if baseline_cache is not None:
                 baseline_cache[key] = summary_inputs(out)
-        base = build_result(with_idle_resources(out, plan, touched), plan, profile, ready, dense_codes, index,
-                            with_frames=False, horizon=horizon)
+        base = build_tables(with_idle_resources(out, plan, touched), plan, ready, dense_codes, index,
+                            with_frames=False, horizon=horizon).summary
         del out, dense_codes  # the baseline's per-frame arrays go before the run's own are made
-    result = build_result(replay("simulate", codes, window), plan, profile, ready, codes, index, horizon=horizon)
-    result.meta = {"profile": profile.name, "profile_file": profile.source_file, "scenario": scenario.name,
-                   "trace_source": trace.meta.source, "dense_path": trace.meta.dense_path,
-                   "resources": [r.name for r in plan.resources],
-                   "opp": {r.name: r.opp for r in plan.resources if r.is_core},
-                   "window": tuple(window) if window is not None else None}
-    result.warnings = scenario_warnings(result, plan, scenario, profile)
-    if base is not None:
-        result.baseline = base.summary
-        result.summary = result.summary.with_baseline(base.summary)
-        if not base.summary["keeps_up"]:
-            result.warnings.append(
-                f"with every frame on the '{trace.meta.dense_path}' path the scenario cannot keep up "
-                f"('{base.summary['busiest_resource']}' busy {100 * base.summary['max_utilization']:.0f} % of the "
-                f"time), so there is no baseline battery life to gain against.")
-    return result
+    run = build_tables(replay("simulate", codes, window), plan, ready, codes, index, horizon=horizon)
+    summary = run.summary.with_baseline(base) if base is not None else run.summary
+    warnings = scenario_warnings(summary, run.resources, plan, scenario.name)
+    if base is not None and not base.keeps_up:
+        warnings.append(
+            f"with every frame on the '{trace.meta.dense_path}' path the scenario cannot keep up "
+            f"('{base['busiest_resource']}' busy {100 * base['max_utilization']:.0f} % of the "
+            f"time), so there is no baseline battery life to gain against.")
+    meta = {"profile": plan.profile_name, "profile_file": plan.profile_file, "scenario": scenario.name,
+            "trace_source": trace.meta.source, "dense_path": trace.meta.dense_path,
+            "resources": [r.name for r in plan.resources],
+            "opp": {r.name: r.opp for r in plan.resources if r.is_core},
+            "window": tuple(window) if window is not None else None}
+    return SimResult(frames=run.frames, resources=run.resources, summary=summary, baseline=base, meta=meta,
+                     timeline=run.timeline, warnings=warnings)
 
 
 def summary_inputs(out: EngineOutput) -> EngineOutput:
@@ -169,9 +170,9 @@ def check_size(plan: Plan, ready: np.ndarray, frame_duration: float, codes: np.n
                           f"most {MAX_JOBS:,} per simulation (split the trace).")
 
 
-def scenario_warnings(result: SimResult, plan: Plan, scenario: Scenario, profile: Profile) -> list[str]:
+def scenario_warnings(summary: Summary, resources: pd.DataFrame, plan: Plan, scenario_name: str) -> list[str]:
     """Sentences about figures that would mislead: a backlog that never drains, cores idling clocked all run."""
-    s = result.summary
+    s = summary
     out = []
     if not s["keeps_up"]:
         out.append(f"the scenario cannot keep up: '{s['busiest_resource']}' is busy "
@@ -181,14 +182,13 @@ def scenario_warnings(result: SimResult, plan: Plan, scenario: Scenario, profile
                    f"would see.")
     per_core = None
     for r in plan.resources:
-        core = profile.cores.get(r.name)
-        if core is None or not core.sleep_states or scenario.sleep.get(r.name):
+        if not r.unused_sleep_states:
             continue
         if per_core is None:  # a table built only when a warning needs it (sweeps run thousands of points)
-            per_core = result.per_core().set_index("resource")
+            per_core = per_core_table(resources, s["duration_s"]).set_index("resource")
         idle_w = per_core.loc[r.name, "static_mW"] / 1e3
-        out.append(f"core '{r.name}' has sleep states ({', '.join(x.name for x in core.sleep_states)}) but no sleep "
-                   f"policy in scenario '{scenario.name}': it idles clocked whenever it is not running, "
-                   f"{1e3 * idle_w:.3f} mW on average; add 'sleep: {{{r.name}: {{{core.sleep_states[0].name}: 1 ms}}}}' "
+        out.append(f"core '{r.name}' has sleep states ({', '.join(r.unused_sleep_states)}) but no sleep "
+                   f"policy in scenario '{scenario_name}': it idles clocked whenever it is not running, "
+                   f"{1e3 * idle_w:.3f} mW on average; add 'sleep: {{{r.name}: {{{r.unused_sleep_states[0]}: 1 ms}}}}' "
                    f"if it may sleep.")
     return out
