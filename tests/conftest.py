@@ -21,7 +21,7 @@ def pytest_configure(config):
     import tempfile
 
     os.environ.setdefault("DSLSIM_CACHE_DIR", tempfile.mkdtemp(prefix="dslsim-test-cache-"))
-SHIPPED_TRACE = ROOT / "dslsim" / "data" / "traces" / "dsl-75hz-10min.parquet"
+SHIPPED_TRACE = ROOT / "traces" / "dsl-75hz-10min.parquet"
 
 #: One core at 100 MHz and 1 V, 1 MAC/cycle, 10 pJ/MAC, leakage 1 mW, +1 mW idle, one sleep state.
 #: A 100 kMAC stage therefore takes exactly 1 ms and 1 uJ.

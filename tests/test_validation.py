@@ -233,7 +233,7 @@ def _shipped_spec() -> dict:
     for model in spec["models"].values():
         model["file"] = str(MODELS / Path(model["file"]).name)
     for name, system in spec["systems"].items():
-        system["profile"] = str(ROOT / "dslsim" / "data" / "profiles" / f"{name}.yaml")
+        system["profile"] = str(ROOT / "hw_profiles" / f"{name}.yaml")
     return spec
 
 
@@ -283,7 +283,7 @@ def test_shipped_board_profiles_are_the_calibration(tmp_path):
     r = CliRunner().invoke(cli, ["calibrate", "--out-dir", str(tmp_path)])
     assert r.exit_code == 0, r.output
     for name in ("stm32u575", "stm32l4r5", "stm32h7a3", "stm32u385"):
-        assert (tmp_path / f"{name}.yaml").read_text() == (ROOT / "dslsim" / "data" / "profiles" / f"{name}.yaml").read_text(), name
+        assert (tmp_path / f"{name}.yaml").read_text() == (ROOT / "hw_profiles" / f"{name}.yaml").read_text(), name
 
 
 def test_bad_measurement_files_name_the_key(tmp_path):

@@ -122,7 +122,7 @@ def validate(files, allow_unsourced) -> None:
 
     \b
     Example:
-      dslsim profiles validate dslsim/data/profiles/*.yaml
+      dslsim profiles validate hw_profiles/*.yaml
     """
     from dslsim.hw.load import load_profile
     from dslsim.sim.scenario import load_scenario

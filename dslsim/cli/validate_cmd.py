@@ -27,7 +27,7 @@ def calibrate(measurements, out_dir):
     \b
     Examples:
       dslsim calibrate                                   # fit the shipped measurements, print residuals
-      dslsim calibrate dslsim/data/validation/mlperf-tiny.yaml --out-dir dslsim/data/profiles
+      dslsim calibrate dslsim/data/validation/mlperf-tiny.yaml --out-dir hw_profiles
       dslsim calibrate my-bench.yaml --out-dir my-profiles/
     """
     import yaml

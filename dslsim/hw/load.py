@@ -8,24 +8,20 @@ from dslsim.yamldoc import Node, Provenance, load_yaml
 from dslsim.errors import DslsimError, InputError, describe
 from dslsim.hw.profile import (CORE_KINDS, REGULATORS, Battery, Core, Link, OpCost, OperatingPoint, Profile,
                                SleepState, Supply)
-from dslsim.shipped import shipped_profiles
+from dslsim.shipped import resolve_shipped, shipped_profiles
 
 #: Names the result tables use for a core's own states and energy components; a sleep state may not take them.
 RESERVED_STATES = ("active", "idle", "wake", "dynamic", "transitions")
 
 
 def profile_path(name_or_path: str | Path) -> Path:
-    """Resolve a shipped profile name (``watch``) or a file path to a path."""
-    path = Path(name_or_path)
-    if path.suffix in (".yaml", ".yml") or path.exists():
-        if not path.is_file():
-            raise DslsimError(f"{path}: no such profile file.")
-        return path
-    shipped = shipped_profiles()
-    if str(name_or_path) in shipped:
-        return shipped[str(name_or_path)]
-    raise DslsimError(f"{name_or_path!r} is neither a profile file nor a shipped profile; "
-                      f"shipped profiles: {', '.join(shipped) or 'none found'}.")
+    """Resolve a profile file or a shipped profile name (``watch``, ``watch.yaml``) to a path.
+
+    An existing file as given wins, so a user's ``watch.yaml`` in the working folder is read for
+    ``watch.yaml``; ``watch`` alone is the shipped one unless a file named exactly ``watch`` exists
+    (:func:`dslsim.shipped.resolve_shipped`, the rule traces share).
+    """
+    return resolve_shipped(name_or_path, "profile")
 
 
 def load_profile(name_or_path: str | Path) -> Profile:

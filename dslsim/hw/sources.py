@@ -48,9 +48,9 @@ def provenance_markdown(named_documents: dict[str, dict]) -> str:
     """A markdown page with one table per profile."""
     lines = ["# Where every number of the shipped profiles comes from", "",
              "*Written by `dslsim profiles sources --markdown docs/profile-sources.md` from the YAML files in "
-             "`dslsim/data/profiles/`; the test suite fails if it is stale. Do not edit by hand.*", ""]
+             "`hw_profiles/`; the test suite fails if it is stale. Do not edit by hand.*", ""]
     for name, doc in named_documents.items():
-        lines += [f"## `dslsim/data/profiles/{name}.yaml`", "", "| key | value | source | assumed |", "|---|---|---|---|"]
+        lines += [f"## `hw_profiles/{name}.yaml`", "", "| key | value | source | assumed |", "|---|---|---|---|"]
         for row in provenance_rows(doc):
             cells = [row["key"], row["value"], row["source"], row["assumed"]]
             lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")

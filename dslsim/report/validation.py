@@ -45,7 +45,7 @@ def validation_markdown(df: pd.DataFrame, summary: dict[str, float], calibration
         "summed over the model's ops; the board draws its run power for that time. The shape (c_mac, c_out, c_op) is",
         "shared by the four boards, each has its own speed factor s_k (the same runtime on an M33, an M4F and an M7",
         "differs mostly in cycles per kernel loop, not in which kernels are slow). Fitted on all sixteen",
-        "measurements (`dslsim calibrate --out-dir dslsim/data/profiles`):",
+        "measurements (`dslsim calibrate --out-dir hw_profiles`):",
         "",
         f"* c_mac = {calibration.cycles_per_mac:.4g} cycles per MAC, c_out = {calibration.cycles_per_output:.4g} "
         f"cycles per output element, c_op = {calibration.cycles_per_op:.4g} cycles per op invocation;",

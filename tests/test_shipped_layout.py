@@ -1,0 +1,51 @@
+"""The shipped profiles and traces: top-level folders are the source of truth, and the wheel carries them."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from dslsim import shipped
+from dslsim.hw.load import load_profile, profile_path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_top_level_folders_are_the_shipped_data_and_there_is_no_copy_in_the_package():
+    assert shipped.PROFILES == ROOT / "hw_profiles" and shipped.TRACES == ROOT / "traces"
+    assert {"earbud", "watch", "phone"} <= set(shipped.shipped_profiles())
+    assert "dsl-fr-50hz-10min" in shipped.shipped_traces() and (ROOT / "traces" / "README.md").is_file()
+    assert not (ROOT / "dslsim" / "data" / "profiles").exists()
+    assert not (ROOT / "dslsim" / "data" / "traces").exists()
+
+
+def test_names_resolve_from_any_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert profile_path("watch") == ROOT / "hw_profiles" / "watch.yaml"
+    assert profile_path("watch.yaml") == ROOT / "hw_profiles" / "watch.yaml"   # no local file: the shipped one
+    assert shipped.trace_path("dsl-fr-50hz-10min") == ROOT / "traces" / "dsl-fr-50hz-10min.parquet"
+    assert load_profile("earbud").name
+
+
+def _wheel(tmp_path: Path) -> zipfile.ZipFile:
+    """Build dslsim's wheel from this checkout (no dependencies) and open it."""
+    # Offline when setuptools is at hand; otherwise pip fetches the build requirements, as an install does.
+    isolation = ["--no-build-isolation"] if importlib.util.find_spec("setuptools") else []
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", *isolation, "-w", str(tmp_path),
+                        str(ROOT)], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    (wheel,) = tmp_path.glob("dslsim-*.whl")
+    return zipfile.ZipFile(wheel)
+
+
+def test_the_wheel_carries_every_top_level_profile_and_trace(tmp_path):
+    names = set(_wheel(tmp_path).namelist())
+    expected = {f"dslsim/data/profiles/{p.name}" for p in (ROOT / "hw_profiles").glob("*.yaml")}
+    expected |= {f"dslsim/data/traces/{p.name}" for p in (ROOT / "traces").glob("*.parquet")}
+    expected |= {"dslsim/data/traces/README.md", "dslsim/data/validation/mlperf-tiny.yaml"}
+    assert len(expected) >= 7 + 5 + 2
+    assert expected <= names, sorted(expected - names)
+    assert not any(n.startswith(("hw_profiles/", "traces/")) for n in names)   # inside the package only
