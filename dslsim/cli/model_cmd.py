@@ -24,6 +24,38 @@ def _seconds(text: str, what: str) -> float:
 
     return parse_quantity(text, "s", what, "", strictly_positive=True)
 
+def _options(*decorators):
+    """Several click options as one decorator, so commands that share them declare them once."""
+    def apply(f):
+        for d in reversed(decorators):
+            f = d(f)
+        return f
+    return apply
+
+
+_checkpoint_option = click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
+                                  help="Checkpoint (default: the shipped one).")
+_scene_options = _options(
+    click.option("--clips", type=click.IntRange(min=1), default=8, show_default=True, help="Held-out scenes."),
+    click.option("--seconds", type=click.FloatRange(min=0.5), default=10.0, show_default=True,
+                 help="Length of each scene."),
+    click.option("--speech-dir", "speech_dirs", type=click.Path(file_okay=False, exists=True), multiple=True,
+                 help="Build the held-out scenes from this recorded speech (keep it out of training); repeatable."))
+_run_options = _options(
+    click.option("--threads", type=click.IntRange(min=1), default=None, help="Torch threads (default: up to 4)."),
+    click.option("--csv", "csv_out", type=click.Path(dir_okay=False), default=None,
+                 help="Also write the table as CSV."))
+
+
+def _echo_table(df, csv_out: str | None) -> None:
+    """Print a result table and, when asked, write it as CSV (atomically)."""
+    click.echo(df.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if csv_out:
+        from dslsim.fileio import write_atomic
+
+        write_atomic(csv_out, lambda p: df.to_csv(p, index=False))
+
+
 
 @click.command()
 @click.option("--out", "-o", type=click.Path(dir_okay=False), default="checkpoints/dsl.pt", show_default=True,
@@ -135,21 +167,15 @@ def model():
 
 
 @model.command()
-@click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
-              help="Checkpoint (default: the shipped one).")
-@click.option("--clips", type=click.IntRange(min=1), default=8, show_default=True, help="Held-out scenes.")
-@click.option("--seconds", type=click.FloatRange(min=0.5), default=10.0, show_default=True,
-              help="Length of each scene.")
-@click.option("--speech-dir", "speech_dirs", type=click.Path(file_okay=False, exists=True), multiple=True,
-              help="Build the held-out scenes from this recorded speech (keep it out of training); repeatable.")
+@_checkpoint_option
+@_scene_options
 @click.option("--wav-dir", type=click.Path(file_okay=False, exists=True), default=None,
               help="Evaluate on your recordings instead (*.wav; a same-named .csv with a 0/1 'speech' column per "
                    "frame adds the speech rows).")
 @click.option("--threshold", "thresholds", type=click.FloatRange(0, 1), multiple=True,
               help="Switch threshold(s); repeat for a trade-off curve (default: the model's calibrated one).")
 @click.option("--seed", type=int, default=10_000, show_default=True, help="Seed of the held-out scenes.")
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="Torch threads (default: up to 4).")
-@click.option("--csv", "csv_out", type=click.Path(dir_okay=False), default=None, help="Also write the table as CSV.")
+@_run_options
 def table(checkpoint, clips, seconds, speech_dirs, wav_dir, thresholds, seed, threads, csv_out):
     """Always-full vs always-light vs DSL vs GC: light share, MACs, mel distance and SI-SDR (against the input
     and the clean speech), STOI, and how well each switch's score follows content.
@@ -194,27 +220,17 @@ def table(checkpoint, clips, seconds, speech_dirs, wav_dir, thresholds, seed, th
                f"speech AUC {info['dsl_speech_auc']:.3f}; GC {info['gc_rank_corr_advantage']:.3f}, "
                f"{info['gc_speech_auc']:.3f}; advantage on speech {info['advantage_speech_dB']:.2f} dB, "
                f"elsewhere {info['advantage_rest_dB']:.2f} dB")
-    click.echo(df.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    if csv_out:
-        from dslsim.fileio import write_atomic
-
-        write_atomic(csv_out, lambda p: df.to_csv(p, index=False))
+    _echo_table(df, csv_out)
 
 
 @model.command()
-@click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
-              help="Checkpoint (default: the shipped one).")
-@click.option("--clips", type=click.IntRange(min=1), default=8, show_default=True, help="Held-out scenes.")
-@click.option("--seconds", type=click.FloatRange(min=0.5), default=10.0, show_default=True,
-              help="Length of each scene.")
-@click.option("--speech-dir", "speech_dirs", type=click.Path(file_okay=False, exists=True), multiple=True,
-              help="Build the held-out scenes from this recorded speech (keep it out of training); repeatable.")
+@_checkpoint_option
+@_scene_options
 @click.option("--light-share", "light_shares", type=click.FloatRange(0, 1, max_open=True), multiple=True,
               help="Light share(s) to compare at (default 0.6, 0.7, 0.8, 0.9).")
 @click.option("--seed", type=click.IntRange(min=0), default=10_000, show_default=True,
               help="Seed of the held-out scenes (and of the random router).")
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="Torch threads (default: up to 4).")
-@click.option("--csv", "csv_out", type=click.Path(dir_okay=False), default=None, help="Also write the table as CSV.")
+@_run_options
 def routers(checkpoint, clips, seconds, speech_dirs, light_shares, seed, threads, csv_out):
     """The DSL switch against an oracle router (the frames the full path helps most) and a random one, at the
     same light share: speech SI-SDR of each, and the fraction of the oracle's gain over random the switch
@@ -242,24 +258,18 @@ def routers(checkpoint, clips, seconds, speech_dirs, light_shares, seed, threads
         df = router_curve(m, data, shares, seed=seed, progress=bar.update)
     click.echo(f"{clips} held-out scenes of {seconds:g} s" + (f" with speech from {', '.join(speech_dirs)}"
                if speech_dirs else " (generated speech)") + f"; model at {payload['state']['step']} training steps")
-    click.echo(df.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    if csv_out:
-        from dslsim.fileio import write_atomic
-
-        write_atomic(csv_out, lambda p: df.to_csv(p, index=False))
+    _echo_table(df, csv_out)
 
 
 @model.command()
-@click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
-              help="Checkpoint (default: the shipped one).")
+@_checkpoint_option
 @click.option("--speech-dir", type=click.Path(file_okay=False, exists=True), required=True,
               help="Clean recorded speech (*.wav) kept out of training.")
 @click.option("--clips", type=click.IntRange(min=2), default=12, show_default=True, help="Clips (intervals need 2+).")
 @click.option("--seconds", type=click.FloatRange(min=1.0), default=6.0, show_default=True,
               help="Length of each clip (whole prompts joined).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Which prompts, in which order.")
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="Torch threads (default: up to 4).")
-@click.option("--csv", "csv_out", type=click.Path(dir_okay=False), default=None, help="Also write the table as CSV.")
+@_run_options
 def codecs(checkpoint, speech_dir, clips, seconds, seed, threads, csv_out):
     """The model's full and light paths beside Codec2 (3200, 1200) and Opus (6 kbit/s) on the same clean clips:
     PESQ-WB, STOI and SI-SDR with 95 % intervals over clips. Codec2 and Opus come from Debian's `codec2` and

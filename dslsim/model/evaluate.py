@@ -104,20 +104,26 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(spearmanr(a, b).statistic)
 
 
+def per_frame_scores(model: DSLCodec, clip: Clip) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One value per frame of ``clip``: the DSL switch's score, the GC head's score and the full-path advantage
+    (dB, whole-sequence decoding of both paths)."""
+    x = torch.from_numpy(np.ascontiguousarray(clip.audio))[None, None]
+    with torch.no_grad():
+        q, coarse, _ = model.encode(x)
+        switch_in = model.switch_input(q, coarse)
+        light, full = model.decode_paths(q, model.gain(x), coarse)
+        adv = full_path_advantage(light, full, x, model.config.hop)[0].numpy()
+        return model.switch(switch_in)[0].numpy(), model.gc_switch(switch_in)[0].numpy(), adv
+
+
 def switch_quality(model: DSLCodec, clips: list[Clip], progress: Callable[[], None] | None = None) -> dict:
     """How the DSL and GC scores follow content: rank correlation with the full-path advantage, speech AUC."""
-    cfg = model.config
     scores = {"dsl": [], "gc": []}
     advantage, labels = [], []
     for clip in clips:
-        x = torch.from_numpy(np.ascontiguousarray(clip.audio))[None, None]
-        with torch.no_grad():
-            q, coarse, _ = model.encode(x)
-            switch_in = model.switch_input(q, coarse)
-            scores["dsl"].append(model.switch(switch_in)[0].numpy())
-            scores["gc"].append(model.gc_switch(switch_in)[0].numpy())
-            light, full = model.decode_paths(q, model.gain(x), coarse)
-            adv = full_path_advantage(light, full, x, cfg.hop)[0].numpy()
+        dsl, gc, adv = per_frame_scores(model, clip)
+        scores["dsl"].append(dsl)
+        scores["gc"].append(gc)
         advantage.append(adv)
         labels.append(clip.labels if clip.labels is not None else np.full(len(adv), -1))
         if progress:

@@ -22,23 +22,16 @@ import pandas as pd
 import torch
 
 from dslsim.model.dsl import DSLCodec
-from dslsim.model.evaluate import Clip, speech_frames
-from dslsim.model.losses import full_path_advantage, si_sdr
+from dslsim.model.evaluate import Clip, per_frame_scores, speech_frames
+from dslsim.model.losses import si_sdr
 
 ROUTERS = ("dsl", "oracle", "random")
 
 
 def _per_frame(model: DSLCodec, clips: list[Clip]) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Each clip's switch scores and full-path advantage, one value per frame."""
-    scores, advantage = [], []
-    for clip in clips:
-        x = torch.from_numpy(np.ascontiguousarray(clip.audio))[None, None]
-        with torch.no_grad():
-            q, coarse, _ = model.encode(x)
-            scores.append(model.switch(model.switch_input(q, coarse))[0].numpy())
-            light, full = model.decode_paths(q, model.gain(x), coarse)
-            advantage.append(full_path_advantage(light, full, x, model.config.hop)[0].numpy())
-    return scores, advantage
+    per = [per_frame_scores(model, clip) for clip in clips]
+    return [p[0] for p in per], [p[2] for p in per]
 
 
 def _top_frames(values: list[np.ndarray], n_full: int) -> list[np.ndarray]:
