@@ -1,4 +1,4 @@
-"""The package's arrows point one way (trace, hw -> sim -> report -> sweep -> cli), checked on the source: no module
+"""The package's arrows point one way (trace, hw -> cost -> sim -> calibration -> report -> sweep -> cli), checked on the source: no module
 imports from a layer that comes after it, the simulator never imports torch, and report shows results without
 running simulations or reading sweep stores."""
 
@@ -9,7 +9,8 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "dslsim"
 #: Layers in pipeline order; a module may import from its own layer and the ones before it.
-ORDER = ["errors", "fileio", "units", "yamldoc", "shipped", "trace", "hw", "sim", "report", "sweep", "model", "cli"]
+ORDER = ["errors", "fileio", "units", "yamldoc", "shipped", "trace", "hw", "cost", "sim", "calibration", "report", "sweep",
+         "model", "cli"]
 
 
 def imports(path: Path) -> set[str]:
@@ -45,7 +46,7 @@ def test_no_module_imports_a_later_layer():
 
 
 def test_simulator_and_reports_never_import_torch():
-    for part in ("trace", "hw", "sim", "report", "sweep"):
+    for part in ("trace", "hw", "cost", "sim", "calibration", "report", "sweep"):
         for path in (PACKAGE / part).rglob("*.py"):
             assert "torch" not in imports(path), path
 
@@ -132,3 +133,9 @@ def test_the_import_graph_has_no_cycle():
     graph = {m: runtime_imports(p, set(paths)) for m, p in paths.items()}
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def test_the_device_description_knows_no_workload():
+    """hw describes a device and nothing else: the cost model (cost) multiplies it by a trace's op counts."""
+    for path in (PACKAGE / "hw").rglob("*.py"):
+        assert not {m for m in imports(path) if layer(m) in ("trace", "cost", "sim")}, path

@@ -80,6 +80,13 @@ def test_dynamic_energy_matches_op_table_by_hand(name, trace):
                 cost = core.op_costs.get(op.kind, core.op_costs.get("default"))
                 joules += op.macs * cost.energy_per_mac * (opp.voltage / core.ref_voltage) ** 2
                 joules += (op.weight_bytes + op.act_in_bytes + op.act_out_bytes) * core.mem_energy_per_byte
+            # Core-side energy reaches the rail through the regulator: an LDO passes current (efficiency = core
+            # voltage / rail voltage), an SMPS power at its stated efficiency.
+            supply = core.supply
+            if supply is not None and supply.regulator == "ldo":
+                joules /= min(1.0, opp.voltage / supply.voltage)
+            elif supply is not None and supply.regulator == "smps":
+                joules /= supply.efficiency
             expected[core_name] = expected.get(core_name, 0.0) + joules * counts[path]
     dyn = r.resources[r.resources["component"] == "dynamic"].set_index("resource")["energy_J"]
     for core_name, joules in expected.items():

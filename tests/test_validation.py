@@ -18,7 +18,7 @@ from conftest import ROOT, SIMPLE, make_trace, simple_profile, stage
 from dslsim.cli.main import cli
 from dslsim.errors import DslsimError, InputError
 from dslsim.hw.load import parse_profile
-from dslsim.hw.cost import active_power, idle_power, op_cycles, stage_cost
+from dslsim.cost import active_power, idle_power, op_cycles, power_sources, stage_cost
 from dslsim.sim.run import simulate
 from dslsim.sim.scenario import parse_scenario
 from dslsim.trace.schema import Op, Stage
@@ -62,7 +62,11 @@ def test_datasheet_core_costs_by_hand():
     # 10,000 MACs x 2 + 500 outputs x 4 + 1,000 per op = 23,000 cycles.
     assert op_cycles(op, core) == 23_000
     r1 = core.clock("r1")
-    seconds, joules = stage_cost(Stage("s", (op,)), core, r1)
+    cost = stage_cost(Stage("s", (op,)), core, r1)
+    seconds, joules = cost.seconds, cost.joules
+    assert cost.sources == ("cores.a.ops.default",)              # conv1d has no entry of its own
+    assert power_sources(core, r1, running=True) == ("cores.a.opps[r1].base_current", "cores.a.opps[r1].run_current",
+                                                     "cores.a.supply")
     assert seconds == pytest.approx(23_000 / 100e6)
     assert joules == 0.0                                         # no per-MAC energy: the run current covers it
     assert active_power(core, r1) == pytest.approx(1.8 * (100e-6 + 40e-12 * 100e6))      # 7.38 mW
@@ -92,7 +96,8 @@ def test_core_side_energy_goes_through_the_regulator():
     st = stage("s", 100_000)
     for p, factor in ((plain, 1.0), (ldo, 2.0)):
         core = p.cores["a"]
-        seconds, joules = stage_cost(st, core, core.clock("full"))
+        cost = stage_cost(st, core, core.clock("full"))
+        seconds, joules = cost.seconds, cost.joules
         assert seconds == pytest.approx(1e-3) and joules == pytest.approx(1e-6 * factor)
         assert active_power(core, core.clock("full")) == pytest.approx(1e-3 * factor)
 
@@ -239,7 +244,8 @@ def _shipped_spec() -> dict:
 
 def test_calibration_recovers_known_costs(tmp_path):
     """Measurements made from a known shape and speeds are fitted back to that shape and those speeds."""
-    from dslsim.hw.calibrate import features, fit, load_measurements, model_ops
+    from dslsim.calibration.fit import features, fit, load_measurements
+    from dslsim.trace.model_ops import read_model_ops
 
     spec = _shipped_spec()
     shape, speeds, powers = np.array([1.7, 9.0, 5000.0]), {"stm32u575": 1.0, "stm32l4r5": 1.3, "stm32h7a3": 0.5,
@@ -249,7 +255,7 @@ def test_calibration_recovers_known_costs(tmp_path):
         clock = float(system["clock"].split()[0]) * 1e6
         for bench, res in system["results"].items():
             if bench not in models:
-                models[bench] = features(model_ops(Path(spec["models"][bench]["file"]),
+                models[bench] = features(read_model_ops(Path(spec["models"][bench]["file"]),
                                                    spec["models"][bench]["dead_channels"]))
             t = float(speeds[name] * models[bench] @ shape / clock)
             res["latency"] = f"{t * 1e3!r} ms"
@@ -287,7 +293,7 @@ def test_shipped_board_profiles_are_the_calibration(tmp_path):
 
 
 def test_bad_measurement_files_name_the_key(tmp_path):
-    from dslsim.hw.calibrate import load_measurements
+    from dslsim.calibration.fit import load_measurements
 
     for edit, where in ((lambda s: s["systems"]["stm32u575"]["results"]["kws"].update(latency="fast"),
                          "systems.stm32u575.results.kws.latency"),
@@ -353,14 +359,15 @@ def test_profile_sources_page_is_current(tmp_path):
 def test_audio_dsp_costs_ds_cnn_what_measured_silicon_costs():
     """The shipped audio DSP, built from GAP9's measured power and throughput, costs DS-CNN about what GAP9 measured
     (18.56 uJ per inference at 240 MHz, MLPerf Tiny v1.0), not the 1.2 pJ/MAC it used to."""
-    from dslsim.hw.calibrate import model_ops
+    from dslsim.trace.model_ops import read_model_ops
     from dslsim.hw.load import load_profile
 
-    ops = model_ops(MODELS / "kws_ref_model.tflite")
+    ops = read_model_ops(MODELS / "kws_ref_model.tflite")
     core = load_profile("earbud").cores["dsp"]
     clock = core.clock("low")
     st = Stage("kws", tuple(o for o in ops if o.kind in MAC_KINDS))
-    seconds, joules = stage_cost(st, core, clock)
+    cost = stage_cost(st, core, clock)
+    seconds, joules = cost.seconds, cost.joules
     energy = joules + active_power(core, clock) * seconds
     assert seconds == pytest.approx(0.7322e-3, rel=0.05)
     assert energy == pytest.approx(18.561e-6, rel=0.05)

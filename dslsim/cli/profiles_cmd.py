@@ -85,7 +85,7 @@ def show(profile) -> None:
         click.echo(f"  floor    {name}: {f(watts, 'W')} (at the rail)")
     for name, watts in p.battery_floor.items():
         click.echo(f"  floor    {name}: {f(watts, 'W')} (at the battery)")
-    from dslsim.hw.cost import active_power, idle_power
+    from dslsim.cost import active_power, idle_power
 
     for name, c in p.cores.items():
         supply = "" if c.supply is None else (f", supply {c.supply.voltage:g} V through "

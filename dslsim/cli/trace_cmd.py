@@ -155,7 +155,7 @@ def from_model(model, out, rate, duration, dead_channels):
     """
     from pathlib import Path
 
-    from dslsim.hw.calibrate import model_ops
+    from dslsim.trace.model_ops import read_model_ops
     from dslsim.trace.io import write_trace
     from dslsim.trace.optable import model_trace
     from dslsim.trace.tflite import read_tflite
@@ -164,7 +164,7 @@ def from_model(model, out, rate, duration, dead_channels):
     bare = rate.strip().replace(".", "", 1).isdigit()
     hz = parse_quantity(f"{rate} Hz" if bare else rate, "Hz", "--rate", "", strictly_positive=True)
     path = Path(model)
-    ops = model_ops(path, dead_channels)
+    ops = read_model_ops(path, dead_channels)
     unknown = read_tflite(path).unknown if path.suffix == ".tflite" else ()
     t = model_trace(ops, hz, _seconds(duration, "duration"),
                     source={"model": str(path), "dead_channels": dead_channels, "importer": "dslsim trace from-model"})

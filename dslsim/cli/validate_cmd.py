@@ -8,7 +8,7 @@ import click
 
 
 def _measurements_arg(path: str | None) -> Path:
-    from dslsim.sweep.validate import SHIPPED_MEASUREMENTS
+    from dslsim.calibration.validate import SHIPPED_MEASUREMENTS
 
     return Path(path) if path else SHIPPED_MEASUREMENTS
 
@@ -33,7 +33,7 @@ def calibrate(measurements, out_dir):
     import yaml
 
     from dslsim.fileio import write_text_atomic
-    from dslsim.hw.calibrate import calibrated_profile_data, fit, load_measurements
+    from dslsim.calibration.fit import calibrated_profile_data, fit, load_measurements
     from dslsim.hw.load import parse_profile
 
     data = load_measurements(_measurements_arg(measurements))
@@ -76,9 +76,9 @@ def validate(measurements, markdown, csv_out):
       dslsim validate --markdown docs/validation.md --csv validation.csv
     """
     from dslsim.fileio import write_atomic, write_text_atomic
-    from dslsim.hw.calibrate import fit, load_measurements
+    from dslsim.calibration.fit import fit, load_measurements
     from dslsim.report.validation import validation_markdown
-    from dslsim.sweep.validate import error_summary, leave_one_out
+    from dslsim.calibration.validate import error_summary, leave_one_out
 
     data = load_measurements(_measurements_arg(measurements))
     df = leave_one_out(data)

@@ -1,5 +1,5 @@
-"""Hardware profiles: cores, operating points (or voltage ranges), per-op costs, power states, links, battery;
-the cost model that multiplies a trace's op counts by them; and calibration to bench measurements.
+"""Hardware profiles, a pure device description: cores, operating points (or voltage ranges), per-op costs, power
+states, links, battery. The cost model that multiplies a trace's op counts by them is :mod:`dslsim.cost`.
 
 >>> from dslsim.hw import load_profile
 >>> profile = load_profile("watch")          # a shipped profile by name, or a path

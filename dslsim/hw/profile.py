@@ -95,7 +95,7 @@ class SleepState:
 class Core:
     """One core: supply, operating points, per-op-kind cost table, memory energy, idle and sleep states.
 
-    The cost formula lives in :mod:`dslsim.hw.cost`: an op takes
+    The cost formula lives in :mod:`dslsim.cost`: an op takes
     ``max(macs * cycles_per_mac + outputs * cycles_per_output + cycles_per_op, bytes / mem_bytes_per_cycle)``
     cycles and costs
     ``macs * energy_per_mac * (V / ref_voltage) ** 2 + bytes * mem_energy_per_byte`` of dynamic energy, on top of

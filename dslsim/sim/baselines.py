@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from dslsim.hw.cost import idle_power
+from dslsim.cost import idle_power
 from dslsim.hw.load import load_profile
 from dslsim.hw.profile import Profile
 from dslsim.sim.results import SimResult

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dslsim.errors import DslsimError
-from dslsim.hw.cost import active_power, idle_power, stage_cost
+from dslsim.cost import Cost, active_power, idle_power, stage_cost
 from dslsim.hw.profile import Battery, Profile, SleepState
 from dslsim.sim.engine.states import AWAKE_STATE_NAMES, State
 from dslsim.sim.scenario import Scenario
@@ -67,7 +67,11 @@ class Hop:
     energy: float
     stages: tuple[str, ...]
     macs: float = 0.0
+    """Multiply-accumulates of the hop's stages."""
     bytes: float = 0.0
+    """Bytes a link hop carries."""
+    sources: tuple[str, ...] = ()
+    """Profile key paths of the numbers that cost a core hop (op table entries, memory figures)."""
 
 
 @dataclass(frozen=True)
@@ -148,15 +152,14 @@ def build_plan(meta: TraceMeta, profile: Profile, scenario: Scenario) -> Plan:
                 hops.append(Hop(resource=index[link.name], service=nbytes / link.bandwidth, delay=link.latency,
                                 energy=nbytes * link.energy_per_byte, stages=(), bytes=nbytes))
             core = profile.cores[core_name]
-            seconds = joules = macs = 0.0
+            cost = Cost()
             for stage in group:
                 try:
-                    s, j = stage_cost(meta.stages[stage], core, clocks[core_name])
+                    cost = cost + stage_cost(meta.stages[stage], core, clocks[core_name])
                 except DslsimError as exc:
                     raise DslsimError(f"{where}: {exc}") from None
-                seconds, joules, macs = seconds + s, joules + j, macs + meta.stages[stage].macs
-            hops.append(Hop(resource=index[core_name], service=seconds, delay=0.0, energy=joules,
-                            stages=tuple(group), macs=macs))
+            hops.append(Hop(resource=index[core_name], service=cost.seconds, delay=0.0, energy=cost.joules,
+                            stages=tuple(group), macs=cost.macs, sources=cost.sources))
         all_hops.append(tuple(hops))
     deadline = scenario.deadline if scenario.deadline is not None else meta.frame_duration
     return Plan(resources=tuple(resources), path_names=tuple(meta.paths), hops=tuple(all_hops),

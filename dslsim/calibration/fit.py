@@ -38,9 +38,10 @@ import numpy as np
 
 from dslsim.yamldoc import Node, load_yaml
 from dslsim.errors import DslsimError, InputError, describe
-from dslsim.hw.cost import op_outputs, pin_voltage
+from dslsim.cost import op_outputs, pin_voltage
 from dslsim.hw.load import load_profile, profile_path
 from dslsim.hw.profile import Profile
+from dslsim.trace.model_ops import read_model_ops
 from dslsim.trace.schema import Op
 
 #: Op kinds whose MACs are multiply-accumulates (the rest only have output and invocation costs).
@@ -94,22 +95,6 @@ class MeasurementSet:
         return self.profiles[key]
 
 
-def model_ops(path: Path, dead_channels: str = "keep") -> tuple[Op, ...]:
-    """The ops of a model file (.tflite, or an op table .csv/.yaml); ``dead_channels='skip'`` counts the MACs of
-    output channels whose weights are all zero as not done (runtimes that prune them)."""
-    from dataclasses import replace
-
-    from dslsim.trace.optable import read_op_table
-    from dslsim.trace.tflite import read_tflite
-
-    if path.suffix == ".tflite":
-        graph = read_tflite(path)
-        if dead_channels == "skip":
-            return tuple(replace(op, macs=live) for op, live in zip(graph.ops, graph.nonzero_macs))
-        return graph.ops
-    return read_op_table(path)
-
-
 def load_measurements(path: str | Path) -> MeasurementSet:
     """Parse and check a measurement file; errors name the file and key path."""
     path = Path(path)
@@ -122,7 +107,7 @@ def load_measurements(path: str | Path) -> MeasurementSet:
         file = here / node.text("file")
         if not file.is_file():
             raise InputError(path, node.at("file"), repr(node.data["file"]), f"a model file (looked for {file})")
-        models[name] = model_ops(file, node.text("dead_channels", "keep", ("keep", "skip")))
+        models[name] = read_model_ops(file, node.text("dead_channels", "keep", ("keep", "skip")))
         files[name] = file
     systems, measurements = {}, []
     for name, node in root.children("systems"):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from dslsim.hw.calibrate import MeasurementSet, calibrated_profile_data, fit
+from dslsim.calibration.fit import MeasurementSet, calibrated_profile_data, fit
 from dslsim.hw.load import parse_profile
 from dslsim.shipped import MEASUREMENTS
 from dslsim.sim.run import simulate
