@@ -6,9 +6,10 @@ energy), :mod:`dslsim.cost.power` for a core's power while running and while wai
 that adds and names the profile key paths it used.
 """
 
-from dslsim.cost.power import active_power, idle_power, pin_voltage, power_sources, regulator_efficiency
+from dslsim.cost.power import (active_power, idle_power, peripheral_power, pin_voltage, power_sources,
+                               regulator_efficiency)
 from dslsim.cost.ops import op_cycles, op_dynamic_energy, op_outputs, op_seconds, op_sources, stage_cost
 from dslsim.cost.record import Cost
 
 __all__ = ["Cost", "active_power", "idle_power", "op_cycles", "op_dynamic_energy", "op_outputs", "op_seconds",
-           "op_sources", "pin_voltage", "power_sources", "regulator_efficiency", "stage_cost"]
+           "op_sources", "peripheral_power", "pin_voltage", "power_sources", "regulator_efficiency", "stage_cost"]

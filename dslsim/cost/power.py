@@ -4,7 +4,10 @@ and supply.
 * **Running** (for as long as a job runs): the operating point's leakage through the regulator, plus the datasheet
   run current at the supply pins: ``V_pins * (base_current + run_current * f)``.
 * **Waiting, clock-gated** (WFI; STM32 "Sleep mode"): leakage and the core's idle power through the regulator, plus
-  ``V_pins * (base_current + idle_current * f)`` -- so idle power follows the clock.
+  ``V_pins * (idle_base_current + idle_current * f)`` -- Sleep has its own floor and its own, smaller, part per
+  MHz, as the datasheets' Sleep tables give them.
+* **Peripherals a scenario keeps running** (an audio interface with its DMA): their floor plus their part per MHz,
+  in Run and Sleep alike.
 
 The regulator (:class:`~dslsim.hw.profile.Supply`): core-side figures are divided by its efficiency ('smps':
 the given one; 'ldo': core voltage / rail voltage). Datasheet currents are read at ``datasheet_voltage``: through
@@ -56,7 +59,21 @@ def idle_power(core: Core, clock: Clock) -> float:
     """Watts at the rail while the core is clocked but waiting (WFI / STM32 Sleep mode)."""
     opp = clock.opp
     return (opp.leakage + core.idle_power) / regulator_efficiency(core, clock) \
-        + pin_voltage(core) * (opp.base_current + opp.idle_current * clock.freq)
+        + pin_voltage(core) * (opp.idle_base_current + opp.idle_current * clock.freq)
+
+
+def peripheral_power(core: Core, clock: Clock, names: tuple[str, ...], state: str | None = None) -> float:
+    """Watts at the rail that the peripherals ``names`` draw while they run: in Run and Sleep (``state`` None)
+    their floor plus their part per Hz of the core's clock; in a sleep state they keep running in, their floor
+    alone (the bus clock is stopped); 0 in any other sleep state."""
+    total = 0.0
+    for name in names:
+        p = core.peripherals[name]
+        if state is None:
+            total += p.base_current + p.current_per_hz * clock.freq
+        elif state in p.runs_in:
+            total += p.base_current
+    return pin_voltage(core) * total
 
 
 def power_sources(core: Core, clock: Clock, running: bool) -> tuple[str, ...]:
@@ -67,8 +84,9 @@ def power_sources(core: Core, clock: Clock, running: bool) -> tuple[str, ...]:
     if opp.leakage:
         paths.append(f"{point}.leakage")
     per_hz = opp.run_current if running else opp.idle_current
-    if pin_voltage(core) and opp.base_current:
-        paths.append(f"{point}.base_current")
+    base = opp.base_current if running else opp.idle_base_current
+    if pin_voltage(core) and base:
+        paths.append(f"{point}.{'base_current' if running else 'idle_base_current'}")
     if pin_voltage(core) and per_hz:
         paths.append(f"{point}.{'run_current' if running else 'idle_current'}")
     if not running and core.idle_power:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from dslsim.yamldoc import Node, Provenance, load_yaml
 from dslsim.errors import DslsimError, InputError, describe
-from dslsim.hw.profile import (CORE_KINDS, REGULATORS, Battery, Core, Link, OpCost, OperatingPoint, Profile,
-                               SleepState, Supply)
+from dslsim.hw.profile import (CORE_KINDS, REGULATORS, Battery, Core, Link, OpCost, OperatingPoint, Peripheral,
+                               Profile, SleepState, Supply)
 from dslsim.shipped import resolve_shipped, shipped_profiles
 
 #: Names the result tables use for a core's own states and energy components; a sleep state may not take them.
@@ -122,20 +122,24 @@ def _floor(root: Node) -> tuple[dict[str, float], dict[str, float]]:
 
 
 def _core(name: str, node: Node) -> Core:
-    node.check_keys({"kind", "ref_voltage", "supply", "opps", "ops", "memory", "idle", "sleep"},
+    node.check_keys({"kind", "ref_voltage", "supply", "opps", "ops", "memory", "idle", "sleep", "peripherals"},
                     required=("kind", "opps", "ops"))
     supply = _supply(node.child("supply")) if node.has("supply") else None
     opps = []
     for item in node.items_of("opps"):
-        item.check_keys({"name", "freq", "voltage", "leakage", "run_current", "idle_current", "base_current"},
-                        required=("name", "freq", "voltage"))
+        item.check_keys({"name", "freq", "voltage", "leakage", "run_current", "idle_current", "base_current",
+                         "idle_base_current"}, required=("name", "freq", "voltage"))
+        base = item.quantity("base_current", "A", default="0 A")
         point = OperatingPoint(name=item.text("name"), freq=item.quantity("freq", "Hz", strictly_positive=True),
                                voltage=item.quantity("voltage", "V", strictly_positive=True),
                                leakage=item.quantity("leakage", "W", default="0 W"),
                                run_current=item.quantity("run_current", "A/Hz", default="0 A/Hz"),
                                idle_current=item.quantity("idle_current", "A/Hz", default="0 A/Hz"),
-                               base_current=item.quantity("base_current", "A", default="0 A"))
-        if supply is None and (point.run_current or point.idle_current or point.base_current):
+                               base_current=base,
+                               idle_base_current=item.quantity("idle_base_current", "A")
+                               if item.has("idle_base_current") else base)
+        if supply is None and (point.run_current or point.idle_current or point.base_current
+                               or point.idle_base_current):
             raise InputError(node.source, item.path, "currents with no supply voltage to turn them into power",
                              f"a 'supply' block under {node.path} (voltage, regulator)")
         opps.append(point)
@@ -180,13 +184,34 @@ def _core(name: str, node: Node) -> Core:
                 exit_latency=item.quantity("exit_latency", "s", default="0 s"),
                 entry_energy=item.quantity("entry_energy", "J", default="0 J"),
                 exit_energy=item.quantity("exit_energy", "J", default="0 J")))
+    peripherals = _peripherals(node, [s.name for s in sleep_states])
+    if peripherals and supply is None:
+        raise InputError(node.source, node.at("peripherals"), "peripheral currents with no supply voltage",
+                         f"a 'supply' block under {node.path} (voltage, regulator)")
     kind = node.text("kind", choices=CORE_KINDS)
     return Core(name=name, kind=kind, opps=tuple(opps), ref_voltage=ref_voltage, op_costs=op_costs,
                 mem_energy_per_byte=memory.quantity("energy_per_byte", "J/B", default="0 J/B"),
                 mem_bytes_per_cycle=memory.quantity("bytes_per_cycle", "", strictly_positive=True)
                 if memory.has("bytes_per_cycle") else float("inf"),
                 idle_power=idle.quantity("power", "W", default="0 W"),
-                sleep_states=tuple(sleep_states), supply=supply)
+                sleep_states=tuple(sleep_states), supply=supply, peripherals=peripherals)
+
+
+def _peripherals(node: Node, sleep_states: list[str]) -> dict[str, Peripheral]:
+    """The core's peripherals a scenario may keep running (``peripherals: {sai1: {current_per_mhz: ..}}``)."""
+    out = {}
+    if not node.has("peripherals"):
+        return out
+    for name, item in node.children("peripherals"):
+        item.check_keys({"base_current", "current_per_mhz", "runs_in"})
+        runs_in = item.data.get("runs_in", [])
+        if not isinstance(runs_in, list) or any(state not in sleep_states for state in runs_in):
+            raise InputError(node.source, item.at("runs_in"), describe(runs_in),
+                             f"a list of this core's sleep states {sleep_states or '(it has none)'}")
+        out[name] = Peripheral(name=name, base_current=item.quantity("base_current", "A", default="0 A"),
+                               current_per_hz=item.quantity("current_per_mhz", "A/Hz", default="0 A/Hz"),
+                               runs_in=tuple(runs_in))
+    return out
 
 
 def _supply(node: Node) -> Supply:

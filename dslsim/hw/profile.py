@@ -13,18 +13,28 @@ CORE_KINDS = ("mcu", "dsp", "cpu", "npu")
 class OperatingPoint:
     """A DVFS operating point or an STM32-style voltage range: its highest clock ``freq``, core voltage, and power.
 
-    Power may be given core-side (``leakage``, W at ``voltage``; op energies in the core's op table) or as a
-    datasheet gives it, in currents at the supply pins: ``run_current`` and ``idle_current`` per Hz of clock
-    (STM32 "Run" and "Sleep" mode uA/MHz) plus a clock-independent ``base_current``. Both may be combined; they add.
+    Power may be given core-side (``leakage``, W at ``voltage``; op energies in the core's op table) or as an MCU
+    datasheet gives it, in currents at the supply pins, for Run and for Sleep (clock-gated WFI) separately: a
+    clock-independent floor (regulator, flash, SRAM, oscillators: ``base_current``, ``idle_base_current``) plus a
+    part per Hz of clock (``run_current``, ``idle_current``). Both ways may be combined; they add.
     """
 
     name: str
+    """Name of the point (``range1``, ``nominal``)."""
     freq: float
+    """Highest clock the point supports (Hz)."""
     voltage: float
+    """Core voltage (V)."""
     leakage: float = 0.0
+    """Core-side static power (W), through the regulator."""
     run_current: float = 0.0
+    """Run mode current per Hz of clock at the supply pins (A/Hz; datasheets say uA/MHz)."""
     idle_current: float = 0.0
+    """Sleep mode (clock-gated) current per Hz of clock at the supply pins (A/Hz)."""
     base_current: float = 0.0
+    """Run mode's clock-independent current at the supply pins (A)."""
+    idle_base_current: float = 0.0
+    """Sleep mode's clock-independent current at the supply pins (A); a profile that omits it gets Run's."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +90,25 @@ class OpCost:
 
 
 @dataclass(frozen=True)
+class Peripheral:
+    """A peripheral a scenario may keep running between jobs (an audio interface receiving by DMA, a UART).
+
+    While it runs it draws ``base_current`` plus ``current_per_hz`` x the core's clock at the supply pins, in Run
+    and in Sleep alike. A sleep state that stops the clocks stops it too, unless the state is in ``runs_in`` (a
+    low-power audio filter that captures in Stop 2, say); there it draws only ``base_current``.
+    """
+
+    name: str
+    """Name (``sai1``, ``gpdma1``)."""
+    base_current: float = 0.0
+    """Clock-independent current while it runs (A)."""
+    current_per_hz: float = 0.0
+    """Current per Hz of the bus clock while it runs (A/Hz; datasheets list peripherals in uA/MHz)."""
+    runs_in: tuple[str, ...] = ()
+    """Sleep states of the core in which it keeps running."""
+
+
+@dataclass(frozen=True)
 class SleepState:
     """A low-power state: its power, how long entering and leaving take, and what each transition costs."""
 
@@ -112,6 +141,8 @@ class Core:
     idle_power: float
     sleep_states: tuple[SleepState, ...] = ()
     supply: Supply | None = None
+    peripherals: dict[str, Peripheral] = field(default_factory=dict)
+    """Peripherals a scenario may keep streaming on this core, by name."""
 
     def opp(self, name: str) -> OperatingPoint:
         """The operating point called ``name`` (KeyError if absent; the scenario checks first)."""

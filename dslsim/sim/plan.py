@@ -6,10 +6,10 @@ between the two cores. Every per-frame cost is fixed per path, so the engine onl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from dslsim.errors import DslsimError
-from dslsim.cost import Cost, active_power, idle_power, stage_cost
+from dslsim.cost import Cost, active_power, idle_power, peripheral_power, stage_cost
 from dslsim.hw.profile import Battery, Profile, SleepState
 from dslsim.sim.engine.states import AWAKE_STATE_NAMES, State
 from dslsim.sim.scenario import Scenario
@@ -41,7 +41,12 @@ class Resource:
     freq: float = 0.0
     voltage: float = 0.0
     unused_sleep_states: tuple[str, ...] = ()
-    """The core's sleep states when the scenario gives it no sleep policy (it then never sleeps), else empty."""
+    """The core's sleep states when the scenario gives it neither a sleep policy nor a declared idle mode (it then
+    never sleeps, perhaps by oversight), else empty."""
+    idle_mode: str = "clock-gated"
+    """How the core waits between jobs (:data:`~dslsim.sim.scenario.IDLE_MODES`)."""
+    streaming: tuple[str, ...] = ()
+    """Peripherals the core keeps running (their power is in :attr:`active_power` and :attr:`idle_power`)."""
 
     @property
     def state_names(self) -> list[str]:
@@ -114,13 +119,22 @@ def build_plan(meta: TraceMeta, profile: Profile, scenario: Scenario) -> Plan:
     clocks = {name: core.clock(scenario.opp[name]) for name, core in profile.cores.items()}
     for name, core in profile.cores.items():
         clock = clocks[name]
-        states = [SleepPolicy(core.sleep_state(state), timeout) for state, timeout in scenario.sleep.get(name, ())]
-        unused = () if scenario.sleep.get(name) else tuple(s.name for s in core.sleep_states)
+        streams = scenario.streaming.get(name, ())
+        states = []
+        for state, timeout in scenario.sleep.get(name, ()):
+            spec = core.sleep_state(state)
+            if streams:  # peripherals that run in this state draw their floor on top of it
+                spec = replace(spec, power=spec.power + peripheral_power(core, clock, streams, state))
+            states.append(SleepPolicy(spec, timeout))
+        unused = () if scenario.sleep.get(name) or name in scenario.idle else tuple(s.name for s in core.sleep_states)
+        running = active_power(core, clock) + peripheral_power(core, clock, streams)
+        waiting = running if scenario.idle_mode(name) == "busy-poll" else \
+            idle_power(core, clock) + peripheral_power(core, clock, streams)
         index[name] = len(resources)
         resources.append(Resource(name=name, is_core=True, drop_when_busy=scenario.busy_policy(name) == "drop",
-                                  active_power=active_power(core, clock), idle_power=idle_power(core, clock),
-                                  sleep=tuple(states), opp=clock.label, freq=clock.freq, voltage=clock.opp.voltage,
-                                  unused_sleep_states=unused))
+                                  active_power=running, idle_power=waiting, sleep=tuple(states), opp=clock.label,
+                                  freq=clock.freq, voltage=clock.opp.voltage, unused_sleep_states=unused,
+                                  idle_mode=scenario.idle_mode(name), streaming=streams))
     for link in profile.links:
         index[link.name] = len(resources)
         resources.append(Resource(name=link.name, is_core=False,

@@ -10,6 +10,13 @@ YAML form (a file, or a profile's ``default_scenario``)::
       big: {core_off: 2 ms, cluster_off: 20 ms}
     deadline: 20 ms                                 # or 'frame' (one frame duration)
     when_busy: queue                                # or drop, or {default: queue, big: drop}
+    idle: {mcu: clock-gated}                        # core -> how it waits between jobs (clock-gated or busy-poll)
+    streaming: {mcu: [sai1, gpdma1]}                # core -> peripherals it keeps running (the audio input)
+
+A core waits between jobs ``clock-gated`` (WFI: the profile's Sleep currents; the default) or ``busy-poll``
+(spinning at its run current, as some reference firmware does), and may then enter its sleep states after their
+timeouts. A peripheral that streams needs its clock: a sleep state that stops the clocks is refused for that
+core unless the profile says the peripheral runs in it (``runs_in``).
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ from dslsim.errors import InputError, describe
 from dslsim.hw.profile import Profile
 
 BUSY_POLICIES = ("queue", "drop")
+#: How a core waits between jobs: clock-gated (WFI, Sleep mode), or spinning at its run current.
+IDLE_MODES = ("clock-gated", "busy-poll")
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,10 @@ class Scenario:
     when_busy: dict[str, str] = field(default_factory=dict)
     source: str = ""
     """Where the scenario was read from (a file, or a profile's default_scenario)."""
+    idle: dict[str, str] = field(default_factory=dict)
+    """Core -> how it waits between jobs, when declared (one of :data:`IDLE_MODES`; undeclared: clock-gated)."""
+    streaming: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Core -> the peripherals it keeps running all the time (an audio interface and its DMA)."""
     optional_stages: frozenset[str] = frozenset()
     """Placed stages the trace may lack. Any other placement of a stage the trace does not have is refused (a
     typo would silently run the stage on the default core); a profile's default scenario is written for its usual
@@ -47,6 +60,10 @@ class Scenario:
     def core_of(self, stage: str) -> str | None:
         """The core that runs ``stage`` (None when neither placed nor covered by a default)."""
         return self.placement.get(stage, self.default_core)
+
+    def idle_mode(self, core: str) -> str:
+        """How ``core`` waits between jobs: 'clock-gated' unless the scenario declares otherwise."""
+        return self.idle.get(core, IDLE_MODES[0])
 
     def busy_policy(self, resource: str) -> str:
         """'queue' or 'drop' for a core or link."""
@@ -67,8 +84,8 @@ def load_scenario(path: str | Path | None, profile: Profile) -> Scenario:
 def parse_scenario(data: Any, profile: Profile, source: str = "<scenario>", prefix: str = "") -> Scenario:
     """Validate a scenario mapping against ``profile``."""
     root = Node(data, source, prefix, sourced=True)
-    root.check_keys({"name", "placement", "opp", "sleep", "deadline", "when_busy", "description"},
-                    required=("placement",))
+    root.check_keys({"name", "placement", "opp", "sleep", "deadline", "when_busy", "description", "idle",
+                     "streaming"}, required=("placement",))
     cores = list(profile.cores)
 
     def core_name(node: Node, key: str) -> str:
@@ -141,10 +158,48 @@ def parse_scenario(data: Any, profile: Profile, source: str = "<scenario>", pref
                 _known(node, key, cores + links, "'default', a core or a link")
             when_busy[key] = node.text(key, choices=BUSY_POLICIES)
 
+    idle: dict[str, str] = {}
+    if root.has("idle"):
+        node = root.child("idle")
+        for core in node.data:
+            _known(node, core, cores, "a core")
+            idle[core] = node.text(core, choices=IDLE_MODES)
+    streaming = _streaming(root, profile, sleep)
+
     where = f"{source} ({prefix})" if prefix else str(source)
     return Scenario(name=str(root.data.get("name", Path(source).stem)), placement=placement,
                     default_core=default_core, opp=opp, sleep=sleep, deadline=deadline, when_busy=when_busy,
-                    source=where)
+                    source=where, idle=idle, streaming=streaming)
+
+
+def _streaming(root: Node, profile: Profile, sleep: dict[str, tuple[tuple[str, float], ...]]) \
+        -> dict[str, tuple[str, ...]]:
+    """The peripherals each core keeps running, checked against the profile and against the sleep policy: a
+    streaming peripheral's clock must stay on, so a sleep state it does not run in is refused."""
+    out: dict[str, tuple[str, ...]] = {}
+    if not root.has("streaming"):
+        return out
+    node = root.child("streaming")
+    for core in node.data:
+        _known(node, core, list(profile.cores), "a core")
+        spec = profile.cores[core]
+        names = node.data[core]
+        if isinstance(names, str):
+            names = [names]
+        known = list(spec.peripherals)
+        if not isinstance(names, list) or any(n not in spec.peripherals for n in names):
+            raise InputError(node.source, node.at(core), describe(names),
+                             f"a list of core '{core}''s peripherals {known or '(the profile declares none)'}")
+        for state, _ in sleep.get(core, ()):
+            stopped = [n for n in names if state not in spec.peripherals[n].runs_in]
+            if stopped:
+                raise InputError(node.source, f"{root.at('sleep')}.{core}.{state}", f"sleep state '{state}'",
+                                 f"no sleep state that stops the clock of a peripheral core '{core}' keeps "
+                                 f"streaming ({', '.join(stopped)}, under {node.at(core)}): the audio would stop. "
+                                 f"Let it idle clock-gated (drop '{state}' from its sleep policy), or use a state "
+                                 f"the profile says the peripheral runs in (cores.{core}.peripherals.<name>.runs_in)")
+        out[core] = tuple(dict.fromkeys(names))
+    return out
 
 
 def _known(node: Node, key: str, names: list[str], what: str) -> str:
