@@ -5,11 +5,11 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from dslsim.hw.load import parse_profile
+from dslsim.trace.frames import frame_table
 from dslsim.trace.schema import Op, Stage, Trace, TraceMeta
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,10 +82,22 @@ def make_trace(paths_per_frame, frame_rate: float = 100.0, stages=None, paths=No
     n = len(paths_per_frame)
     meta = TraceMeta(frame_rate=frame_rate, sample_rate=frame_rate * 320, hop=320, paths=paths, stages=stages,
                      dense_path=dense)
-    frames = pd.DataFrame({"frame": np.arange(n, dtype=np.int64),
-                           "t_arrival": np.arange(n, dtype=np.float64) / frame_rate,
-                           "path": pd.Categorical(list(paths_per_frame), categories=list(paths))})
+    frames = frame_table(n, frame_rate)
+    frames["path"] = pd.Categorical(list(paths_per_frame), categories=list(paths))
     return Trace(meta, frames).validate()
+
+
+def same_figures(a, b) -> bool:
+    """Two summaries (or flat mappings) with the same keys and every figure equal bit for bit, NaN equal to NaN
+    (a scenario that cannot keep up has no battery life)."""
+    return a.keys() == b.keys() and all(x == y or (x != x and y != y) for x, y in ((a[k], b[k]) for k in a))
+
+
+def assert_same_run(a, b) -> None:
+    """Two simulation results are the same run bit for bit: frames, resources and summary."""
+    pd.testing.assert_frame_equal(a.frames, b.frames, check_exact=True)
+    pd.testing.assert_frame_equal(a.resources, b.resources, check_exact=True)
+    assert same_figures(a.summary, b.summary)
 
 
 @pytest.fixture

@@ -4,13 +4,11 @@ jobs wait across window boundaries."""
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from conftest import make_trace, simple_profile, stage
+from conftest import assert_same_run, make_trace, simple_profile, stage
 from dslsim.sim.engine import batch
 from dslsim.sim.run import simulate
 from dslsim.sim.scenario import parse_scenario
@@ -24,11 +22,6 @@ TWO_STATES = {"cores": {"a": {"sleep": {"s1": {"power": "0.1 mW", "exit_latency"
                                         "s2": {"power": "0.01 mW", "exit_latency": "400 us",
                                                "entry_latency": "50 us", "entry_energy": "3 uJ",
                                                "exit_energy": "4 uJ"}}}}}
-
-
-def same_summary(a: dict, b: dict) -> bool:
-    return a.keys() == b.keys() and all(
-        a[k] == b[k] or (isinstance(a[k], float) and math.isnan(a[k]) and math.isnan(b[k])) for k in a)
 
 
 def random_case(seed: int):
@@ -62,9 +55,7 @@ def test_batch_engine_matches_the_reference_bit_for_bit(seed, window, monkeypatc
     profile, trace, scenario = random_case(seed)
     a = simulate(profile, trace, scenario, engine="batch")
     b = simulate(profile, trace, scenario, engine="reference")
-    pd.testing.assert_frame_equal(a.frames, b.frames, check_exact=True)
-    pd.testing.assert_frame_equal(a.resources, b.resources, check_exact=True)
-    assert same_summary(a.summary, b.summary)
+    assert_same_run(a, b)
 
 
 def test_auto_engine_picks_by_size(monkeypatch):

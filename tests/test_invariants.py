@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import SHIPPED_TRACE
+from conftest import SHIPPED_TRACE, assert_same_run, same_figures
 from dslsim.hw.load import load_profile, shipped_profiles
 from dslsim.sim.run import simulate
 from dslsim.sim.scenario import load_scenario
@@ -16,11 +16,6 @@ from dslsim.trace.io import read_trace
 from dslsim.trace.synth import synth_trace
 
 PROFILES = sorted(shipped_profiles())
-
-
-def _same(a: dict, b: dict) -> bool:
-    """Equal bit for bit, NaN included (a scenario that cannot keep up has no battery life)."""
-    return a.keys() == b.keys() and all(x == y or (x != x and y != y) for x, y in ((a[k], b[k]) for k in a))
 
 
 @pytest.fixture(scope="module")
@@ -97,17 +92,13 @@ def test_dynamic_energy_matches_op_table_by_hand(name, trace):
 def test_lookahead_and_event_driven_engines_agree_bit_for_bit(name, trace):
     a = simulate(name, trace, lookahead=True)
     b = simulate(name, trace, lookahead=False)
-    pd.testing.assert_frame_equal(a.frames, b.frames, check_exact=True)
-    pd.testing.assert_frame_equal(a.resources, b.resources, check_exact=True)
-    assert _same(a.summary, b.summary)
+    assert_same_run(a, b)
 
 
 def test_same_inputs_same_numbers_bit_for_bit(trace):
     a = simulate("watch", trace)
     b = simulate("watch", trace)
-    pd.testing.assert_frame_equal(a.frames, b.frames, check_exact=True)
-    pd.testing.assert_frame_equal(a.resources, b.resources, check_exact=True)
-    assert _same(a.summary, b.summary)
+    assert_same_run(a, b)
 
 
 def test_light_routing_beats_the_dense_baseline(trace):
@@ -171,8 +162,8 @@ def test_baseline_cache_reuses_an_identical_baseline(trace):
     a = simulate("watch", trace.rethreshold(0.4), baseline_cache=cache)
     b = simulate("watch", trace.rethreshold(0.6), baseline_cache=cache)
     plain = simulate("watch", trace.rethreshold(0.6))
-    assert len(cache) == 1 and _same(a.baseline, b.baseline)
-    assert _same(b.summary, plain.summary)
+    assert len(cache) == 1 and same_figures(a.baseline, b.baseline)
+    assert same_figures(b.summary, plain.summary)
     simulate("earbud", trace, baseline_cache=cache)            # another device: another baseline
     assert len(cache) == 2
 
@@ -197,7 +188,7 @@ def test_baseline_cache_key_is_what_the_dense_schedule_depends_on(trace):
         cached = simulate(prof, trace, scenario, baseline_cache=cache)
         fresh = simulate(prof, trace, scenario)
         assert len(cache) == 1
-        assert _same(cached.baseline, fresh.baseline) and _same(cached.summary, fresh.summary)
+        assert same_figures(cached.baseline, fresh.baseline) and same_figures(cached.summary, fresh.summary)
     assert battery.battery.usable_energy != profile.battery.usable_energy
     simulate(profile, trace, parse_scenario({**base, "opp": {**base["opp"], "big": "low"}}, profile),
              baseline_cache=cache)

@@ -5,12 +5,11 @@ agree bit for bit, and no frame finishes before its own work is done."""
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import make_trace, simple_profile, stage
+from conftest import assert_same_run, make_trace, simple_profile, stage
 from dslsim.sim.run import simulate
 from dslsim.sim.scenario import parse_scenario
 
@@ -45,10 +44,7 @@ def test_engine_invariants_hold_for_random_scenarios(case):
     a = simulate(profile, trace, scn, baseline=False, engine="batch")
     for kw in ({"engine": "reference"}, {"engine": "reference", "lookahead": False}):
         b = simulate(profile, trace, scn, baseline=False, **kw)
-        pd.testing.assert_frame_equal(a.frames, b.frames, check_exact=True)
-        pd.testing.assert_frame_equal(a.resources, b.resources, check_exact=True)
-        assert a.summary == b.summary or all(a.summary[k] == b.summary[k] or (a.summary[k] != a.summary[k])
-                                             for k in a.summary)
+        assert_same_run(a, b)
     s, res = a.summary, a.resources
     states = res[res["time_s"].notna()]
     for core, group in states[states["type"] == "core"].groupby("resource"):

@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from dslsim.errors import DslsimError
+from dslsim.trace.frames import frame_count, frame_table
 from dslsim.trace.graph import _Builder
-from dslsim.trace.optable import MAX_FRAMES
 from dslsim.trace.schema import DTYPE_BYTES, Decision, Stage, Trace, TraceMeta
 from dslsim.trace.synth import float32_on_side
 
@@ -83,21 +84,6 @@ def chain_graph(k: int, width: int = 64, steps: int = 16, kernel: int = 3, head_
     return stages
 
 
-def _frames(n: int, frame_rate: float) -> pd.DataFrame:
-    return pd.DataFrame({"frame": np.arange(n, dtype=np.int64),
-                         "t_arrival": np.arange(n, dtype=np.float64) / frame_rate})
-
-
-def _count(duration: float, frame_rate: float) -> int:
-    if not (math.isfinite(duration) and duration > 0 and math.isfinite(frame_rate) and 1e-6 <= frame_rate <= 1e6):
-        raise DslsimError(f"duration {duration!r} s at {frame_rate!r} frames/s: a positive finite duration and a "
-                          f"rate between 1e-6 and 1e6 frames/s.")
-    n = int(round(duration * frame_rate))
-    if not 1 <= n <= MAX_FRAMES:
-        raise DslsimError(f"{duration:g} s at {frame_rate:g} frames/s is {n:,} frames; expected 1 to {MAX_FRAMES:,}.")
-    return n
-
-
 def _rates(frame_rate: float, sample_rate: float | None) -> tuple[float, int]:
     """(sample rate, hop): audio at ``sample_rate`` (16 kHz by default) when a frame is a whole number of its
     samples, else one 'sample' per frame (a non-audio sensor)."""
@@ -137,6 +123,49 @@ def _errors(rng: np.random.Generator, levels: np.ndarray, k: int) -> dict[int, n
             for i in range(k)}
 
 
+@dataclass(frozen=True)
+class _Draw:
+    """What every K-path kind draws first: the frames' difficulty levels, with the arguments that set them."""
+
+    frame_rate: float
+    sample_rate: float | None
+    seed: int
+    shares: tuple[float, ...]
+    mean_burst: float
+    levels: np.ndarray
+    """Per frame, the 0-based difficulty level: the path the frame takes."""
+
+    @classmethod
+    def of(cls, duration: float, frame_rate: float, shares: Sequence[float], mean_burst: float, seed: int,
+           sample_rate: float | None) -> "_Draw":
+        """The levels of ``duration`` seconds of frames, each path i taking ``shares[i]`` in bursts."""
+        n = frame_count(duration, frame_rate)
+        levels = difficulty_levels(n, shares, mean_burst * frame_rate, seed)
+        return cls(frame_rate, sample_rate, seed, tuple(map(float, shares)), mean_burst, levels)
+
+    def trace(self, kind: str, model: str, paths: dict[str, list[str]], stages: dict[str, Stage],
+              dense_path: str, scores: dict[str, np.ndarray], rng: np.random.Generator,
+              decisions: tuple[Decision, ...] = ()) -> Trace:
+        """The trace every K-path kind ends with: frames routed by the levels (path i for level i), the
+        decisions' ``scores`` columns, a per-path error ``err_<path>`` drawn from ``rng`` after the scores, and
+        the difficulty (1-based); with decisions, the dense path is the fallback."""
+        rate, hop = _rates(self.frame_rate, self.sample_rate)
+        source = {"generator": f"dslsim trace synth --kind {kind}", "seed": self.seed,
+                  "shares_target": list(self.shares), "mean_burst_s": self.mean_burst, "model": model}
+        meta = TraceMeta(frame_rate=float(self.frame_rate), sample_rate=rate, hop=hop, paths=paths, stages=stages,
+                         dense_path=dense_path, decisions=decisions,
+                         fallback_path=dense_path if decisions else None, source=source)
+        levels, names = self.levels, list(paths)
+        frames = frame_table(len(levels), self.frame_rate)
+        frames["path"] = pd.Categorical.from_codes(levels, categories=names)
+        for column, values in scores.items():
+            frames[column] = values
+        for i, err in _errors(rng, levels, len(names)).items():
+            frames[f"err_{names[i]}"] = err
+        frames["difficulty"] = levels + 1
+        return Trace(meta, frames).validate()
+
+
 def early_exit_trace(duration: float, frame_rate: float = 50.0, shares: Sequence[float] = (0.6, 0.25, 0.15),
                      mean_burst: float = 0.5, thresholds: float | Sequence[float] = 0.8, seed: int = 0,
                      width: int = 64, steps: int = 16, kernel: int = 3, dtype: str = "int8",
@@ -146,9 +175,8 @@ def early_exit_trace(duration: float, frame_rate: float = 50.0, shares: Sequence
     decision on its confidence column ``conf_exit<i>`` with its own threshold; ``err_exit<i>`` holds each exit's
     per-frame error. The op graph is :func:`chain_graph`; path ``exit<i>`` runs blocks 1..i and heads 1..i (a
     frame that reaches exit i computed every earlier exit's confidence on the way)."""
-    n = _count(duration, frame_rate)
-    k = len(shares)
-    levels = difficulty_levels(n, shares, mean_burst * frame_rate, seed)
+    draw = _Draw.of(duration, frame_rate, shares, mean_burst, seed, sample_rate)
+    k, levels = len(shares), draw.levels
     thr = _thresholds(thresholds, k - 1)
     rng = np.random.default_rng([seed, 1])
     stages = chain_graph(k, width=width, steps=steps, kernel=kernel, dtype=dtype)
@@ -157,21 +185,9 @@ def early_exit_trace(duration: float, frame_rate: float = 50.0, shares: Sequence
              for i in range(1, k + 1)}
     decisions = tuple(Decision(name=f"exit{i + 1}", score=f"conf_exit{i + 1}", threshold=t, path=f"exit{i + 1}")
                       for i, t in enumerate(thr))
-    rate, hop = _rates(frame_rate, sample_rate)
-    meta = TraceMeta(frame_rate=float(frame_rate), sample_rate=rate, hop=hop,
-                     paths=paths, stages=stages, dense_path=f"exit{k}", decisions=decisions,
-                     fallback_path=f"exit{k}",
-                     source={"generator": "dslsim trace synth --kind early-exit", "seed": seed,
-                             "shares_target": list(map(float, shares)), "mean_burst_s": mean_burst,
-                             "model": f"{k}-exit conv1d chain (C={width}, {steps} steps/frame, k={kernel})"})
-    frames = _frames(n, frame_rate)
-    frames["path"] = pd.Categorical.from_codes(levels, categories=list(paths))
-    for i, score in _confidences(rng, levels, thr).items():
-        frames[f"conf_exit{i + 1}"] = score
-    for i, err in _errors(rng, levels, k).items():
-        frames[f"err_exit{i + 1}"] = err
-    frames["difficulty"] = levels + 1
-    return Trace(meta, frames).validate()
+    scores = {f"conf_exit{i + 1}": score for i, score in _confidences(rng, levels, thr).items()}
+    return draw.trace("early-exit", f"{k}-exit conv1d chain (C={width}, {steps} steps/frame, k={kernel})", paths,
+                      stages, f"exit{k}", scores, rng, decisions)
 
 
 def iterated_block_trace(duration: float, frame_rate: float = 50.0, shares: Sequence[float] = (0.5, 0.3, 0.15, 0.05),
@@ -185,9 +201,8 @@ def iterated_block_trace(duration: float, frame_rate: float = 50.0, shares: Sequ
     Stages: ``stem`` (the block's input projection), ``iter1`` … ``iterN`` (the same block's cost, once per
     iteration, with its halting residual), ``head``; path ``iter<i>`` runs stem, iterations 1..i and the head.
     """
-    n = _count(duration, frame_rate)
-    k = len(shares)
-    levels = difficulty_levels(n, shares, mean_burst * frame_rate, seed)
+    draw = _Draw.of(duration, frame_rate, shares, mean_burst, seed, sample_rate)
+    k, levels = len(shares), draw.levels
     thr = _thresholds(thresholds, k - 1)
     rng = np.random.default_rng([seed, 2])
     head = chain_graph(1, width=width, steps=steps, kernel=kernel, dtype=dtype)["exit1"]
@@ -205,23 +220,11 @@ def iterated_block_trace(duration: float, frame_rate: float = 50.0, shares: Sequ
     confidence = _confidences(rng, levels, [1.0 - t for t in thr])
     decisions = tuple(Decision(name=f"halt{i + 1}", score=f"resid_iter{i + 1}", threshold=t, path=f"iter{i + 1}",
                                when="below") for i, t in enumerate(thr))
-    rate, hop = _rates(frame_rate, sample_rate)
-    meta = TraceMeta(frame_rate=float(frame_rate), sample_rate=rate, hop=hop,
-                     paths=paths, stages=stages, dense_path=f"iter{k}", decisions=decisions,
-                     fallback_path=f"iter{k}",
-                     source={"generator": "dslsim trace synth --kind iterated-block", "seed": seed,
-                             "shares_target": list(map(float, shares)), "mean_burst_s": mean_burst,
-                             "model": f"weight-tied conv1d block iterated 1..{k} times (C={width})"})
-    frames = _frames(n, frame_rate)
-    frames["path"] = pd.Categorical.from_codes(levels, categories=list(paths))
-    for i, conf in confidence.items():
-        # 1 - conf in float32 can land on the threshold: place it again so halting frames stay below it.
-        resid = (np.float32(1) - conf).astype(np.float32)
-        frames[f"resid_iter{i + 1}"] = float32_on_side(resid, levels > i, thr[i])
-    for i, err in _errors(rng, levels, k).items():
-        frames[f"err_iter{i + 1}"] = err
-    frames["difficulty"] = levels + 1
-    return Trace(meta, frames).validate()
+    # 1 - conf in float32 can land on the threshold: place it again so halting frames stay below it.
+    scores = {f"resid_iter{i + 1}": float32_on_side((np.float32(1) - conf).astype(np.float32), levels > i, thr[i])
+              for i, conf in confidence.items()}
+    return draw.trace("iterated-block", f"weight-tied conv1d block iterated 1..{k} times (C={width})", paths,
+                      stages, f"iter{k}", scores, rng, decisions)
 
 
 def layer_subset_trace(duration: float, frame_rate: float = 50.0, blocks: int = 4,
@@ -234,7 +237,6 @@ def layer_subset_trace(duration: float, frame_rate: float = 50.0, blocks: int = 
     harder frames taking the later subsets. The choice is not a threshold on a score, so the trace stores no
     decisions: the ``path`` column is the routing (sweeps vary the platform, not the policy). A small policy
     network (``policy``: a linear layer over the pooled stem output) runs on every frame."""
-    n = _count(duration, frame_rate)
     if len(subsets) != len(shares):
         raise DslsimError(f"{len(subsets)} subsets and {len(shares)} shares: expected one share per subset.")
     chosen = []
@@ -246,7 +248,7 @@ def layer_subset_trace(duration: float, frame_rate: float = 50.0, blocks: int = 
         if not members or any(not 1 <= b <= blocks for b in members) or len(set(members)) != len(members):
             raise DslsimError(f"subset {subset!r}: expected distinct block numbers from 1 to {blocks}.")
         chosen.append(sorted(members))
-    levels = difficulty_levels(n, shares, mean_burst * frame_rate, seed)
+    draw = _Draw.of(duration, frame_rate, shares, mean_burst, seed, sample_rate)
     rng = np.random.default_rng([seed, 3])
     chain = chain_graph(blocks, width=width, steps=steps, kernel=kernel, dtype=dtype)
     b = DTYPE_BYTES[dtype]
@@ -262,15 +264,5 @@ def layer_subset_trace(duration: float, frame_rate: float = 50.0, blocks: int = 
              for name, members in zip(names, chosen)}
     if len(paths) != len(names):
         raise DslsimError(f"subsets {list(subsets)}: each must be different.")
-    rate, hop = _rates(frame_rate, sample_rate)
-    meta = TraceMeta(frame_rate=float(frame_rate), sample_rate=rate, hop=hop, paths=paths, stages=stages,
-                     dense_path=max(names, key=lambda p: len(paths[p])),
-                     source={"generator": "dslsim trace synth --kind layer-subset", "seed": seed,
-                             "shares_target": list(map(float, shares)), "mean_burst_s": mean_burst,
-                             "model": f"{blocks}-block conv1d network, a per-frame block-subset policy (C={width})"})
-    frames = _frames(n, frame_rate)
-    frames["path"] = pd.Categorical.from_codes(levels, categories=names)
-    for i, err in _errors(rng, levels, len(names)).items():
-        frames[f"err_{names[i]}"] = err
-    frames["difficulty"] = levels + 1
-    return Trace(meta, frames).validate()
+    return draw.trace("layer-subset", f"{blocks}-block conv1d network, a per-frame block-subset policy (C={width})",
+                      paths, stages, max(names, key=lambda p: len(paths[p])), {}, rng)

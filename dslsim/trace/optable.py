@@ -25,12 +25,11 @@ import numpy as np
 import pandas as pd
 
 from dslsim.errors import DslsimError, InputError, describe, first_line
+from dslsim.trace.frames import frame_count, frame_table
 from dslsim.trace.schema import Op, Stage, Trace, TraceMeta, op_from_dict
 
 #: The one path of a static model's trace.
 PATH = "inference"
-#: Most frames a trace may hold (a day at 1 kHz); more is almost surely a typo in rate or duration.
-MAX_FRAMES = 100_000_000
 
 
 def read_op_table(path: str | Path) -> tuple[Op, ...]:
@@ -67,13 +66,7 @@ def read_op_table(path: str | Path) -> tuple[Op, ...]:
 def model_trace(ops: tuple[Op, ...], rate: float, duration: float, source: dict | None = None) -> Trace:
     """A one-path trace: ``rate`` inferences per second for ``duration`` seconds, each running every op in order,
     one stage per op (named by its position and op name, so each can be placed on a core)."""
-    if not (np.isfinite(rate) and rate > 0 and np.isfinite(duration) and duration > 0):
-        raise DslsimError(f"rate {rate!r} Hz and duration {duration!r} s: both must be positive and finite.")
-    n = int(round(rate * duration))
-    if n < 1:
-        raise DslsimError(f"{duration:g} s at {rate:g} Hz is less than one inference.")
-    if n > MAX_FRAMES:
-        raise DslsimError(f"{duration:g} s at {rate:g} Hz is {n:,} inferences; at most {MAX_FRAMES:,} per trace.")
+    n = frame_count(duration, rate)
     if not ops:
         raise DslsimError("the model has no ops.")
     stages: dict[str, Stage] = {}
@@ -82,7 +75,6 @@ def model_trace(ops: tuple[Op, ...], rate: float, duration: float, source: dict 
         stages[name] = Stage(name, (op,))
     meta = TraceMeta(frame_rate=float(rate), sample_rate=float(rate), hop=1, paths={PATH: list(stages)},
                      stages=stages, dense_path=PATH, source=dict(source or {}))
-    frames = pd.DataFrame({"frame": np.arange(n, dtype=np.int64),
-                           "t_arrival": np.arange(n, dtype=np.float64) / rate,
-                           "path": pd.Categorical.from_codes(np.zeros(n, np.int8), categories=[PATH])})
+    frames = frame_table(n, rate)
+    frames["path"] = pd.Categorical.from_codes(np.zeros(n, np.int8), categories=[PATH])
     return Trace(meta, frames).validate()

@@ -12,13 +12,11 @@ threshold reproduces the path exactly.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 
 from dslsim.errors import DslsimError
-from dslsim.trace.optable import MAX_FRAMES
+from dslsim.trace.frames import frame_count, frame_table
 from dslsim.trace.graph import dsl_soundstream_graph
 from dslsim.trace.schema import Trace, TraceMeta, switch_decision
 
@@ -83,15 +81,7 @@ def synth_trace(duration: float, frame_rate: float = 75.0, light_share: float = 
     ``mean_burst`` is the mean length of a full-path burst in seconds. The op graph is the analytic
     DSL-SoundStream at channel width ``width`` (see :mod:`dslsim.trace.graph`).
     """
-    if not (math.isfinite(duration) and duration > 0 and math.isfinite(frame_rate) and 1e-6 <= frame_rate <= 1e6):
-        raise DslsimError(f"duration {duration!r} s at {frame_rate!r} frames/s: a positive finite duration and a "
-                          f"rate between 1e-6 and 1e6 frames/s.")
-    n = int(round(duration * frame_rate))
-    if n > MAX_FRAMES:
-        raise DslsimError(f"{duration:g} s at {frame_rate:g} frames/s is {n:,} frames; at most {MAX_FRAMES:,} "
-                          f"(about 15 days at 75 Hz) per trace.")
-    if n < 1:
-        raise DslsimError(f"{duration:g} s at {frame_rate:g} frames/s is less than one frame.")
+    n = frame_count(duration, frame_rate)
     hop = 320
     sample_rate = sample_rate or frame_rate * hop
     full = markov_routing(n, light_share, mean_burst * frame_rate, seed)
@@ -104,11 +94,8 @@ def synth_trace(duration: float, frame_rate: float = 75.0, light_share: float = 
         source={"generator": "dslsim trace synth", "model": f"DSL-SoundStream (analytic graph, C={width}, "
                 f"D={embed_dim})", "seed": seed, "light_share_target": light_share, "mean_burst_s": mean_burst},
     )
-    frames = pd.DataFrame({
-        "frame": np.arange(n, dtype=np.int64),
-        "t_arrival": np.arange(n, dtype=np.float64) / frame_rate,
-        "path": pd.Categorical.from_codes(full.astype(np.int8), categories=list(paths)),
-        "score": score,
-        "label": full,
-    })
+    frames = frame_table(n, frame_rate)
+    frames["path"] = pd.Categorical.from_codes(full.astype(np.int8), categories=list(paths))
+    frames["score"] = score
+    frames["label"] = full
     return Trace(meta, frames)
