@@ -1,8 +1,10 @@
-"""Atomic file output: write beside the target, then rename, so nothing is ever half-written."""
+"""File output and identity: atomic writes (beside the target, then a rename, so nothing is ever half-written) and
+a file's sha256, read in blocks."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -61,3 +63,25 @@ def write_atomic(target: str | Path, writer: Callable[[Path], None]) -> Path:
 def write_text_atomic(target: str | Path, text: str) -> Path:
     """Write text to ``target`` atomically."""
     return write_atomic(target, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def hash_file(path: str | Path, digest: "hashlib._Hash | None" = None) -> "hashlib._Hash":
+    """Feed the bytes of ``path`` into ``digest`` (a new sha256 by default) in 1 MiB blocks and return it, so a
+    large trace or checkpoint is never read into memory at once."""
+    digest = digest if digest is not None else hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest
+
+
+def file_sha256(path: str | Path) -> str:
+    """The sha256 of a file, as hex.
+
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "abc.txt"
+    >>> _ = path.write_bytes(b"abc")
+    >>> file_sha256(path)[:16]
+    'ba7816bf8f01cfea'
+    """
+    return hash_file(path).hexdigest()

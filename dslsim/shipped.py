@@ -22,6 +22,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from dslsim.errors import DslsimError
+from dslsim.fileio import file_sha256
 
 DATA = Path(str(files("dslsim") / "data"))
 #: The repository root when dslsim runs from a source checkout (there is a pyproject.toml beside the package).
@@ -48,6 +49,24 @@ MODELS = DATA / "models" / "mlperf-tiny"
 CHECKPOINT = Path(str(files("dslsim") / "model" / "assets" / "dsl-c8-16k.pt"))
 #: The worked early-exit example: a three-exit speech detector (``dslsim model early-exit``).
 EARLY_EXIT_CHECKPOINT = Path(str(files("dslsim") / "model" / "assets" / "early-exit-vad.pt"))
+
+#: Where the shipped checkpoints live inside the package, as provenance names them.
+CHECKPOINT_DIR = "dslsim/model/assets"
+
+
+def checkpoint_source(path: str | Path) -> dict[str, str]:
+    """How an exported trace records the checkpoint it came from: ``checkpoint`` (a shipped one by its place in
+    the package, ``shipped: dslsim/model/assets/<file>``, not this machine's path to it; any other as given) and
+    ``checkpoint_sha256``.
+
+    >>> checkpoint_source(EARLY_EXIT_CHECKPOINT)["checkpoint"]
+    'shipped: dslsim/model/assets/early-exit-vad.pt'
+    """
+    resolved = Path(path).resolve()
+    shipped = any(resolved == c.resolve() for c in (CHECKPOINT, EARLY_EXIT_CHECKPOINT))
+    return {"checkpoint": f"shipped: {CHECKPOINT_DIR}/{resolved.name}" if shipped else str(path),
+            "checkpoint_sha256": file_sha256(path)}
+
 
 #: File suffixes of each kind of shipped file (the first is what shipped files carry).
 SUFFIXES = {"profile": (".yaml", ".yml"), "trace": (".parquet",)}

@@ -117,18 +117,15 @@ def export_cmd(out, checkpoint, thresholds, duration, seed, features):
     """
     need_torch()
     from dslsim.model.early_exit import HOP, N_MELS, SAMPLE_RATE, WINDOW, export, load
+    from dslsim.shipped import checkpoint_source
     from dslsim.trace.frontend import frontend_stage, with_frontend
     from dslsim.trace.io import write_trace
     from dslsim.units import parse_quantity
 
-    from dslsim.model.export import file_digest
-
     path = checkpoint or EARLY_EXIT_CHECKPOINT
     model = load(path)
     seconds = parse_quantity(duration, "s", "--duration", "", strictly_positive=True)
-    t = export(model, _thresholds(thresholds), seconds=seconds, seed=seed,
-               source={"checkpoint": str(checkpoint or EARLY_EXIT_CHECKPOINT.name),
-                       "checkpoint_sha256": file_digest(path)})
+    t = export(model, _thresholds(thresholds), seconds=seconds, seed=seed, source=checkpoint_source(path))
     if features == "logmel":
         t = with_frontend(t, frontend_stage(SAMPLE_RATE, HOP, features="logmel", n_fft=WINDOW, n_mels=N_MELS,
                                             feature_hop=HOP))

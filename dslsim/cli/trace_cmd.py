@@ -316,7 +316,8 @@ def export(out, audio, demo_seconds, checkpoint, threshold, route, seed, speech_
     from tqdm import tqdm
 
     from dslsim.model.data import SpeechCorpus, read_wav, scene
-    from dslsim.model.export import export_trace, file_digest
+    from dslsim.model.export import export_trace
+    from dslsim.shipped import checkpoint_source
     from dslsim.model.train import load_model, set_threads
     from dslsim.trace.io import write_trace
 
@@ -338,12 +339,7 @@ def export(out, audio, demo_seconds, checkpoint, threshold, route, seed, speech_
         source = {"audio": f"generated always-on scene, {demo_seconds:g} s, seed {seed}{speech}"}
     if len(samples) < cfg.hop:
         raise DslsimError(f"the audio is shorter than one frame ({cfg.hop} samples at {cfg.sample_rate} Hz).")
-    from pathlib import Path
-
-    # The shipped checkpoint by its place in the package, not this machine's path to it.
-    shipped = Path(ckpt).resolve() == SHIPPED_CHECKPOINT.resolve()
-    source["checkpoint"] = f"shipped: dslsim/model/assets/{SHIPPED_CHECKPOINT.name}" if shipped else str(ckpt)
-    source["checkpoint_sha256"] = file_digest(ckpt)
+    source.update(checkpoint_source(ckpt))
     with tqdm(total=len(samples) // cfg.hop, desc="export", unit="frame", dynamic_ncols=True, disable=None) as bar:
         t = export_trace(model, np.asarray(samples), threshold=threshold, labels=labels, source=source, route=route,
                          progress=bar.update)

@@ -36,6 +36,7 @@ import numpy as np
 
 from dslsim.yamldoc import Node, load_yaml
 from dslsim.errors import DslsimError, InputError, describe
+from dslsim.fileio import hash_file
 from dslsim.hw.load import parse_profile, profile_path
 from dslsim.shipped import shipped_traces, trace_path
 from dslsim.sim.scenario import parse_scenario
@@ -66,10 +67,7 @@ class SweepSpec:
         h = hashlib.sha256()
         h.update(json.dumps([self.profile_doc, self.scenario_doc, self.baseline, self.axes], sort_keys=True,
                             default=str).encode())
-        with open(self.trace_file, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-        return h.hexdigest()[:16]
+        return hash_file(self.trace_file, h).hexdigest()[:16]
 
     def task(self, point: dict[str, Any]) -> dict[str, Any]:
         """The self-contained description of one point that a worker runs (plain data, picklable)."""
