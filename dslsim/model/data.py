@@ -145,10 +145,17 @@ def speech_track(n: int, sr: int, rng: np.random.Generator, occupancy: float) ->
     return out
 
 
-def background(n: int, sr: int, rng: np.random.Generator, corpus: SpeechCorpus | None = None) -> np.ndarray:
-    """One of: pink, brown, hum, babble (four far-off voices: generated, or prompts from ``corpus``), or a
-    mixture; plus sparse transients. Unit RMS."""
-    kind = rng.integers(0, 5)
+#: Background kinds of :func:`background`, by index.
+BACKGROUNDS = ("pink", "brown", "hum", "babble", "pink+brown")
+
+
+def background(n: int, sr: int, rng: np.random.Generator, corpus: SpeechCorpus | None = None,
+               kind: int | None = None) -> np.ndarray:
+    """One of :data:`BACKGROUNDS`: pink, brown, hum, babble (four far-off voices: generated, or prompts from
+    ``corpus``), or a mixture; plus sparse transients. Unit RMS. ``kind``: that one instead of a random draw
+    (the draw is still made, so the rest of the scene is the same)."""
+    drawn = rng.integers(0, 5)
+    kind = drawn if kind is None else kind
     t = np.arange(n) / sr
     if kind == 0:
         x = _colored_noise(n, rng, 1.0)
@@ -184,11 +191,13 @@ class Scene(NamedTuple):
 
 
 def scene(seconds: float, sr: int, seed: int | tuple, hop: int = 320, occupancy: float | None = None,
-          corpus: SpeechCorpus | None = None) -> Scene:
+          corpus: SpeechCorpus | None = None, clean: bool = False, background_kind: int | None = None) -> Scene:
     """One seeded always-on clip (same seed, same clip) with generated speech, or prompts from ``corpus``.
 
     A frame is labelled speech when the speech stem's energy in it exceeds 1 % of the stem's mean energy over
-    its active frames.
+    its active frames. ``clean``: speech alone, no background (still at a random level), the material a codec
+    is judged on; the speech track is the one the same seed would mix into a noisy scene. ``background_kind``:
+    an index into :data:`BACKGROUNDS` instead of a random one.
     """
     rng = np.random.default_rng(seed)
     n = int(round(seconds * sr / hop)) * hop
@@ -197,7 +206,7 @@ def scene(seconds: float, sr: int, seed: int | tuple, hop: int = 320, occupancy:
         speech = corpus_track(n, rng, corpus, occupancy)
     else:
         speech = speech_track(n, sr, rng, occupancy)
-    noise = background(n, sr, rng, corpus)
+    noise = np.zeros(n) if clean else background(n, sr, rng, corpus, background_kind)
     active = np.abs(speech) > 1e-6
     if active.any():
         p_speech = np.mean(speech[active] ** 2)

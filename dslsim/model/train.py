@@ -38,7 +38,7 @@ from dslsim.fileio import write_atomic
 from dslsim.model.codec import CodecConfig
 from dslsim.model.data import SpeechCorpus, load_wav_dir, scene
 from dslsim.model.dsl import DSLCodec
-from dslsim.model.losses import full_path_advantage, level_invariant_loss
+from dslsim.model.losses import full_path_advantage, level_invariant_loss, multiresolution_stft_loss
 
 
 @dataclass
@@ -52,6 +52,9 @@ class TrainConfig:
     ``init_from``: a checkpoint whose weights start a new run wherever their names and shapes match (a
     fine-tune; the optimizer starts afresh). ``switch_target``: 'top' (frames in the batch's top
     ``target_full_share`` of full-path advantage are 1, the rest 0) or 'rank' (each frame's advantage rank, 0..1).
+    ``clean_share``: that fraction of each batch is clean speech (no background; the codec is judged on clean
+    speech, and noisy scenes alone spend its capacity on noise). ``stft_weight``: weight of the multi-resolution
+    STFT loss (:func:`~dslsim.model.losses.multiresolution_stft_loss`) added to the reconstruction loss.
     """
 
     steps: int | None = None
@@ -75,6 +78,8 @@ class TrainConfig:
     speech_dirs: tuple = ()
     init_from: str | None = None
     switch_target: str = "top"
+    clean_share: float = 0.0
+    stft_weight: float = 0.0
 
 
 @dataclass
@@ -91,7 +96,9 @@ def _batch(cfg: TrainConfig, codec: CodecConfig, step: int, wavs: list[np.ndarra
     """A deterministic batch for ``step``: audio (B, 1, N) and frame labels (B, T) (None for WAV data)."""
     n = int(round(cfg.seconds * codec.sample_rate / codec.hop)) * codec.hop
     if wavs is None:
+        n_clean = int(round(cfg.clean_share * cfg.batch))  # the first items of every batch are clean speech
         clips = [scene(cfg.seconds, codec.sample_rate, (cfg.seed, step, i), codec.hop, corpus=corpus)
+                 if i >= n_clean else _clean_scene(cfg, codec, corpus, (cfg.seed, step, i))
                  for i in range(cfg.batch)]
         audio = torch.from_numpy(np.stack([c.audio[:n] for c in clips]))[:, None]
         labels = torch.from_numpy(np.stack([c.labels[: n // codec.hop] for c in clips]).astype(np.float32))
@@ -106,6 +113,18 @@ def _batch(cfg: TrainConfig, codec: CodecConfig, step: int, wavs: list[np.ndarra
         seg[: len(piece)] = piece
         out.append(seg)
     return torch.from_numpy(np.stack(out))[:, None], None
+
+
+def _clean_scene(cfg: TrainConfig, codec: CodecConfig, corpus: SpeechCorpus | None, seed: tuple):
+    """A clean-speech training clip, mostly speech (occupancy 0.9): the first of up to ten seeded draws in which
+    at least a quarter of the frames carry speech (a clip of pure digital silence would make every relative
+    error infinite)."""
+    for attempt in range(10):
+        clip = scene(cfg.seconds, codec.sample_rate, (*seed, attempt), codec.hop, occupancy=0.9, corpus=corpus,
+                     clean=True)
+        if clip.labels.mean() >= 0.25:
+            break
+    return clip
 
 
 def self_labels(advantage: torch.Tensor, share: float) -> torch.Tensor:
@@ -171,12 +190,45 @@ def _float_weights(payload: dict) -> dict:
     return {k: v.float() if v.is_floating_point() else v for k, v in payload["model"].items()}
 
 
+def _widen(module: torch.nn.Module, name: str, old: torch.Tensor, new: torch.Tensor) -> torch.Tensor | None:
+    """``old`` embedded in ``new`` (a wider layer's initial weights) so that the wider network computes exactly
+    what the narrower one did (Net2Net-style, Chen et al., arXiv:1511.05641): the old block is copied, the
+    weights from new input channels into old output channels are zeroed, and the new output channels keep their
+    random initial weights (so they learn; their outgoing weights start at zero). None when ``old`` does not fit.
+    """
+    if old.dim() != new.dim() or any(o > n for o, n in zip(old.shape, new.shape)):
+        return None
+    if old.dim() == 3 and old.shape[2] != new.shape[2]:
+        return None  # another kernel: not the same layer
+    out = new.clone()
+    if old.dim() == 3:
+        # Conv1d weights are (out, in, k); ConvTranspose1d weights are (in, out, k).
+        o_ax, i_ax = (1, 0) if isinstance(module, torch.nn.ConvTranspose1d) else (0, 1)
+        index = [slice(None)] * 3
+        index[o_ax], index[i_ax] = slice(0, old.shape[o_ax]), slice(old.shape[i_ax], None)
+        out[tuple(index)] = 0.0
+    out[tuple(slice(0, s) for s in old.shape)] = old
+    return out
+
+
 def warm_start(model: DSLCodec, path: str | Path) -> list[str]:
-    """Copy into ``model`` the weights of checkpoint ``path`` whose names and shapes match; returns the names of
-    the model's tensors that kept their initial values."""
+    """Copy into ``model`` the weights of checkpoint ``path`` whose names match: same shapes as they are, a
+    narrower layer embedded so that the wider model starts computing exactly what the narrower one did (a wider
+    codec grown from a trained narrow one, :func:`_widen`). Returns the names of the model's tensors that kept
+    their initial values."""
     source = _float_weights(load_checkpoint(path))
     own = model.state_dict()
-    taken = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape}
+    modules = dict(model.named_modules())
+    taken = {}
+    for k, v in source.items():
+        if k not in own:
+            continue
+        if own[k].shape == v.shape:
+            taken[k] = v
+        elif v.is_floating_point():
+            grown = _widen(modules.get(k.rpartition(".")[0]), k, v, own[k])
+            if grown is not None:
+                taken[k] = grown
     if not taken:
         raise DslsimError(f"{path}: no weight in it fits this model; nothing to start from.")
     model.load_state_dict(taken, strict=False)
@@ -232,7 +284,8 @@ def train(codec: CodecConfig, cfg: TrainConfig, out: str | Path, resume: bool = 
     sr, hop = codec.sample_rate, codec.hop
 
     def rec(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        return level_invariant_loss(y, x, sr, hop, cfg.waveform_weight, cfg.frame_floor)
+        loss = level_invariant_loss(y, x, sr, hop, cfg.waveform_weight, cfg.frame_floor)
+        return loss + cfg.stft_weight * multiresolution_stft_loss(y, x) if cfg.stft_weight else loss
 
     started = time.perf_counter() - state.elapsed_s
 
