@@ -47,6 +47,52 @@ _run_options = _options(
                  help="Also write the table as CSV."))
 
 
+_seeds_option = click.option("--seeds", "n_seeds", type=click.IntRange(min=1), default=1, show_default=True,
+                             help="Repeat on this many scene seeds (--seed, --seed+1, ...): mean and 95 %% "
+                                  "interval over seeds.")
+_budget_options = _options(
+    click.option("--light-budget", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
+                 help="Add a row routed by the online budget controller holding this light share."),
+    click.option("--budget-time-constant", type=click.FloatRange(0, min_open=True), default=10.0,
+                 show_default=True, help="The controller's memory (seconds)."))
+
+
+def over_seeds(tables: list, keys: list[str]):
+    """Per-seed tables (same rows, same order) as one: every numeric column's mean over seeds and the half-width
+    of its 95 % Student-t interval (``<column>_ci95``; 0 with one seed). ``keys``: the columns naming a row."""
+    import pandas as pd
+
+    from dslsim.model.codec_compare import interval95
+
+    first = tables[0]
+    out = first[keys].copy()
+    for col in first.columns:
+        if col in keys or not pd.api.types.is_numeric_dtype(first[col]):
+            continue
+        stats = [interval95([t[col].iloc[i] for t in tables]) for i in range(len(first))]
+        out[col] = [m for m, _ in stats]
+        out[f"{col}_ci95"] = [h for _, h in stats]
+    return out
+
+
+def _echo_seeds_table(df, keys: list[str], n_seeds: int, csv_out: str | None) -> None:
+    """Print a table over seeds as 'mean ± half-width' (numbers only when there is one seed); the CSV keeps the
+    numbers in separate columns."""
+    if n_seeds == 1:
+        _echo_table(df[[c for c in df.columns if not c.endswith("_ci95")]], csv_out)
+        return
+    shown = df[keys].copy()
+    for col in df.columns:
+        if col in keys or col.endswith("_ci95"):
+            continue
+        shown[col] = [f"{m:.3f} ± {h:.3f}" if m == m else "nan" for m, h in zip(df[col], df[f"{col}_ci95"])]
+    click.echo(shown.to_string(index=False))
+    if csv_out:
+        from dslsim.fileio import write_atomic
+
+        write_atomic(csv_out, lambda p: df.to_csv(p, index=False))
+
+
 def _echo_table(df, csv_out: str | None) -> None:
     """Print a result table and, when asked, write it as CSV (atomically)."""
     click.echo(df.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
@@ -99,14 +145,18 @@ def _echo_table(df, csv_out: str | None) -> None:
               help="Loss: a frame's waveform error is relative to its energy plus this x the clip's mean.")
 @click.option("--waveform-weight", type=click.FloatRange(0), default=20.0, show_default=True,
               help="Loss: weight of the relative waveform error beside the log-mel term.")
+@click.option("--stft-weight", type=click.FloatRange(0), default=0.0, show_default=True,
+              help="Loss: weight of a multi-resolution STFT term (spectral convergence + log magnitude).")
+@click.option("--clean-share", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Share of each batch that is clean speech (no background), with --speech-dir or generated.")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="Torch threads (default: $DSLSIM_THREADS, else the cores up to 4).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--fresh", is_flag=True, help="Start over even if --out exists.")
 def train(out, time_budget, steps, width, embed_dim, n_q, codebook_size, switch_context, residual_full,
           light_codebooks, switch_detail, switch_target, init_from, agc_seconds, sample_rate,
-          target_full_share, batch, clip_seconds, lr, speech_dirs, wav_dir, frame_floor, waveform_weight, threads,
-          seed, fresh):
+          target_full_share, batch, clip_seconds, lr, speech_dirs, wav_dir, frame_floor, waveform_weight,
+          stft_weight, clean_share, threads, seed, fresh):
     """Train DSL-SoundStream without labels (and the supervised GC switch), with checkpoints and resume.
 
     \b
@@ -134,7 +184,8 @@ def train(out, time_budget, steps, width, embed_dim, n_q, codebook_size, switch_
     cfg = TrainConfig(steps=steps, time_budget_s=budget, batch=batch, seconds=clip_seconds, seed=seed, lr=lr,
                       target_full_share=target_full_share, wav_dir=wav_dir, speech_dirs=tuple(speech_dirs),
                       frame_floor=frame_floor, waveform_weight=waveform_weight, threads=threads,
-                      init_from=init_from, switch_target=switch_target)
+                      init_from=init_from, switch_target=switch_target, stft_weight=stft_weight,
+                      clean_share=clean_share)
     total = steps or int(budget)
     bars = []
 
@@ -175,8 +226,11 @@ def model():
 @click.option("--threshold", "thresholds", type=click.FloatRange(0, 1), multiple=True,
               help="Switch threshold(s); repeat for a trade-off curve (default: the model's calibrated one).")
 @click.option("--seed", type=int, default=10_000, show_default=True, help="Seed of the held-out scenes.")
+@_seeds_option
+@_budget_options
 @_run_options
-def table(checkpoint, clips, seconds, speech_dirs, wav_dir, thresholds, seed, threads, csv_out):
+def table(checkpoint, clips, seconds, speech_dirs, wav_dir, thresholds, seed, n_seeds, light_budget,
+          budget_time_constant, threads, csv_out):
     """Always-full vs always-light vs DSL vs GC: light share, MACs, mel distance and SI-SDR (against the input
     and the clean speech), STOI, and how well each switch's score follows content.
 
@@ -185,9 +239,11 @@ def table(checkpoint, clips, seconds, speech_dirs, wav_dir, thresholds, seed, th
       dslsim model table --clips 8 --seconds 10
       dslsim model table --speech-dir /usr/share/asterisk/sounds/fr_CA_f_June   # real held-out speech
       dslsim model table --threshold 0.2 --threshold 0.5 --threshold 0.8 --csv curve.csv
+      dslsim model table --seeds 3 --light-budget 0.8    # 3 scene seeds, 95 % intervals; an online budget row
       dslsim model table --wav-dir my-recordings/
     """
     need_torch()
+    import numpy as np
     from tqdm import tqdm
 
     from dslsim.model.data import SpeechCorpus
@@ -198,17 +254,29 @@ def table(checkpoint, clips, seconds, speech_dirs, wav_dir, thresholds, seed, th
     m, payload = load_model(checkpoint or SHIPPED_CHECKPOINT)
     cfg = m.config
     if wav_dir:
-        data = wav_clips(wav_dir, cfg.sample_rate, cfg.hop)
-        what = f"{len(data)} recordings from {wav_dir}"
+        if n_seeds > 1:
+            raise DslsimError("--seeds repeats generated scenes; with --wav-dir the recordings are the data set.")
+        sets = [wav_clips(wav_dir, cfg.sample_rate, cfg.hop)]
+        what = f"{len(sets[0])} recordings from {wav_dir}"
     else:
         corpus = SpeechCorpus.from_dirs(list(speech_dirs), cfg.sample_rate) if speech_dirs else None
-        data = evaluation_set(clips, seconds, cfg.sample_rate, cfg.hop, seed=seed, corpus=corpus)
+        sets = [evaluation_set(clips, seconds, cfg.sample_rate, cfg.hop, seed=seed + k, corpus=corpus)
+                for k in range(n_seeds)]
         what = f"{clips} held-out scenes of {seconds:g} s" + (f" with speech from {', '.join(speech_dirs)}"
                                                               if speech_dirs else " (generated speech)")
+        what += f", scene seed {seed}" + (f" to {seed + n_seeds - 1} (± : 95 % interval over seeds)"
+                                          if n_seeds > 1 else "")
     thr = list(thresholds) or None
-    runs = (2 + 2 * len(thr or [None])) * len(data)
+    budget = m.budget_controller(light_budget, budget_time_constant) if light_budget else None
+    runs = (2 + 2 * len(thr or [None]) + (budget is not None)) * sum(len(d) for d in sets)
+    tables, infos = [], []
     with tqdm(total=runs, desc="model table", unit="clip", dynamic_ncols=True, disable=None) as bar:
-        df, info = paper_table(m, data, thr, progress=bar.update)
+        for data in sets:
+            df, info = paper_table(m, data, thr, progress=bar.update, budget=budget)
+            tables.append(df)
+            infos.append(info)
+    df = over_seeds(tables, ["routing"])
+    info = {k: float(np.mean([i[k] for i in infos])) for k in infos[0]}
     click.echo(f"model C={cfg.width} D={cfg.embed_dim} light C={cfg.light}, {cfg.n_q} x {cfg.codebook_size} codes "
                f"({cfg.n_q * math.log2(cfg.codebook_size) * cfg.frame_rate / 1e3:g} kbit/s), "
                f"{payload['state']['step']} training steps; {what}")
@@ -219,8 +287,12 @@ def table(checkpoint, clips, seconds, speech_dirs, wav_dir, thresholds, seed, th
     click.echo(f"switch follows content: DSL rank corr. with full-path advantage {info['dsl_rank_corr_advantage']:.3f}, "
                f"speech AUC {info['dsl_speech_auc']:.3f}; GC {info['gc_rank_corr_advantage']:.3f}, "
                f"{info['gc_speech_auc']:.3f}; advantage on speech {info['advantage_speech_dB']:.2f} dB, "
-               f"elsewhere {info['advantage_rest_dB']:.2f} dB")
-    _echo_table(df, csv_out)
+               f"elsewhere {info['advantage_rest_dB']:.2f} dB" + (" (means over seeds)" if n_seeds > 1 else ""))
+    if budget is not None:
+        click.echo(f"DSL-budget: an online controller holding {light_budget:g} light (time constant "
+                   f"{budget_time_constant:g} s, from the calibrated threshold {float(m.threshold):.3f}); "
+                   f"light_share_min/max: the per-clip extremes")
+    _echo_seeds_table(df, ["routing"], n_seeds, csv_out)
 
 
 @model.command()
@@ -230,8 +302,9 @@ def table(checkpoint, clips, seconds, speech_dirs, wav_dir, thresholds, seed, th
               help="Light share(s) to compare at (default 0.6, 0.7, 0.8, 0.9).")
 @click.option("--seed", type=click.IntRange(min=0), default=10_000, show_default=True,
               help="Seed of the held-out scenes (and of the random router).")
+@_seeds_option
 @_run_options
-def routers(checkpoint, clips, seconds, speech_dirs, light_shares, seed, threads, csv_out):
+def routers(checkpoint, clips, seconds, speech_dirs, light_shares, seed, n_seeds, threads, csv_out):
     """The DSL switch against an oracle router (the frames the full path helps most) and a random one, at the
     same light share: speech SI-SDR of each, and the fraction of the oracle's gain over random the switch
     recovers.
@@ -239,6 +312,7 @@ def routers(checkpoint, clips, seconds, speech_dirs, light_shares, seed, threads
     \b
     Example:
       dslsim model routers --speech-dir wb/fr_CA_f_June --light-share 0.8 --csv routers.csv
+      dslsim model routers --seeds 3        # mean and 95 % interval over three scene seeds
     """
     need_torch()
     from tqdm import tqdm
@@ -252,13 +326,18 @@ def routers(checkpoint, clips, seconds, speech_dirs, light_shares, seed, threads
     m, payload = load_model(checkpoint or SHIPPED_CHECKPOINT)
     cfg = m.config
     corpus = SpeechCorpus.from_dirs(list(speech_dirs), cfg.sample_rate) if speech_dirs else None
-    data = evaluation_set(clips, seconds, cfg.sample_rate, cfg.hop, seed=seed, corpus=corpus)
     shares = list(light_shares) or [0.6, 0.7, 0.8, 0.9]
-    with tqdm(total=len(shares) * len(ROUTERS), desc="routers", unit="run", dynamic_ncols=True, disable=None) as bar:
-        df = router_curve(m, data, shares, seed=seed, progress=bar.update)
+    tables = []
+    with tqdm(total=n_seeds * len(shares) * len(ROUTERS), desc="routers", unit="run", dynamic_ncols=True,
+              disable=None) as bar:
+        for k in range(n_seeds):
+            data = evaluation_set(clips, seconds, cfg.sample_rate, cfg.hop, seed=seed + k, corpus=corpus)
+            tables.append(router_curve(m, data, shares, seed=seed + k, progress=bar.update))
     click.echo(f"{clips} held-out scenes of {seconds:g} s" + (f" with speech from {', '.join(speech_dirs)}"
-               if speech_dirs else " (generated speech)") + f"; model at {payload['state']['step']} training steps")
-    _echo_table(df, csv_out)
+               if speech_dirs else " (generated speech)") + f", scene seed {seed}"
+               + (f" to {seed + n_seeds - 1} (± : 95 % interval over seeds)" if n_seeds > 1 else "")
+               + f"; model at {payload['state']['step']} training steps")
+    _echo_seeds_table(over_seeds(tables, ["light_share"]), ["light_share"], n_seeds, csv_out)
 
 
 @model.command()

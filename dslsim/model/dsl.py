@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 from typing import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -37,6 +38,7 @@ from torch import nn
 from dslsim.model.codec import CodecConfig, decoder, encoder
 from dslsim.model.layers import CausalConv1d, StreamState
 from dslsim.trace.architecture import dsl_paths
+from dslsim.trace.budget import BudgetController
 from dslsim.model.rvq import ResidualVQ
 
 
@@ -141,15 +143,19 @@ class DSLCodec(nn.Module):
 
     @torch.no_grad()
     def infer(self, audio: torch.Tensor, threshold: float | None = None, route: str = "dsl",
-              progress: Callable[[int], None] | None = None, mask: torch.Tensor | None = None) -> dict:
+              progress: Callable[[int], None] | None = None, mask: torch.Tensor | None = None,
+              budget: BudgetController | None = None) -> dict:
         """Streaming inference with hard routing and frozen decoder states (one clip, batch of 1).
 
         ``route``: 'dsl' or 'gc' (threshold the switch), 'light' or 'full' (always one path). ``threshold``
         defaults to the calibrated one (:attr:`threshold`) for 'dsl' and 0.5 for 'gc'. ``progress(n)`` is called
         with the number of frames streamed since its last call. ``mask`` (T,) bool: route by it instead (True =
-        full), for routers that are not the model's own (an oracle, a random one).
-        Returns 'audio' (1, 1, N), 'full_mask' (T,) bool, 'score' (T,), and each path's own output for every
-        frame ('light', 'full'; computed with whole-sequence history, for per-path error columns).
+        full), for routers that are not the model's own (an oracle, a random one). ``budget``: route 'dsl' or
+        'gc' by an online budget controller's per-frame threshold instead of a fixed one (its initial threshold
+        is its own; ``threshold`` is then unused).
+        Returns 'audio' (1, 1, N), 'full_mask' (T,) bool, 'score' (T,), 'threshold' (T,) float32 (the threshold
+        each frame was routed by; NaN for forced or mask routes), and each path's own output for every frame
+        ('light', 'full'; computed with whole-sequence history, for per-path error columns).
         """
         q, coarse, _ = self.encode(audio)
         score = (self.gc_switch if route == "gc" else self.switch)(self.switch_input(q, coarse))[0]
@@ -157,11 +163,24 @@ class DSLCodec(nn.Module):
             mask = mask.to(torch.bool)
             if mask.shape != score.shape:
                 raise ValueError(f"mask has shape {tuple(mask.shape)}; expected one flag per frame {tuple(score.shape)}")
+        cut = torch.full_like(score, float("nan"))
+        if mask is not None:
+            pass
         elif route in ("light", "full"):
             mask = torch.full_like(score, route == "full", dtype=torch.bool)
+        elif budget is not None:
+            if not math.isclose(budget.frame_rate, self.config.frame_rate):
+                raise ValueError(f"budget controller at {budget.frame_rate} frames/s; this model streams "
+                                 f"{self.config.frame_rate} frames/s")
+            # The switch reads latents that do not depend on the routing, so the causal controller run over the
+            # whole score sequence gives exactly what it would frame by frame. Float32 thresholds: what a trace
+            # stores and a device compares with.
+            cut = torch.from_numpy(budget.thresholds(score.numpy()).astype(np.float32))
+            mask = score >= cut
         else:
             if threshold is None:
                 threshold = float(self.threshold) if route == "dsl" else 0.5
+            cut = torch.full_like(score, threshold)
             mask = score >= threshold
         residual = self.config.residual_full
         states: dict[str, StreamState] = {"light": {}, "full": {}}
@@ -182,7 +201,14 @@ class DSLCodec(nn.Module):
         out = torch.cat(blocks, dim=-1) if blocks else audio[..., :0]
         g = self.gain(audio)
         light, full = self.decode_paths(q, g, coarse)
-        return {"audio": self._scale(out, g, True), "full_mask": mask, "score": score, "light": light, "full": full}
+        return {"audio": self._scale(out, g, True), "full_mask": mask, "score": score, "threshold": cut,
+                "light": light, "full": full}
+
+    def budget_controller(self, light_share: float, time_constant_s: float = 10.0) -> BudgetController:
+        """An online light-budget controller for this model's frame rate, starting from its calibrated threshold
+        (:attr:`threshold`) until it has seen enough frames of the audio it runs on."""
+        return BudgetController(light_share=light_share, time_constant_s=time_constant_s,
+                                frame_rate=self.config.frame_rate, initial_threshold=float(self.threshold))
 
     @property
     def paths(self) -> dict[str, list[str]]:

@@ -4,7 +4,9 @@ Per routing: light share (overall and of speech frames), MACs per frame against 
 SI-SDR against the input (overall and on speech frames), SI-SDR against the clean speech stem when the clip has
 one, and STOI on speech frames. Per switch: how well its score follows content without having seen a label:
 Spearman rank correlation with the per-frame full-path advantage (:func:`~dslsim.model.losses.full_path_advantage`)
-and the area under the ROC curve of score for speech vs the rest.
+and the area under the ROC curve of score for speech vs the rest. With a light budget, a "DSL-budget" row routes
+by the online controller (:class:`~dslsim.trace.budget.BudgetController`) instead of a fixed threshold, and
+``light_share_min`` / ``light_share_max`` say how far single clips stray from the overall share.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dslsim.model.dsl import DSLCodec
 from dslsim.model.graph import measure_stages
 from dslsim.model.losses import full_path_advantage, multiscale_mel_distance, si_sdr
 from dslsim.trace.architecture import SHARED_STAGES
+from dslsim.trace.budget import BudgetController
 
 ROUTES = (("always-full", "full"), ("always-light", "light"), ("DSL-switched", "dsl"), ("GC-switched", "gc"))
 
@@ -116,6 +119,31 @@ def per_frame_scores(model: DSLCodec, clip: Clip) -> tuple[np.ndarray, np.ndarra
         return model.switch(switch_in)[0].numpy(), model.gc_switch(switch_in)[0].numpy(), adv
 
 
+def switch_scores(model: DSLCodec, audio: np.ndarray) -> np.ndarray:
+    """The DSL switch's score per frame of ``audio`` (encoder, RVQ and switch only: no decoding)."""
+    x = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))[None, None]
+    with torch.no_grad():
+        q, coarse, _ = model.encode(x)
+        return model.switch(model.switch_input(q, coarse))[0].numpy()
+
+
+def budget_shares(model: DSLCodec, clips: list[Clip], budget: BudgetController,
+                  threshold: float | None = None) -> pd.DataFrame:
+    """Per clip: the light share under the online ``budget`` controller and under a fixed threshold (default the
+    model's calibrated one), and each one's distance from the budget in points (100 x share)."""
+    fixed = float(np.float32(model.threshold if threshold is None else threshold))
+    rows = []
+    for clip in clips:
+        scores = switch_scores(model, clip.audio)
+        controlled = scores >= budget.thresholds(scores).astype(np.float32)
+        rows.append({"clip": clip.name, "light_share_budget": 1 - controlled.mean(),
+                     "light_share_fixed": 1 - (scores >= fixed).mean()})
+    df = pd.DataFrame(rows)
+    df["off_budget_points"] = 100 * (df["light_share_budget"] - budget.light_share)
+    df["off_fixed_points"] = 100 * (df["light_share_fixed"] - budget.light_share)
+    return df
+
+
 def switch_quality(model: DSLCodec, clips: list[Clip], progress: Callable[[], None] | None = None) -> dict:
     """How the DSL and GC scores follow content: rank correlation with the full-path advantage, speech AUC."""
     scores = {"dsl": [], "gc": []}
@@ -164,9 +192,11 @@ def compute_ratios(model: DSLCodec) -> dict:
 
 
 def paper_table(model: DSLCodec, clips, threshold: float | list[float] | None = None,
-                progress: Callable[[], None] | None = None) -> tuple[pd.DataFrame, dict]:
+                progress: Callable[[], None] | None = None, budget: BudgetController | None = None
+                ) -> tuple[pd.DataFrame, dict]:
     """Rows per routing (see the module doc). ``threshold``: one or several (the trade-off curve); default the
-    model's calibrated DSL threshold and 0.5 for GC. Returns the table and the compute ratios and switch quality.
+    model's calibrated DSL threshold and 0.5 for GC. ``budget``: one more row, the DSL routed by this online
+    controller. Returns the table and the compute ratios and switch quality.
     ``clips`` are :class:`Clip` or (audio, labels[, speech]) tuples.
     """
     clips = [c if isinstance(c, Clip) else Clip(*c) for c in clips]
@@ -179,20 +209,27 @@ def paper_table(model: DSLCodec, clips, threshold: float | list[float] | None = 
     rows = []
     runs = [(label, route, None) for label, route in ROUTES[:2]]
     runs += [(label, route, thr) for thr in thresholds for label, route in ROUTES[2:]]
+    if budget is not None:
+        runs.append(("DSL-budget", "dsl", budget))
     for label, route, thr in runs:
-        mel_all, sdr_all, mel_sp, sdr_sp, sdr_clean, stoi_sp = [], [], [], [], [], []
+        controller = thr if isinstance(thr, BudgetController) else None
+        thr = None if controller is not None else thr
+        mel_all, sdr_all, mel_sp, sdr_sp, sdr_clean, stoi_sp, shares = [], [], [], [], [], [], []
         full_frames, frames, full_speech, speech = 0, 0, 0, 0
         used = None
         for clip in clips:
             x = torch.from_numpy(np.ascontiguousarray(clip.audio))[None, None]
-            out = model.infer(x, threshold=thr, route=route)
+            out = model.infer(x, threshold=thr, route=route, budget=controller)
             used = float(model.threshold) if (route == "dsl" and thr is None) else (0.5 if thr is None else thr)
+            if controller is not None:
+                used = float("nan")  # a threshold per frame
             y = out["audio"]
             mel_all.append(float(multiscale_mel_distance(y, x, cfg.sample_rate)))
             sdr_all.append(float(si_sdr(y, x)))
             mask = out["full_mask"].numpy()
             full_frames += int(mask.sum())
             frames += len(mask)
+            shares.append(1 - mask.mean())
             if clip.labels is not None and clip.labels.any():
                 lab = clip.labels[: len(mask)]
                 ys, xs = speech_frames(y, lab, cfg.hop), speech_frames(x, lab, cfg.hop)
@@ -215,6 +252,7 @@ def paper_table(model: DSLCodec, clips, threshold: float | list[float] | None = 
         rows.append({"routing": label, "threshold": used if route in ("dsl", "gc") else nan,
                      "light_share": 1 - share_full,
                      "light_share_speech": 1 - full_speech / speech if speech else nan,
+                     "light_share_min": min(shares), "light_share_max": max(shares),
                      "MMAC_per_frame": avg / 1e6, "vs_dense_pct": 100 * avg / dense,
                      "mel_distance": np.mean(mel_all), "si_sdr_dB": np.mean(sdr_all),
                      "mel_distance_speech": np.mean(mel_sp) if mel_sp else nan,

@@ -9,6 +9,10 @@ decision; an early-exit network with K exits is K - 1 ("leave at exit i when its
 iterated block halts after iteration i the same way. Version 1 files (one ``threshold``, one ``score``) are read
 as a single decision.
 
+A decision's threshold is one number, or per frame: ``threshold_column`` names a column holding the threshold
+each frame was routed by (an online budget controller's, :mod:`dslsim.trace.budget`, which moves the threshold
+to hold a light share on the audio it runs on); ``threshold`` is then the controller's initial one.
+
 >>> d = Decision(name="exit1", score="conf_exit1", threshold=0.8, path="exit1")
 >>> d.fires(np.array([0.5, 0.8, 0.95])).tolist()
 [False, True, True]
@@ -99,19 +103,30 @@ class Stage:
 class Decision:
     """One decision point of a dynamic network: it sends a frame down ``path`` when the frame's ``score`` column
     passes ``threshold`` — at or above it (``when="above"``: a confidence, a switch score) or below it
-    (``when="below"``: a residual, an uncertainty)."""
+    (``when="below"``: a residual, an uncertainty). With ``threshold_column`` each frame is compared with its own
+    threshold, read from that column (an online budget controller's); ``threshold`` is then its initial one."""
 
     name: str
     score: str
     threshold: float
     path: str
     when: str = "above"
+    threshold_column: str | None = None
 
-    def fires(self, scores: np.ndarray) -> np.ndarray:
-        """Per frame, whether this decision takes it (a missing score, NaN, never fires)."""
+    def fires(self, scores: np.ndarray, thresholds: np.ndarray | None = None) -> np.ndarray:
+        """Per frame, whether this decision takes it (a missing score, NaN, never fires). ``thresholds``: the
+        per-frame thresholds of a decision with a ``threshold_column`` (default: the fixed ``threshold``)."""
         scores = np.asarray(scores, dtype=np.float64)
+        cut = self.threshold if thresholds is None else np.asarray(thresholds, dtype=np.float64)
         with np.errstate(invalid="ignore"):
-            return scores >= self.threshold if self.when == "above" else scores < self.threshold
+            return scores >= cut if self.when == "above" else scores < cut
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON-ready dict (``threshold_column`` only when set, so fixed-threshold traces read as before)."""
+        out = asdict(self)
+        if out["threshold_column"] is None:
+            del out["threshold_column"]
+        return out
 
 
 def switch_decision(threshold: float, dense_path: str, score: str = "score") -> tuple[Decision, ...]:
@@ -154,12 +169,15 @@ class TraceMeta:
         names = list(self.paths)
         codes = np.full(len(frames), names.index(self.fallback_path), dtype=np.int8)
         for decision in reversed(self.decisions):          # earlier decisions win: apply them last
-            codes = np.where(decision.fires(frames[decision.score].to_numpy(dtype=np.float64, na_value=np.nan)),
+            column = decision.threshold_column
+            cut = None if column is None else frames[column].to_numpy(dtype=np.float64, na_value=np.nan)
+            codes = np.where(decision.fires(frames[decision.score].to_numpy(dtype=np.float64, na_value=np.nan), cut),
                              np.int8(names.index(decision.path)), codes)
         return codes.astype(np.int8)
 
     def with_thresholds(self, thresholds: dict[str, float]) -> "TraceMeta":
-        """A copy with some decisions' thresholds replaced (by decision name)."""
+        """A copy with some decisions' thresholds replaced (by decision name); a replaced decision that followed a
+        per-frame threshold column (a budget controller) now uses the fixed threshold given."""
         unknown = sorted(set(thresholds) - {d.name for d in self.decisions})
         if unknown:
             raise DslsimError(f"no decision named {unknown[0]!r}; this trace's decisions are "
@@ -167,8 +185,8 @@ class TraceMeta:
         for name, value in thresholds.items():
             if not _is_number(value) or not 0 <= value <= 1:
                 raise DslsimError(f"threshold of decision {name!r}: {value!r}; expected a number in [0, 1].")
-        decisions = tuple(Decision(**{**d.__dict__, "threshold": float(thresholds.get(d.name, d.threshold))})
-                          for d in self.decisions)
+        decisions = tuple(Decision(**{**d.__dict__, "threshold": float(thresholds[d.name]), "threshold_column": None})
+                          if d.name in thresholds else d for d in self.decisions)
         return TraceMeta(**{**self.__dict__, "decisions": decisions})
 
     @property
@@ -189,7 +207,7 @@ class TraceMeta:
             "sample_rate": self.sample_rate,
             "hop": self.hop,
             "dense_path": self.dense_path,
-            "decisions": [asdict(d) for d in self.decisions],
+            "decisions": [d.to_json() for d in self.decisions],
             "fallback_path": self.fallback_path,
             "source": self.source,
             "paths": {name: list(stages) for name, stages in self.paths.items()},
@@ -357,11 +375,13 @@ class Trace:
             # A v1 file could name a threshold without storing scores: nothing to route from.
             self.meta = TraceMeta(**{**self.meta.__dict__, "decisions": (), "fallback_path": None})
         scored = {d.score for d in self.meta.decisions} | ({"score"} if "score" in frames.columns else set())
+        scored |= {d.threshold_column for d in self.meta.decisions if d.threshold_column is not None}
         for column in sorted(scored):
             if column not in frames.columns:
-                user = next(d.name for d in self.meta.decisions if d.score == column)
+                user = next(d for d in self.meta.decisions if column in (d.score, d.threshold_column))
+                what = "scores" if user.score == column else "thresholds"
                 raise InputError(source, f"column '{column}'", "no such column",
-                                 f"the per-frame scores decision '{user}' reads")
+                                 f"the per-frame {what} decision '{user.name}' reads")
             try:
                 s = frames[column].to_numpy(dtype=np.float64, na_value=np.nan)
             except (TypeError, ValueError):
@@ -379,8 +399,16 @@ class Trace:
                 bad = int(np.argmax(wrong))
                 raise InputError(source, f"column 'path' row {bad}", repr(names[stored[bad]]),
                                  f"{names[routed[bad]]!r}, where the decisions route it from the stored scores "
-                                 f"(thresholds {self.meta.thresholds}); a trace's paths and scores must agree")
+                                 f"(thresholds {self.meta.thresholds}{_row_thresholds(self.meta, frames, bad)}); "
+                                 f"a trace's paths and scores must agree")
         return self
+
+
+def _row_thresholds(meta: TraceMeta, frames: pd.DataFrame, row: int) -> str:
+    """The per-frame thresholds a row was routed by (decisions with a threshold column), for an error message."""
+    per_frame = {d.name: float(frames[d.threshold_column].iloc[row]) for d in meta.decisions
+                 if d.threshold_column is not None}
+    return f", at this row {per_frame} from the threshold columns" if per_frame else ""
 
 
 def _v1_decisions(data: dict, paths: dict, dense: str, source: str) -> tuple[tuple[Decision, ...], str | None]:
@@ -404,9 +432,10 @@ def _decisions(raw: Any, paths: dict, source: str) -> tuple[Decision, ...]:
         at = f"metadata.decisions[{i}]"
         if not isinstance(item, dict):
             raise InputError(source, at, describe(item), "an object with name, score, threshold, path and when")
-        unknown = sorted(set(item) - {"name", "score", "threshold", "path", "when"})
+        keys = ("name", "score", "threshold", "path", "when", "threshold_column")
+        unknown = sorted(set(item) - set(keys))
         if unknown:
-            raise InputError(source, f"{at}.{unknown[0]}", "an unknown key", "name, score, threshold, path, when")
+            raise InputError(source, f"{at}.{unknown[0]}", "an unknown key", ", ".join(keys))
         name, score, path = item.get("name"), item.get("score"), item.get("path")
         if not isinstance(name, str) or not name or name in names:
             raise InputError(source, f"{at}.name", describe(name), "a name no other decision has")
@@ -422,8 +451,15 @@ def _decisions(raw: Any, paths: dict, source: str) -> tuple[Decision, ...]:
         if when not in ("above", "below"):
             raise InputError(source, f"{at}.when", describe(when),
                              "'above' (fires at score >= threshold) or 'below' (score < threshold)")
+        column = item.get("threshold_column")
+        if column is not None and (not isinstance(column, str) or not column or column in RESERVED_COLUMNS
+                                   or column == score):
+            raise InputError(source, f"{at}.threshold_column", describe(column),
+                             f"null, or the name of a per-frame threshold column (not its score column "
+                             f"'{score}', nor {list(RESERVED_COLUMNS)})")
         names.add(name)
-        out.append(Decision(name=name, score=score, threshold=float(threshold), path=path, when=when))
+        out.append(Decision(name=name, score=score, threshold=float(threshold), path=path, when=when,
+                            threshold_column=column))
     return tuple(out)
 
 
