@@ -126,3 +126,46 @@ def test_clean_training_clips_are_speech_alone():
     audio, labels = _batch(cfg, CodecConfig(), 0, None, None)
     assert audio.shape == (4, 1, 10240)
     assert (labels[:2].mean(1) >= 0.25).all()
+
+
+def _adv_train(tmp_path, steps, name, resume=True, progress=None):
+    from dslsim.model.train import train
+
+    cfg = TrainConfig(steps=steps, time_budget_s=None, batch=2, seconds=0.32, warmup=0.3, checkpoint_every=10,
+                      threads=1, adv_weight=1.0, fm_weight=2.0, stft_weight=1.0, clean_share=0.5)
+    return train(_tiny(4), cfg, tmp_path / name, resume=resume, progress=progress)
+
+
+def test_adversarial_training_resumes_to_the_same_weights(tmp_path):
+    """With the discriminator on, an interrupted run resumed from its checkpoint reaches the weights of an
+    uninterrupted one, the discriminator's included (it is saved with its optimizer)."""
+    from dslsim.model.train import load_checkpoint
+
+    def interrupt(state, logs):
+        assert {"adv", "fm", "disc"} <= set(logs)
+        if state.step == 2:
+            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        _adv_train(tmp_path, 3, "ck.pt", progress=interrupt)
+    resumed = load_checkpoint(_adv_train(tmp_path, 3, "ck.pt"))
+    straight = load_checkpoint(_adv_train(tmp_path, 3, "straight.pt", resume=False))
+    assert resumed["state"]["step"] == straight["state"]["step"] == 3
+    for part in ("model", "disc"):
+        for k, v in straight[part].items():
+            assert torch.equal(v, resumed[part][k]), (part, k)
+
+
+def test_discriminator_losses_at_known_logits():
+    """Hinge losses by hand: a discriminator whose logits are all c gives relu(1 - c) + relu(1 + c) to itself
+    and relu(1 - c) to the codec; identical real and fake audio give zero feature matching."""
+    from dslsim.model.adversarial import MultiScaleSTFTDiscriminator, discriminator_loss, generator_losses
+
+    disc = MultiScaleSTFTDiscriminator(channels=4)
+    for scale in disc.scales:  # logits = the output conv's bias alone
+        torch.nn.init.zeros_(scale.out.weight)
+        torch.nn.init.constant_(scale.out.bias, 0.25)
+    x = torch.randn(2, 1, 4096, generator=torch.Generator().manual_seed(1))
+    assert discriminator_loss(disc, x, 0.5 * x).item() == pytest.approx(0.75 + 1.25)
+    adv, fm = generator_losses(disc, x, x.clone())
+    assert adv.item() == pytest.approx(0.75)
+    assert fm.item() == pytest.approx(0.0, abs=1e-7)

@@ -147,6 +147,14 @@ def _echo_table(df, csv_out: str | None) -> None:
               help="Loss: weight of the relative waveform error beside the log-mel term.")
 @click.option("--stft-weight", type=click.FloatRange(0), default=0.0, show_default=True,
               help="Loss: weight of a multi-resolution STFT term (spectral convergence + log magnitude).")
+@click.option("--adv-weight", type=click.FloatRange(0), default=0.0, show_default=True,
+              help="Loss: weight of a multi-scale STFT discriminator's hinge loss on both paths (0: off).")
+@click.option("--fm-weight", type=click.FloatRange(0), default=2.0, show_default=True,
+              help="Loss: weight of the discriminator's feature matching (with --adv-weight).")
+@click.option("--adv-start", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Step from which the adversarial terms apply.")
+@click.option("--disc-lr", type=click.FloatRange(0, min_open=True), default=1e-4, show_default=True,
+              help="The discriminator's Adam learning rate.")
 @click.option("--clean-share", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Share of each batch that is clean speech (no background), with --speech-dir or generated.")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
@@ -156,7 +164,7 @@ def _echo_table(df, csv_out: str | None) -> None:
 def train(out, time_budget, steps, width, embed_dim, n_q, codebook_size, switch_context, residual_full,
           light_codebooks, switch_detail, switch_target, init_from, agc_seconds, sample_rate,
           target_full_share, batch, clip_seconds, lr, speech_dirs, wav_dir, frame_floor, waveform_weight,
-          stft_weight, clean_share, threads, seed, fresh):
+          stft_weight, adv_weight, fm_weight, adv_start, disc_lr, clean_share, threads, seed, fresh):
     """Train DSL-SoundStream without labels (and the supervised GC switch), with checkpoints and resume.
 
     \b
@@ -185,7 +193,8 @@ def train(out, time_budget, steps, width, embed_dim, n_q, codebook_size, switch_
                       target_full_share=target_full_share, wav_dir=wav_dir, speech_dirs=tuple(speech_dirs),
                       frame_floor=frame_floor, waveform_weight=waveform_weight, threads=threads,
                       init_from=init_from, switch_target=switch_target, stft_weight=stft_weight,
-                      clean_share=clean_share)
+                      clean_share=clean_share, adv_weight=adv_weight, fm_weight=fm_weight, adv_start=adv_start,
+                      disc_lr=disc_lr)
     total = steps or int(budget)
     bars = []
 
@@ -420,6 +429,7 @@ def pack(checkpoint, out, half):
 
     payload = load_checkpoint(checkpoint)
     payload["optimizer"] = None
+    payload.pop("disc", None), payload.pop("disc_optimizer", None)  # training-only
     if half:
         payload["model"] = {k: v.half() if v.is_floating_point() else v for k, v in payload["model"].items()}
         payload["packed"] = "float16"

@@ -35,6 +35,7 @@ import torch.nn.functional as F
 
 from dslsim.errors import DslsimError, describe, first_line
 from dslsim.fileio import write_atomic
+from dslsim.model.adversarial import MultiScaleSTFTDiscriminator, discriminator_loss, generator_losses, level
 from dslsim.model.codec import CodecConfig
 from dslsim.model.data import SpeechCorpus, load_wav_dir, scene
 from dslsim.model.dsl import DSLCodec
@@ -55,6 +56,10 @@ class TrainConfig:
     ``clean_share``: that fraction of each batch is clean speech (no background; the codec is judged on clean
     speech, and noisy scenes alone spend its capacity on noise). ``stft_weight``: weight of the multi-resolution
     STFT loss (:func:`~dslsim.model.losses.multiresolution_stft_loss`) added to the reconstruction loss.
+    ``adv_weight`` > 0: a multi-scale STFT discriminator (:mod:`dslsim.model.adversarial`, ``disc_channels`` wide,
+    Adam at ``disc_lr``) judges both paths' outputs from step ``adv_start`` on; the codec adds ``adv_weight`` x its
+    hinge loss and ``fm_weight`` x feature matching. A run without it can be resumed with it (the discriminator
+    then starts fresh).
     """
 
     steps: int | None = None
@@ -80,6 +85,11 @@ class TrainConfig:
     switch_target: str = "top"
     clean_share: float = 0.0
     stft_weight: float = 0.0
+    adv_weight: float = 0.0
+    fm_weight: float = 2.0
+    adv_start: int = 0
+    disc_lr: float = 1e-4
+    disc_channels: int = 8
 
 
 @dataclass
@@ -143,12 +153,17 @@ def rank_labels(advantage: torch.Tensor) -> torch.Tensor:
 
 
 def save_checkpoint(path: str | Path, model: DSLCodec, cfg: TrainConfig, state: TrainState,
-                    optimizer: torch.optim.Optimizer | None) -> Path:
-    """Write a checkpoint atomically (tensors and plain data only)."""
+                    optimizer: torch.optim.Optimizer | None, disc: torch.nn.Module | None = None,
+                    disc_optimizer: torch.optim.Optimizer | None = None) -> Path:
+    """Write a checkpoint atomically (tensors and plain data only); with adversarial training, the discriminator
+    and its optimizer too (inference does not need them; ``dslsim model pack`` drops them)."""
     payload = {"format": "dslsim.checkpoint", "version": 1, "codec": model.config.to_dict(), "train": asdict(cfg),
                "state": asdict(state), "model": model.state_dict(),
                "optimizer": optimizer.state_dict() if optimizer is not None else None,
                "torch_rng": torch.get_rng_state()}
+    if disc is not None:
+        payload["disc"] = disc.state_dict()
+        payload["disc_optimizer"] = disc_optimizer.state_dict() if disc_optimizer is not None else None
     return write_atomic(path, lambda p: torch.save(payload, p))
 
 
@@ -256,6 +271,10 @@ def train(codec: CodecConfig, cfg: TrainConfig, out: str | Path, resume: bool = 
     model = DSLCodec(codec)
     model.rvq.dropout = cfg.quantizer_dropout
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    disc = disc_optimizer = None
+    if cfg.adv_weight > 0:  # built only when used, so a run without it draws the same random numbers as before
+        disc = MultiScaleSTFTDiscriminator(cfg.disc_channels)
+        disc_optimizer = torch.optim.Adam(disc.parameters(), lr=cfg.disc_lr, betas=(0.5, 0.9))
     state = TrainState()
     if resume and out.exists():
         payload = load_checkpoint(out)
@@ -268,6 +287,10 @@ def train(codec: CodecConfig, cfg: TrainConfig, out: str | Path, resume: bool = 
                 optimizer.load_state_dict(payload["optimizer"])
             state = TrainState(**payload["state"])
             torch.set_rng_state(payload["torch_rng"])
+            if disc is not None and isinstance(payload.get("disc"), dict):  # else: a discriminator starts now
+                disc.load_state_dict(payload["disc"])
+                if payload.get("disc_optimizer") is not None:
+                    disc_optimizer.load_state_dict(payload["disc_optimizer"])
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise DslsimError(f"{out}: cannot resume from it ({first_line(exc)}); use another --out or --fresh.") \
                 from None
@@ -322,6 +345,14 @@ def train(codec: CodecConfig, cfg: TrainConfig, out: str | Path, resume: bool = 
                 rec_mix = rec(model.mix(light, full, gate), audio)
                 loss = loss + rec_mix - (1 - cfg.aux_weight) * (rec_light + rec_full)
                 logs.update(mix=rec_mix.item(), full_share=gate.mean().item())
+            adversarial = disc is not None and state.step >= cfg.adv_start
+            if adversarial:
+                # Both paths' outputs against the input, each item at the input's unit RMS (level-free judging).
+                scale = level(audio).repeat(2, 1, 1)
+                real, fake = audio.repeat(2, 1, 1) / scale, torch.cat([light, full]) / scale
+                adv, fm = generator_losses(disc, real, fake)
+                loss = loss + cfg.adv_weight * adv + cfg.fm_weight * fm
+                logs.update(adv=adv.item(), fm=fm.item())
             if labels is not None:  # Gated Compression: supervised switch on detached latents
                 gc = F.binary_cross_entropy_with_logits(model.gc_switch.logits(out_["switch_in"]), labels)
                 loss = loss + cfg.switch_weight * gc
@@ -333,6 +364,12 @@ def train(codec: CodecConfig, cfg: TrainConfig, out: str | Path, resume: bool = 
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
+            if adversarial:
+                d_loss = discriminator_loss(disc, real, fake.detach())
+                disc_optimizer.zero_grad()  # also clears what the codec's backward left in the discriminator
+                d_loss.backward()
+                disc_optimizer.step()
+                logs["disc"] = d_loss.item()
             state.step += 1
             state.elapsed_s = time.perf_counter() - started
             if state.step % 10 == 0:
@@ -341,11 +378,11 @@ def train(codec: CodecConfig, cfg: TrainConfig, out: str | Path, resume: bool = 
             if progress:
                 progress(state, logs)
             if state.step % cfg.checkpoint_every == 0:
-                save_checkpoint(out, model, cfg, state, optimizer)
+                save_checkpoint(out, model, cfg, state, optimizer, disc, disc_optimizer)
     finally:
         state.elapsed_s = time.perf_counter() - started
         if all(bool(torch.isfinite(p).all()) for p in model.parameters()):  # never overwrite good weights with NaN
-            save_checkpoint(out, model, cfg, state, optimizer)
+            save_checkpoint(out, model, cfg, state, optimizer, disc, disc_optimizer)
     return out
 
 
