@@ -4,17 +4,20 @@ how a core waits (clock-gated or busy-polling), and the floor-and-slope fit of d
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import pytest
 import yaml
 
 from conftest import SIMPLE, make_trace
-from dslsim.calibration.currents import fit_line, leave_one_clock_out, load_datasheet_currents, share_within
+from dslsim.calibration.currents import (fit_line, fit_table, leave_one_clock_out, load_datasheet_currents,
+                                        share_within)
 from dslsim.errors import DslsimError, InputError
 from dslsim.hw.load import parse_profile
 from dslsim.sim.plan import build_plan
 from dslsim.sim.run import simulate
 from dslsim.sim.scenario import parse_scenario
+from dslsim.yamldoc import Node
 
 #: A datasheet-style MCU at 3.0 V through an LDO (current passes): range r1 up to 100 MHz.
 MCU = {
@@ -121,18 +124,22 @@ def test_line_fit_is_the_least_squares_line():
     assert fit.per_hz == pytest.approx(sxy / sxx)
 
 
-def table_file(tmp_path, points, state="run"):
+def load_table(tmp_path, points, state="run", **choice):
+    """A transcribed datasheet with one table of ``points`` (and a decoy table), picked as a measurement file
+    would pick it."""
     doc = {"board": "x", "datasheet": {"id": "DS0", "revision": "Rev 1"},
-           "supply": {"voltage": "3.0 V", "regulator": "ldo"}, "ranges": {"1": "r1", "2": "r2"},
-           "tables": {state: {"source": "DS0 Rev 1, Table 9", "points": points}}}
-    path = tmp_path / "x.yaml"
-    path.write_text(yaml.safe_dump(doc))
-    return path
+           "tables": {state: [{"source": "DS0 Rev 1, Table 3. decoy", "points": []},
+                              {"source": "DS0 Rev 1, Table 31. Run on LDO", "points": points}]}}
+    (tmp_path / "x.yaml").write_text(yaml.safe_dump(doc))
+    pick = {"file": "x.yaml", state: "Table 31", "supply": {"voltage": "3.0 V", "regulator": "ldo"},
+            "ranges": {"1": "r1", "2": "r2"}, **choice}
+    data = load_datasheet_currents(Node(pick, str(tmp_path / "m.yaml"), "systems.x.datasheet", True), tmp_path)
+    return dataclasses.replace(data, voltages={"1": 1.2, "2": 1.0})
 
 
 def test_leave_one_clock_out_by_hand(tmp_path):
     pts = [{"range": "1", "clock": f"{f} MHz", "typ": f"{i} mA"} for f, i in ((16, 1.0), (32, 1.6), (48, 2.2), (64, 3.0))]
-    rows = leave_one_clock_out(load_datasheet_currents(table_file(tmp_path, pts)))
+    rows = leave_one_clock_out(load_table(tmp_path, pts))
     # Leaving out 64 MHz: the line through (16, 1.0), (32, 1.6), (48, 2.2) is 0.4 + 0.0375 f -> 2.8 mA, -6.67 %.
     last = rows[-1]
     assert last["clock_MHz"] == 64 and last["predicted_mA"] == pytest.approx(2.8)
@@ -141,14 +148,41 @@ def test_leave_one_clock_out_by_hand(tmp_path):
     assert share_within(errors, 10) == pytest.approx(sum(abs(e) <= 10 for e in errors) / 4)
 
 
-@pytest.mark.parametrize("points, says", [
-    ([{"range": "1", "clock": "16 MHz", "typ": "1 mA"}], "at least 3 clocks"),
-    ([{"range": "1", "clock": f"{f} MHz", "typ": f"{i} mA"} for f, i in ((16, 1.0), (32, 0.9), (64, 3.0))],
+@pytest.mark.parametrize("points, choice, says", [
+    ([{"range": "1", "clock": "16 MHz", "typ": "1 mA"}, {"range": "2", "clock": "8 MHz", "typ": "0.5 mA"}], {},
+     "one clock per range"),
+    ([{"range": "1", "clock": f"{f} MHz", "typ": f"{i} mA"} for f, i in ((16, 1.0), (32, 0.9), (64, 3.0))], {},
      "do not fall"),
-    ([{"range": "1", "clock": "16 MHz", "typ": "-1 mA"}], "tables.run.points[0].typ"),
-    ([{"range": "7", "clock": "16 MHz", "typ": "1 mA"}], "tables.run.points[0].range"),
+    ([{"range": "1", "clock": "16 MHz", "typ": "-1 mA"}], {}, "tables.run[1].points[0].typ"),
+    ([{"range": "7", "clock": "16 MHz", "typ": "1 mA"}], {}, "tables.run[1].points[0].range"),
+    ([{"range": "1", "clock": "16 MHz", "typ": "1 mA"}], {"run": "Table 9"}, "systems.x.datasheet.run"),
+    ([{"range": "1", "clock": "16 MHz", "typ": "1 mA"}], {"column": "typ_smps"}, "tables.run[1].points[0].typ_smps"),
 ])
-def test_bad_tables_name_file_and_key(tmp_path, points, says):
+def test_bad_tables_name_file_and_key(tmp_path, points, choice, says):
     with pytest.raises(DslsimError) as err:
-        load_datasheet_currents(table_file(tmp_path, points))
-    assert "x.yaml" in str(err.value) and says in str(err.value)
+        load_table(tmp_path, points, **choice)
+    assert ("x.yaml" in str(err.value) or "m.yaml" in str(err.value)) and says in str(err.value)
+
+
+def test_rows_are_filtered_and_a_lone_two_clock_range_is_fitted_but_not_tested(tmp_path):
+    pts = [{"range": "1", "clock": "16 MHz", "typ": "1.0 mA", "peripherals": "disabled"},
+           {"range": "1", "clock": "32 MHz", "typ": "1.6 mA", "peripherals": "disabled"},
+           {"range": "1", "clock": "32 MHz", "typ": "9.9 mA", "peripherals": "enabled"}]
+    data = load_table(tmp_path, pts, where={"peripherals": "disabled"})
+    line = fit_table(data.tables["run"], data.voltages, 2)["1"]
+    assert (line.base, line.per_hz, line.clocks) == (pytest.approx(0.4e-3), pytest.approx(37.5e-12), 2)
+    assert leave_one_clock_out(data) == []
+
+
+def test_a_range_borrows_the_shared_slope(tmp_path):
+    """On the model exactly (range 1 at 1.2 V: 0.5 mA + 25 uA/MHz/V^2 x 1.44; range 2 at 1.0 V: 0.3 mA + 25 uA/MHz),
+    every point is predicted exactly from the others, including range 2's two points, whose own line would need
+    both: the slope comes from range 1 through V^2."""
+    def mA(label, f):
+        return (0.5 + 0.025 * 1.44 * f) if label == "1" else (0.3 + 0.025 * f)
+    pts = [{"range": r, "clock": f"{f} MHz", "typ": f"{mA(r, f)!r} mA"} for r, f in
+           (("1", 20), ("1", 40), ("1", 60), ("2", 10), ("2", 30))]
+    rows = leave_one_clock_out(load_table(tmp_path, pts, supply={"voltage": "3.0 V", "regulator": "smps"}))
+    assert len(rows) == 5
+    for row in rows:
+        assert row["predicted_mA"] == pytest.approx(row["current_mA"], rel=1e-9)

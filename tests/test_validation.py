@@ -239,6 +239,8 @@ def _shipped_spec() -> dict:
         model["file"] = str(MODELS / Path(model["file"]).name)
     for name, system in spec["systems"].items():
         system["profile"] = str(ROOT / "hw_profiles" / f"{name}.yaml")
+        if "datasheet" in system:
+            system["datasheet"]["file"] = str(ROOT / "dslsim" / "data" / "validation" / system["datasheet"]["file"])
     return spec
 
 

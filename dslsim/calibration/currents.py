@@ -2,43 +2,51 @@
 
 An MCU datasheet tabulates the supply current (typ, 25 °C) at several clocks in each voltage range, for Run (code
 executing) and Sleep (clock-gated WFI). Within a range the current is a straight line in the clock,
-``I(f) = base + per_hz * f``: a clock-independent floor (regulator quiescent current, flash, SRAM, oscillators)
-and a part that follows the clock (switching the core domain at that range's voltage). The floor and the slope
-of Sleep are not Run's. One clock per range cannot separate them, so a fit needs at least
-:data:`MIN_CLOCKS` clocks per range; :func:`leave_one_clock_out` predicts each tabulated point from the others of
-its range, the check of what users change (the clock).
+``I(f) = base + per_hz * f``: a clock-independent floor (regulator quiescent current, flash, SRAM, oscillators,
+the PLL where the range uses one) and a part that follows the clock, the switching of the core domain. The floor
+and the slope of Sleep are not Run's.
 
-A table file (YAML)::
+The fit (:func:`fit_table`) gives each range its own floor and all ranges one switched capacitance: the part per
+Hz is ``c * V**e`` at the range's core voltage V (e = 2 through an SMPS, whose output power is what the core
+switches; e = 1 through an LDO, which passes the core's current). Least squares on relative error, so a 0.2 mA
+point weighs as much as a 20 mA one, with no floor below zero (a range tabulated only far from 0 Hz would
+otherwise extrapolate to a negative intercept). A range's floor needs its own clocks only to be tested: two points of a
+range fix its floor against the shared slope, and :func:`leave_one_clock_out` predicts each point from all the
+others (its range's remaining clocks and every other range), the check of what users change (the clock).
 
-    board: stm32u575
-    datasheet: {id: DS13737, revision: "Rev 10", title: "..."}
-    supply: {voltage: 3.0 V, regulator: smps}        # how the table was measured
-    ranges: {"1": range1, "2": range2}              # the table's range labels -> the profile's operating points
-    tables:
-      run:
-        source: "DS13737 Rev 10, Table 47: ..."
-        conditions: "..."
-        points:
-        - {range: "1", clock: 160 MHz, typ: 9.8 mA}
+The tables are transcribed as the datasheet prints them (``dslsim/data/validation/datasheets/``: every table
+of a state, each with its ``source`` and its rows); a measurement file picks the ones that match the board::
 
->>> fit = fit_line([(16e6, 1.0e-3), (32e6, 1.6e-3), (64e6, 2.8e-3)])
->>> round(fit.base * 1e6, 6), round(fit.per_hz * 1e12, 6)          # 400 uA + 37.5 uA/MHz
+    systems:
+      stm32u575:
+        datasheet:
+          file: datasheets/stm32u575.yaml
+          run: Table 38                  # the Run table for this board's regulator and supply (by its source)
+          sleep: Table 45
+          column: typ                    # the rows' column of typical currents (typ, typ_smps, ...)
+          where: {peripherals: disabled} # only rows with these values (optional)
+          supply: {voltage: 1.8 V, regulator: smps}   # what the chosen tables were measured at
+          ranges: {"1": range1, "2": range2}          # the tables' range labels -> the profile's points
+
+>>> pts = [CurrentPoint("1", f, i, "") for f, i in ((16e6, 1.0e-3), (32e6, 1.6e-3), (64e6, 2.8e-3))]
+>>> line = fit_ranges(pts, {"1": 1.0}, 2)["1"]
+>>> round(line.base * 1e6, 6), round(line.per_hz * 1e12, 6)          # 400 uA + 37.5 uA/MHz
 (400.0, 37.5)
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from scipy.optimize import nnls
 
 from dslsim.errors import InputError, describe
 from dslsim.yamldoc import Node, load_yaml
 
-#: Clocks per range that a floor-and-slope fit needs: two fix the line, the third tests it.
-MIN_CLOCKS = 3
 #: The states a table file may give.
 STATES = ("run", "sleep")
 
@@ -96,6 +104,8 @@ class DatasheetCurrents:
     """Table range label -> the profile's operating point name."""
     tables: dict[str, CurrentTable]
     """'run' and/or 'sleep' -> its table."""
+    voltages: dict[str, float] = field(default_factory=dict)
+    """Table range label -> the core voltage of its operating point (V), from the profile."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +117,7 @@ class LineFit:
     per_hz: float
     """Current per Hz of clock (A/Hz)."""
     clocks: int
-    """Clocks the line was fitted on."""
+    """Clocks of the range the line's floor rests on (a line of one range alone needs two)."""
 
     def current(self, clock: float) -> float:
         """The current at ``clock`` (A)."""
@@ -115,61 +125,116 @@ class LineFit:
 
 
 def fit_line(points: list[tuple[float, float]]) -> LineFit:
-    """Least-squares line through (clock, current) points (two or more distinct clocks)."""
+    """Least-squares line through (clock, current) points of one range (two or more distinct clocks)."""
     f = np.array([p[0] for p in points])
     i = np.array([p[1] for p in points])
     slope, intercept = np.polyfit(f, i, 1)
-    return LineFit(float(intercept), float(slope), len(points))
+    return LineFit(float(intercept), float(slope), len({p[0] for p in points}))
 
 
-def load_datasheet_currents(path: str | Path) -> DatasheetCurrents:
-    """Parse and check a table file; errors name the file and key path.
+def voltage_exponent(regulator: str) -> int:
+    """How the part per Hz at the supply pins follows the core voltage: V^2 through an SMPS (power passes), V
+    through an LDO (current passes)."""
+    return 1 if regulator == "ldo" else 2
 
-    Refused: a current or clock that is not positive, currents that fall as the clock rises within a range (a
-    transcription slip), a range the file does not map to an operating point, and fewer than :data:`MIN_CLOCKS`
-    clocks in a range (no floor can be fitted from them).
+
+def fit_ranges(points: list[CurrentPoint], voltages: dict[str, float], exponent: int) -> dict[str, LineFit]:
+    """Per range a floor, for all ranges one switched capacitance c (part per Hz = c V_r^exponent), by least squares
+    on relative error with neither below zero."""
+    labels = list(dict.fromkeys(p.range for p in points))
+    rows = np.zeros((len(points), len(labels) + 1))
+    for j, p in enumerate(points):
+        rows[j, labels.index(p.range)] = 1.0
+        rows[j, -1] = voltages[p.range] ** exponent * p.clock
+    target = np.array([p.current for p in points])
+    weight = 1.0 / target
+    # Floors and capacitance are not negative: a range whose few clocks sit far from zero would otherwise get an
+    # intercept below zero, which no board draws. Clocks in MHz keep the columns of one scale.
+    rows[:, -1] /= 1e6
+    solution, _ = nnls(rows * weight[:, None], target * weight)
+    solution[-1] /= 1e6
+    c = float(solution[-1])
+    counts = {label: len({p.clock for p in points if p.range == label}) for label in labels}
+    return {label: LineFit(float(solution[i]), c * voltages[label] ** exponent, counts[label])
+            for i, label in enumerate(labels)}
+
+
+def load_datasheet_currents(choice: Node, here: Path) -> DatasheetCurrents:
+    """The tables a measurement file's ``datasheet:`` mapping (``choice``) picks from a transcribed datasheet;
+    errors name the file and key path at fault.
+
+    Refused: a table or column that is not there, a current or clock that is not positive, currents that fall as
+    the clock rises within a range (a transcription slip), a range not mapped to an operating point, and a range
+    with a single clock (no floor can be separated from the part per MHz).
     """
-    path = Path(path)
+    choice.check_keys({"file", "run", "sleep", "column", "where", "supply", "ranges"},
+                      required=("file", "run", "supply", "ranges"))
+    path = here / choice.text("file")
+    if not path.is_file():
+        raise InputError(choice.source, choice.at("file"), repr(choice.data["file"]), f"a file (looked for {path})")
     root = Node(load_yaml(path), str(path), sourced=True)
-    root.check_keys({"board", "datasheet", "supply", "ranges", "tables", "stop", "missing", "retrieved_from",
-                     "headline", "notes"}, required=("board", "datasheet", "supply", "ranges", "tables"))
-    datasheet = root.child("datasheet")
-    document = f"{datasheet.text('id')} {datasheet.data.get('revision', '')}".strip()
-    supply = root.child("supply")
-    voltage = supply.quantity("voltage", "V", strictly_positive=True)
-    regulator = supply.text("regulator", choices=("ldo", "smps"))
-    ranges_node = root.child("ranges")
+    for key in ("board", "datasheet", "tables"):
+        if not root.has(key):
+            raise InputError(path, key, "nothing", "this key (a transcribed datasheet: board, datasheet, tables)")
+    supply = choice.child("supply")
+    ranges_node = choice.child("ranges")
     ranges = {str(label): ranges_node.text(label) for label in ranges_node.data}
+    column = choice.text("column", default="typ")
+    where = choice.child("where").data if choice.has("where") else {}
     tables = {}
-    for state, node in root.children("tables"):
-        if state not in STATES:
-            raise InputError(path, node.path, repr(state), f"one of {list(STATES)}")
-        node.check_keys({"source", "conditions", "points"}, required=("source", "points"))
-        points = []
-        for item in node.items_of("points"):
-            item.check_keys({"range", "clock", "typ", "max"}, required=("range", "clock", "typ"))
-            label = str(item.data["range"])
-            if label not in ranges:
-                raise InputError(path, item.at("range"), describe(item.data["range"]),
-                                 f"a range listed under 'ranges' {list(ranges)}")
-            points.append(CurrentPoint(label, item.quantity("clock", "Hz", strictly_positive=True),
-                                       item.quantity("typ", "A", strictly_positive=True), item.path))
-        table = CurrentTable(state, node.text("source"), str(node.data.get("conditions", "")), tuple(points))
-        for label, pts in table.by_range().items():
-            _check_range(path, state, label, pts)
-        tables[state] = table
-    if not tables:
-        raise InputError(path, "tables", "no table", f"a Run and/or Sleep table ({list(STATES)})")
-    return DatasheetCurrents(path, root.text("board"), document, voltage, regulator, ranges, tables)
+    for state in STATES:
+        if choice.has(state):
+            tables[state] = _pick_table(root, state, choice, column, where, ranges)
+    datasheet = root.child("datasheet")
+    return DatasheetCurrents(path, root.text("board"), f"{datasheet.text('id')} {datasheet.data.get('revision', '')}"
+                             .strip(), supply.quantity("voltage", "V", strictly_positive=True),
+                             supply.text("regulator", choices=("ldo", "smps")), ranges, tables)
 
 
-def _check_range(path: Path, state: str, label: str, points: list[CurrentPoint]) -> None:
-    clocks = sorted({p.clock for p in points})
-    if len(clocks) < MIN_CLOCKS:
-        raise InputError(path, f"tables.{state}.points", f"{len(clocks)} clock(s) in range {label!r} "
-                         f"({', '.join(f'{c / 1e6:g} MHz' for c in clocks)})",
-                         f"at least {MIN_CLOCKS} clocks per range: one clock cannot separate a clock-independent "
-                         f"floor from the current per MHz, and a third tests the line")
+def _pick_table(root: Node, state: str, choice: Node, column: str, where: dict, ranges: dict[str, str]) \
+        -> CurrentTable:
+    """The table of ``state`` whose source names ``choice[state]`` (``Table 38``), its rows filtered and read."""
+    wanted = choice.text(state)
+    found = root.data["tables"].get(state) if isinstance(root.data["tables"], dict) else None
+    candidates = found if isinstance(found, list) else [found] if isinstance(found, dict) else []
+    pattern = re.compile(rf"\b{re.escape(wanted)}(?!\d)")          # 'Table 3' is not 'Table 38'
+    matches = [i for i, t in enumerate(candidates) if isinstance(t, dict) and pattern.search(str(t.get("source", "")))]
+    sources = [str(t.get("source", ""))[:60] for t in candidates if isinstance(t, dict)]
+    if len(matches) != 1:
+        raise InputError(choice.source, choice.at(state), repr(wanted),
+                         f"the number of exactly one {state} table of {root.source} (its tables: {sources or 'none'})")
+    index = matches[0]
+    tpath = f"tables.{state}[{index}]" if isinstance(found, list) else f"tables.{state}"
+    node = Node(candidates[index], root.source, tpath, True)
+    points = []
+    for item in node.items_of("points"):
+        if any(str(item.data.get(k)) != str(v) for k, v in where.items()):
+            continue
+        if column not in item.data:
+            raise InputError(root.source, item.at(column), "nothing", f"the column {column!r} named at "
+                             f"{choice.source}: {choice.at('column')}")
+        label = str(item.data.get("range"))
+        if label not in ranges:
+            raise InputError(root.source, item.at("range"), describe(item.data.get("range")),
+                             f"a range mapped under {choice.at('ranges')} in {choice.source} {list(ranges)}")
+        points.append(CurrentPoint(label, item.quantity("clock", "Hz", strictly_positive=True),
+                                   item.quantity(column, "A", strictly_positive=True), item.path))
+    if not points:
+        raise InputError(root.source, f"{tpath}.points", "no row", f"rows matching {where} ({choice.source}: "
+                         f"{choice.at('where')})")
+    table = CurrentTable(state, node.text("source"), str(node.data.get("conditions", "")), tuple(points))
+    for pts in table.by_range().values():
+        _check_monotone(root.source, pts)
+    if all(len({p.clock for p in pts}) < 2 for pts in table.by_range().values()):
+        clocks = {label: sorted({p.clock / 1e6 for p in pts}) for label, pts in table.by_range().items()}
+        raise InputError(root.source, f"{tpath}.points", f"one clock per range {clocks}",
+                         f"at least 2 clocks in a range: one clock cannot separate "
+                         f"a clock-independent floor from the current per MHz")
+    return table
+
+
+def _check_monotone(path: str, points: list[CurrentPoint]) -> None:
+    """Within a range the current does not fall as the clock rises (a transcription slip if it does)."""
     ordered = sorted(points, key=lambda p: p.clock)
     for a, b in zip(ordered, ordered[1:]):
         if b.current < a.current:
@@ -178,24 +243,29 @@ def _check_range(path: Path, state: str, label: str, points: list[CurrentPoint])
                              "currents that do not fall as the clock rises within a range (a transcription slip?)")
 
 
-def fit_table(table: CurrentTable) -> dict[str, LineFit]:
-    """The floor-and-slope line of every range of ``table``."""
-    return {label: fit_line([(p.clock, p.current) for p in pts]) for label, pts in table.by_range().items()}
+def fit_table(table: CurrentTable, voltages: dict[str, float], exponent: int) -> dict[str, LineFit]:
+    """The line of every range of ``table`` (:func:`fit_ranges`)."""
+    return fit_ranges(list(table.points), voltages, exponent)
 
 
 def leave_one_clock_out(data: DatasheetCurrents) -> list[dict]:
-    """For every tabulated point: the line fitted on the other clocks of its range, and its prediction there."""
+    """For every tabulated point whose range has another clock: the fit on all the other points, and its
+    prediction there (a range tabulated at one clock has no floor left once its point is out, and the slope needs
+    some range with two clocks among the rest)."""
     rows = []
+    exponent = voltage_exponent(data.regulator)
     for state, table in data.tables.items():
-        for label, pts in table.by_range().items():
-            for left in pts:
-                rest = [(p.clock, p.current) for p in pts if p is not left]
-                line = fit_line(rest)
-                predicted = line.current(left.clock)
-                rows.append({"board": data.board, "state": state, "range": label, "opp": data.ranges[label],
-                             "clock_MHz": left.clock / 1e6, "current_mA": left.current * 1e3,
-                             "predicted_mA": predicted * 1e3,
-                             "err_pct": 100 * (predicted / left.current - 1), "source": table.source})
+        for left in table.points:
+            rest = [p for p in table.points if p is not left]
+            testable = any(p.range == left.range for p in rest) and any(
+                len({p.clock for p in rest if p.range == label}) >= 2 for label in data.ranges)
+            if not testable:  # its floor, or the slope, would rest on nothing once the point is out
+                continue
+            predicted = fit_ranges(rest, data.voltages, exponent)[left.range].current(left.clock)
+            rows.append({"board": data.board, "state": state, "range": left.range, "opp": data.ranges[left.range],
+                         "clock_MHz": left.clock / 1e6, "current_mA": left.current * 1e3,
+                         "predicted_mA": predicted * 1e3, "err_pct": 100 * (predicted / left.current - 1),
+                         "source": table.source})
     return rows
 
 

@@ -31,7 +31,7 @@ clock. Nothing else in the profile changes.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +40,8 @@ from dslsim.yamldoc import Node, load_yaml
 from dslsim.errors import DslsimError, InputError, describe
 from dslsim.cost import op_outputs, pin_voltage
 from dslsim.hw.load import load_profile, profile_path
-from dslsim.hw.profile import Profile
+from dslsim.hw.profile import Core, Profile
+from dslsim.calibration.currents import DatasheetCurrents, fit_table, load_datasheet_currents, voltage_exponent
 from dslsim.trace.model_ops import read_model_ops
 from dslsim.trace.schema import Op
 
@@ -72,6 +73,8 @@ class System:
     core: str
     clock: float
     source: str = ""
+    datasheet: DatasheetCurrents | None = None
+    """The MCU's Run and Sleep current tables versus clock, when the file gives them (``datasheet: FILE``)."""
 
 
 @dataclass
@@ -111,11 +114,14 @@ def load_measurements(path: str | Path) -> MeasurementSet:
         files[name] = file
     systems, measurements = {}, []
     for name, node in root.children("systems"):
-        node.check_keys({"profile", "core", "clock", "results"}, required=("profile", "core", "clock", "results"))
+        node.check_keys({"profile", "core", "clock", "results", "datasheet"},
+                        required=("profile", "core", "clock", "results"))
         profile = node.text("profile")
+        datasheet = load_datasheet_currents(node.child("datasheet"), here) if node.has("datasheet") else None
         systems[name] = System(name, here / profile if profile.endswith((".yaml", ".yml")) else profile_path(profile),
                                node.text("core"),
-                               node.quantity("clock", "Hz", strictly_positive=True), str(node.data.get("source", "")))
+                               node.quantity("clock", "Hz", strictly_positive=True), str(node.data.get("source", "")),
+                               datasheet)
         for model, item in node.children("results"):
             if model not in models:
                 raise InputError(path, item.path, describe(model), f"one of the models {list(models)}")
@@ -138,7 +144,27 @@ def load_measurements(path: str | Path) -> MeasurementSet:
         except ValueError:
             raise InputError(path, f"systems.{name}.clock", f"{sysm.clock / 1e6:g} MHz",
                              f"a clock core '{sysm.core}' supports") from None
+        if sysm.datasheet is not None:
+            _check_datasheet(sysm.datasheet, core, path, f"systems.{name}.datasheet")
+            voltages = {label: core.opp(opp).voltage for label, opp in sysm.datasheet.ranges.items()}
+            out.systems[name] = replace(sysm, datasheet=replace(sysm.datasheet, voltages=voltages))
     return out
+
+
+def _check_datasheet(ds: DatasheetCurrents, core: Core, path: Path, where: str) -> None:
+    """The tables' ranges are operating points of the core, and no tabulated clock is above its range's maximum."""
+    names = [p.name for p in core.opps]
+    for label, opp in ds.ranges.items():
+        if opp not in names:
+            raise InputError(path, f"{where}.ranges.{label}", describe(opp), f"an operating point of core "
+                             f"'{core.name}' {names}")
+    for table in ds.tables.values():
+        for p in table.points:
+            top = core.opp(ds.ranges[p.range]).freq
+            if p.clock > top * (1 + 1e-12):
+                raise InputError(ds.path, f"{p.path}.clock", f"{p.clock / 1e6:g} MHz",
+                                 f"a clock no higher than range {p.range!r} ({ds.ranges[p.range]}) supports, "
+                                 f"{top / 1e6:g} MHz")
 
 
 def features(ops: tuple[Op, ...]) -> np.ndarray:
@@ -208,10 +234,7 @@ def calibrated_profile_data(data: MeasurementSet, cal: Calibration, system: str)
     core = profile.cores[sysm.core]
     note = f"calibrated from {data.path.name} ({data.name}); `dslsim calibrate` fit, see docs/validation.md"
     s = cal.speed[system]
-
-    def number(value: float) -> float:
-        return float(f"{value:.5g}")
-
+    number = _number
     ops = {}
     for kind in CALIBRATED_KINDS:
         ops[kind] = {"cycles_per_mac": number(s * cal.cycles_per_mac) if kind in MAC_KINDS else 0.0,
@@ -222,21 +245,105 @@ def calibrated_profile_data(data: MeasurementSet, cal: Calibration, system: str)
     ops["default"] = dict(ops["generic"])
     node = raw["cores"][sysm.core]
     node["ops"] = ops
+    if sysm.datasheet is not None:
+        _datasheet_currents(node, core, sysm, cal.power[system], f"{data.path.name}, systems.{system}")
+        return raw
     clock = core.clock(sysm.clock)
     watts = cal.power[system]
     current = watts / (pin_voltage(core) * clock.freq) - clock.opp.base_current / clock.freq
-    # Other operating points follow the measured one by their core voltage: clock power ~ C V^2 f, so the
-    # current per Hz at the pins goes with V^2 through an SMPS (power passes) and with V through an LDO.
+    # Without current tables the measured all-in power is the only figure: other operating points follow it by
+    # their core voltage (clock power ~ C V^2 f: the current per Hz at the pins goes with V^2 through an SMPS,
+    # with V through an LDO), floor included, which is why the result is marked assumed.
     exponent = 1 if core.supply.regulator == "ldo" else 2
     for point, spec in zip(node["opps"], core.opps):
         scale = (spec.voltage / clock.opp.voltage) ** exponent
         # Rounded, so that calibrating a calibrated profile gives the same file.
         ratio = float(f"{spec.idle_current / spec.run_current:.3g}") if spec.run_current else 0.0
-        how = (f"{watts * 1e3:.4g} mW measured at {sysm.clock / 1e6:g} MHz" if spec is clock.opp else
-               f"the {clock.opp.name} value x ({spec.voltage:g} V / {clock.opp.voltage:g} V)^{exponent}")
-        point["run_current"] = {"value": f"{number(current * scale * 1e12)} uA/MHz",
-                                "source": f"{note}: {how}"}
+        measured = f"{note}: {watts * 1e3:.4g} mW measured at {sysm.clock / 1e6:g} MHz, all in per MHz"
+        gap = (f"no current-versus-clock table of this part was at hand (the measurement file gives no "
+               f"'datasheet'), so the board's floor cannot be separated from its part per MHz")
+        if spec is clock.opp:
+            point["run_current"] = {"value": f"{number(current * scale * 1e12)} uA/MHz", "source": measured,
+                                    "assumed": f"{gap}: right at {sysm.clock / 1e6:g} MHz, too steep below it"}
+        else:
+            point["run_current"] = {"value": f"{number(current * scale * 1e12)} uA/MHz", "assumed":
+                                    f"{gap}: the {clock.opp.name} all-in figure x ({spec.voltage:g} V / "
+                                    f"{clock.opp.voltage:g} V)^{exponent}, floor included; not validated"}
         if ratio:
-            point["idle_current"] = {"value": f"{number(current * scale * ratio * 1e12)} uA/MHz",
-                                     "source": f"{note}: the run current x the profile's idle/run ratio {ratio:.3g}"}
+            point["idle_current"] = {"value": f"{number(current * scale * ratio * 1e12)} uA/MHz", "assumed":
+                                     f"{gap}: the run current x the profile's idle/run ratio {ratio:.3g} (a "
+                                     f"core-only datasheet ratio on a board-level figure); not validated"}
     return raw
+
+
+def _number(value: float) -> float:
+    """Five significant figures, so that calibrating a calibrated profile gives the same file."""
+    return float(f"{value:.5g}")
+
+
+def nn_factor(ds: DatasheetCurrents, core: Core, clock: float, watts: float) -> float:
+    """How much more current per MHz the measured network draws than the datasheet's Run code: the measured
+    board power at ``clock`` less the Run floor of its range, over the datasheet's Run part per MHz there."""
+    spec = core.clock(clock)
+    label = {opp: lbl for lbl, opp in ds.ranges.items()}.get(spec.opp.name)
+    line = fit_table(ds.tables["run"], ds.voltages, voltage_exponent(ds.regulator)).get(label) \
+        if "run" in ds.tables and label is not None else None
+    if line is None:
+        raise DslsimError(f"{ds.path}: no Run table for range {spec.opp.name}, where the measurements ran "
+                          f"({clock / 1e6:g} MHz); the network's factor over the datasheet needs it.")
+    return (watts / _pins(ds, core) - line.base) / (line.per_hz * clock)
+
+
+def _pins(ds: DatasheetCurrents, core: Core) -> float:
+    """The voltage that turns the tables' currents into the board's power: the rail through an LDO (current
+    passes), the tables' own supply voltage through an SMPS (power passes)."""
+    return core.supply.voltage if core.supply.regulator == "ldo" else ds.voltage
+
+
+def _datasheet_currents(node: dict, core: Core, sysm: System, watts: float, where: str) -> None:
+    """Write each operating point's Run and Sleep floor and slope from the datasheet's tables; the Run slope times
+    the measured network's factor over the datasheet's code (:func:`nn_factor`)."""
+    ds = sysm.datasheet
+    k = nn_factor(ds, core, sysm.clock, watts)
+    if k <= 0:
+        raise DslsimError(f"{where}: the measured {watts * 1e3:.4g} mW at {sysm.clock / 1e6:g} MHz is below the "
+                          f"Run floor of {ds.path.name} alone; the measurement and the table disagree on what the "
+                          f"rail includes.")
+    if core.supply.regulator == "smps":  # the tables' currents turn into power at their own supply voltage
+        node["supply"]["datasheet_voltage"] = f"{ds.voltage:g} V"
+    lines = {state: fit_table(table, ds.voltages, voltage_exponent(ds.regulator)) for state, table in ds.tables.items()}
+    label_of = {opp: lbl for lbl, opp in ds.ranges.items()}
+    keys = {"run": ("base_current", "run_current"), "sleep": ("idle_base_current", "idle_current")}
+    for point, spec in zip(node["opps"], core.opps):
+        for key in ("run_current", "idle_current", "base_current", "idle_base_current"):
+            point.pop(key, None)
+        for state, (base_key, slope_key) in keys.items():
+            fits = lines.get(state, {})
+            label = label_of.get(spec.name)
+            factor = k if state == "run" else 1.0
+            extra = (f" x {k:.3g}, the measured network's current per MHz over the datasheet code's ({where}: "
+                     f"{watts * 1e3:.4g} mW at {sysm.clock / 1e6:g} MHz)") if state == "run" else ""
+            if label in fits:
+                line = fits[label]
+                table = ds.tables[state]
+                how = (f"{table.source} (typ, 25 degC): fitted with every range's floor and one switched "
+                       f"capacitance (part per MHz ~ Vcore^{voltage_exponent(ds.regulator)}) on relative error; "
+                       f"{line.clocks} clock(s) of range {label}")
+                point[base_key] = {"value": f"{_number(line.base * 1e6)} uA", "source": f"{how}: the floor"}
+                point[slope_key] = {"value": f"{_number(line.per_hz * factor * 1e12)} uA/MHz",
+                                    "source": f"{how}: the part per MHz{extra}"}
+                continue
+            if not fits:
+                continue
+            # No table for this range: the floor of the nearest range in voltage, the part per MHz scaled by the
+            # core voltage (what switching scales with); the floor does not scale.
+            near_label = min(fits, key=lambda lbl: abs(core.opp(ds.ranges[lbl]).voltage - spec.voltage))
+            near = core.opp(ds.ranges[near_label])
+            line = fits[near_label]
+            e = voltage_exponent(ds.regulator)
+            scale = (spec.voltage / near.voltage) ** e
+            why = (f"{ds.document} has no {state} table for {spec.name}: range {near_label}'s floor and its part "
+                   f"per MHz x ({spec.voltage:g} V / {near.voltage:g} V)^{e}")
+            point[base_key] = {"value": f"{_number(line.base * 1e6)} uA", "assumed": why}
+            point[slope_key] = {"value": f"{_number(line.per_hz * factor * scale * 1e12)} uA/MHz",
+                                "assumed": why + extra}

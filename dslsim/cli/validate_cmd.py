@@ -65,10 +65,12 @@ def calibrate(measurements, out_dir):
 @click.argument("measurements", type=click.Path(dir_okay=False), required=False)
 @click.option("--markdown", type=click.Path(dir_okay=False), default=None,
               help="Write the validation page (docs/validation.md) here.")
-@click.option("--csv", "csv_out", type=click.Path(dir_okay=False), default=None, help="Also write the table as CSV.")
+@click.option("--csv", "csv_out", type=click.Path(dir_okay=False), default=None,
+              help="Also write the benchmark table as CSV (and the clock table beside it, NAME-clocks.csv).")
 def validate(measurements, markdown, csv_out):
     """Leave one benchmark out: calibrate on the others, simulate it on every system, compare with the
-    measurement. Prints predicted vs measured latency and energy per inference, and the error summary.
+    measurement; and leave one clock out of each system's datasheet current tables (Run and Sleep), predicting
+    it from the other clocks. Prints both tables' errors (median, largest, share within 5 % and 10 %).
 
     \b
     Examples:
@@ -78,11 +80,13 @@ def validate(measurements, markdown, csv_out):
     from dslsim.fileio import write_atomic, write_text_atomic
     from dslsim.calibration.fit import fit, load_measurements
     from dslsim.report.validation import validation_markdown
-    from dslsim.calibration.validate import error_summary, leave_one_out
+    from dslsim.calibration.validate import clock_summary, clock_validation, error_summary, leave_one_out
 
     data = load_measurements(_measurements_arg(measurements))
     df = leave_one_out(data)
     summary = error_summary(df)
+    clocks = clock_validation(data)
+    by_clock = clock_summary(clocks)
     click.echo(f"{data.path}: leave-one-benchmark-out over {len(df)} measurements")
     click.echo(f"  {'system':<12} {'bench':<6} {'latency':>10} {'predicted':>10} {'err':>7} {'energy':>11} "
                f"{'predicted':>11} {'err':>7}")
@@ -90,13 +94,21 @@ def validate(measurements, markdown, csv_out):
         click.echo(f"  {r.system:<12} {r.benchmark:<6} {r.latency_ms:7.4g} ms {r.predicted_latency_ms:7.4g} ms "
                    f"{r.latency_err_pct:+6.1f}% {r.energy_uJ:8.5g} uJ {r.predicted_energy_uJ:8.5g} uJ "
                    f"{r.energy_err_pct:+6.1f}%")
-    click.echo(f"  latency |error|: median {summary['latency_median_abs_err_pct']:.1f} %, largest "
-               f"{summary['latency_max_abs_err_pct']:.1f} %; energy |error|: median "
-               f"{summary['energy_median_abs_err_pct']:.1f} %, largest {summary['energy_max_abs_err_pct']:.1f} %")
+    for what in ("latency", "energy"):
+        click.echo(f"  {what} |error|: median {summary[f'{what}_median_abs_err_pct']:.1f} %, largest "
+                   f"{summary[f'{what}_max_abs_err_pct']:.1f} %; within 5 % {100 * summary[f'{what}_within_5_pct']:.0f} "
+                   f"%, within 10 % {100 * summary[f'{what}_within_10_pct']:.0f} %")
+    click.echo(f"leave-one-clock-out on the datasheets' current tables ({len(clocks)} predictions):")
+    for r in by_clock.itertuples(index=False):
+        click.echo(f"  {r.board:<12} {r.state:<14} {r.predictions:3d}  |error| median {r.median_abs_err_pct:4.1f} %, "
+                   f"largest {r.max_abs_err_pct:4.1f} %; within 5 % {100 * r.within_5_pct:3.0f} %, within 10 % "
+                   f"{100 * r.within_10_pct:3.0f} %")
     if markdown:
         command = "dslsim validate --markdown docs/validation.md"
-        write_text_atomic(markdown, validation_markdown(df, summary, fit(data), data, command))
+        write_text_atomic(markdown, validation_markdown(df, summary, fit(data), data, command, clocks, by_clock))
         click.echo(f"wrote {markdown}")
     if csv_out:
         write_atomic(csv_out, lambda p: df.to_csv(p, index=False))
-        click.echo(f"wrote {csv_out}")
+        clocks_csv = Path(csv_out).with_name(Path(csv_out).stem + "-clocks.csv")
+        write_atomic(clocks_csv, lambda p: clocks.to_csv(p, index=False))
+        click.echo(f"wrote {csv_out} and {clocks_csv}")
