@@ -61,7 +61,7 @@ def simulate(profile, trace_path, scenario, baseline, out_dir, formats, no_frame
         click.echo(f"\nwrote {len(written)} files to {out_dir}", err=True)
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
-    if not result.summary["keeps_up"] and not allow_backlog:
+    if not result.summary.keeps_up and not allow_backlog:
         click.echo("error: the scenario cannot keep up (see the warning above); place stages on faster cores, raise "
                    "the clock, use 'when_busy: drop', or pass --allow-backlog to accept it.", err=True)
         raise SystemExit(4)

@@ -11,6 +11,7 @@ from dslsim.hw.profile import Profile
 from dslsim.report import plots
 from dslsim.report.analysis import pareto_front
 from dslsim.report.html import HtmlReport
+from dslsim.sim.figures import FIGURES
 from dslsim.sim.results import SimResult
 from dslsim.trace.schema import Trace
 
@@ -25,27 +26,26 @@ def default_window(trace: Trace, width: float = 1.0) -> tuple[float, float]:
 
 
 def summary_table(result: SimResult) -> pd.DataFrame:
-    """Headline figures as (figure, value) rows with units."""
+    """Every figure of the summary as (figure, value) rows, named and shown as :data:`FIGURES` says."""
     s = result.summary
-    rows = [("frames", f"{s['frames']:,}"), ("simulated time", f"{s['duration_s']:.1f} s")]
-    rows += [(f"share on '{path}'", f"{100 * v:.1f} %") for path, v in s.shares.items()]
-    rows += [(f"latency {k.split('_')[1]}", f"{1e3 * s[k]:.3f} ms") for k in
-             ("latency_p50_s", "latency_p95_s", "latency_p99_s", "latency_max_s")]
-    rows += [("deadline", f"{1e3 * s['deadline_s']:.3f} ms"), ("deadline misses", f"{100 * s['deadline_miss_rate']:.2f} %"),
-             ("dropped frames", f"{s['dropped']:,}"), ("wake-ups", f"{s['wakeups']:,}"),
-             ("wake-up energy", f"{1e3 * s['transition_energy_J']:.3f} mJ")]
-    rows += [(f"energy per '{path}' frame", f"{1e6 * v:.2f} uJ") for path, v in s.energy_per_frame_J.items()
+
+    def row(key: str, label: str | None = None, also: str = "") -> tuple[str, str]:
+        return label or FIGURES[key].label, FIGURES[key].format(getattr(s, key)) + also
+
+    share, energy = FIGURES["shares"], FIGURES["energy_per_frame_J"]
+    rows = [row("frames"), row("duration_s")]
+    rows += [(f"{share.label} on '{path}'", share.format(v)) for path, v in s.shares.items()]
+    rows += [row(f"latency_{k}_s") for k in ("p50", "p95", "p99", "max")]
+    rows += [row("deadline_s"), row("deadline_miss_rate"), row("dropped"), row("wakeups"), row("transition_energy_J")]
+    rows += [(f"energy per '{path}' frame", energy.format(v)) for path, v in s.energy_per_frame_J.items()
              if math.isfinite(v)]
-    rows += [("compute power", f"{1e3 * s['compute_power_W']:.3f} mW"),
-             ("platform floor", f"{1e3 * s['floor_power_W']:.3f} mW"),
-             ("always-on power", f"{1e3 * s['always_on_power_W']:.3f} mW"),
-             ("battery draw", f"{1e3 * s['battery_power_W']:.3f} mW"),
-             ("battery life", f"{s['battery_life_h']:.1f} h ({s['battery_life_days']:.2f} days)"),
-             ("battery life, ideal reservoir", f"{s.battery_life_ideal_h:.1f} h ({s.battery_model} model above)"),
-             ("mean battery current", f"{1e3 * s.battery_current_A:.3f} mA"),
-             ("charge per day", f"{1e3 * s.charge_per_day_Ah:.2f} mAh = {s.battery_pct_per_day:.2f} % of the battery")]
+    rows += [row("compute_power_W"), row("floor_power_W"), row("always_on_power_W"), row("battery_power_W"),
+             row("battery_life_h", also=f" ({FIGURES['battery_life_days'].format(s.battery_life_days)})"),
+             row("battery_life_ideal_h", also=f" ({s.battery_model} model above)"), row("battery_current_A"),
+             row("charge_per_day_Ah", also=f" = {FIGURES['battery_pct_per_day'].format(s.battery_pct_per_day)} of the "
+                                           f"battery")]
     if s.battery_gain_h is not None:
-        rows.append(("battery gain vs all-dense", f"{s['battery_gain_h']:+.1f} h ({s['battery_gain_pct']:+.1f} %)"))
+        rows.append(row("battery_gain_h", also=f" ({FIGURES['battery_gain_pct'].format(s.battery_gain_pct)})"))
     return pd.DataFrame(rows, columns=["figure", "value"])
 
 

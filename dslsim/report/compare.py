@@ -25,30 +25,20 @@ import numpy as np
 import pandas as pd
 
 from dslsim.errors import DslsimError
+from dslsim.sim.figures import FIGURES, HEADLINE
 from dslsim.sim.results import SimResult
-
-#: Headline figures: (label, summary key, scale to the shown unit, unit).
-HEADLINES = (
-    ("always-on power", "always_on_power_W", 1e3, "mW"),
-    ("compute power", "compute_power_W", 1e3, "mW"),
-    ("battery draw", "battery_power_W", 1e3, "mW"),
-    ("battery life", "battery_life_h", 1.0, "h"),
-    ("latency p50", "latency_p50_s", 1e3, "ms"),
-    ("latency p99", "latency_p99_s", 1e3, "ms"),
-    ("deadline misses", "deadline_miss_rate", 100.0, "%"),
-    ("dropped frames", "dropped", 1.0, "frames"),
-    ("wake-ups", "wakeups", 1.0, "count"),
-    ("busiest resource utilisation", "max_utilization", 100.0, "%"),
-)
-
+from dslsim.sim.summary import Summary
 
 @dataclass(frozen=True)
 class Run:
     """What a comparison needs of a run: a name, its summary and its resources table."""
 
     name: str
-    summary: dict
+    """What the run is called in the tables' column names."""
+    summary: Summary
+    """Its headline figures."""
     resources: pd.DataFrame
+    """One row per core or link and component, as :class:`~dslsim.sim.results.SimResult` has it."""
 
     @classmethod
     def of(cls, result: SimResult, name: str) -> "Run":
@@ -74,8 +64,7 @@ class Run:
         if table is None:
             raise DslsimError(f"{folder}: no resources table (write the run with --format csv or parquet).")
         resources = pd.read_parquet(table) if table.suffix == ".parquet" else pd.read_csv(table)
-        values = {k: (float("nan") if v is None else v) for k, v in summary["summary"].items()}
-        return cls(name or folder.name, values, resources)
+        return cls(name or folder.name, Summary.from_dict(summary["summary"]), resources)
 
 
 def _ratio(a: float, b: float) -> float:
@@ -83,17 +72,16 @@ def _ratio(a: float, b: float) -> float:
 
 
 def compare(a: Run, b: Run) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(headline table, per-state table) of ``b`` against ``a``: delta = b - a, ratio = b / a.
+    """(headline table, per-state table) of ``b`` against ``a``: delta = b - a, ratio = b / a. The headline
+    rows are :data:`~dslsim.sim.figures.HEADLINE`, in the units reports show them in.
 
     Per state, each resource's rows (power states, 'dynamic', 'transitions') are matched by resource and
     component; a row one run lacks (a core only one of them uses, another sleep state) counts as zero there.
     """
     rows = []
-    for label, key, scale, unit in HEADLINES:
-        va, vb = a.summary.get(key, float("nan")), b.summary.get(key, float("nan"))
-        va = float("nan") if va is None else float(va) * scale
-        vb = float("nan") if vb is None else float(vb) * scale
-        rows.append({"figure": label, "unit": unit, a.name: va, b.name: vb, "delta": vb - va,
+    for figure in (FIGURES[key] for key in HEADLINE):
+        va, vb = figure.shown(getattr(a.summary, figure.key)), figure.shown(getattr(b.summary, figure.key))
+        rows.append({"figure": figure.label, "unit": figure.unit, a.name: va, b.name: vb, "delta": vb - va,
                      "ratio": _ratio(va, vb)})
     head = pd.DataFrame(rows)
     keys = ["resource", "component"]

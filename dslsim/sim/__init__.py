@@ -2,7 +2,7 @@
 
 >>> from dslsim.sim import simulate
 >>> result = simulate("watch", "dsl-75hz-10min")
->>> len(result.frames), result.summary["dropped"]
+>>> len(result.frames), result.summary.dropped
 (45000, 0)
 """
 

@@ -46,10 +46,10 @@ def on_one_core(scenario: Scenario, core: str) -> Scenario:
 
 
 def _row(name: str, text: str, s: dict, max_miss_rate: float) -> dict:
-    return {"configuration": name, "description": text, "always_on_power_mW": 1e3 * s["always_on_power_W"],
-            "latency_p99_ms": 1e3 * s["latency_p99_s"], "deadline_miss_rate": s["deadline_miss_rate"],
-            "dropped": s["dropped"], "battery_life_h": s["battery_life_h"],
-            "keeps_up": bool(s["keeps_up"] and s["dropped"] == 0 and s["deadline_miss_rate"] <= max_miss_rate)}
+    return {"configuration": name, "description": text, "always_on_power_mW": 1e3 * s.always_on_power_W,
+            "latency_p99_ms": 1e3 * s.latency_p99_s, "deadline_miss_rate": s.deadline_miss_rate,
+            "dropped": s.dropped, "battery_life_h": s.battery_life_h,
+            "keeps_up": bool(s.keeps_up and s.dropped == 0 and s.deadline_miss_rate <= max_miss_rate)}
 
 
 def named_baselines(result: SimResult, profile: str | Path | Profile, trace: str | Path | Trace,

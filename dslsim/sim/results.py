@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from dslsim.sim.engine import EngineOutput, State
+from dslsim.sim.figures import html_table
 from dslsim.sim.plan import Plan
 from dslsim.sim.summary import PERCENTILES, Summary
 
@@ -47,9 +49,18 @@ class SimResult:
                 f"{f' ({gain:+.1f} % vs dense)' if gain is not None else ''}"
                 f"{', cannot keep up' if not s.keeps_up else ''}; .frames .resources .summary>")
 
+    def _repr_html_(self) -> str:
+        """A notebook's view: what ran, the warnings, then the headline figures; the tables are attributes."""
+        s, m = self.summary, self.meta
+        title = (f"<b>{html.escape(str(m.get('profile', '?')))} / {html.escape(str(m.get('scenario', '?')))}</b>: "
+                 f"{s.frames:,} frames over {s.duration_s:.1f} s")
+        warnings = "".join(f"<div style='color:#b00020'>warning: {html.escape(w)}</div>" for w in self.warnings)
+        return (f"<div>{title}</div>{warnings}"
+                + html_table(s.headline(), ".summary (every figure), .frames, .resources, .per_core(), .timeline"))
+
     def per_core(self) -> pd.DataFrame:
         """Wide table per resource: time share per state and mean power split into static/dynamic/transitions."""
-        return per_core_table(self.resources, self.summary["duration_s"])
+        return per_core_table(self.resources, self.summary.duration_s)
 
 
 def per_core_table(resources: pd.DataFrame, duration: float) -> pd.DataFrame:

@@ -2,7 +2,7 @@
 
 >>> from dslsim.sim.run import simulate
 >>> result = simulate("earbud", "dsl-75hz-10min")
->>> round(result.summary["battery_life_h"], 1), round(result.summary["battery_gain_pct"], 1)
+>>> round(result.summary.battery_life_h, 1), round(result.summary.battery_gain_pct, 1)
 (12.2, 51.1)
 """
 
@@ -22,7 +22,7 @@ from dslsim.hw.load import load_profile
 from dslsim.hw.profile import Profile
 from dslsim.sim.engine import Account, EngineOutput, run_engine
 from dslsim.sim.plan import Plan, build_plan
-from dslsim.sim.results import SimResult, build_tables, per_core_table
+from dslsim.sim.results import SimResult, build_tables
 from dslsim.sim.scenario import Scenario, load_scenario, parse_scenario
 from dslsim.sim.summary import Summary
 from dslsim.trace.io import read_trace
@@ -90,7 +90,7 @@ def simulate(profile: str | Path | Profile, trace: str | Path | Trace,
     if base is not None and not base.keeps_up:
         warnings.append(
             f"with every frame on the '{trace.meta.dense_path}' path the scenario cannot keep up "
-            f"('{base['busiest_resource']}' busy {100 * base['max_utilization']:.0f} % of the "
+            f"('{base.busiest_resource}' busy {100 * base.max_utilization:.0f} % of the "
             f"time), so there is no baseline battery life to gain against.")
     meta = {"profile": plan.profile_name, "profile_file": plan.profile_file, "scenario": scenario.name,
             "trace_source": trace.meta.source, "dense_path": trace.meta.dense_path,
@@ -171,24 +171,25 @@ def check_size(plan: Plan, ready: np.ndarray, frame_duration: float, codes: np.n
 
 
 def scenario_warnings(summary: Summary, resources: pd.DataFrame, plan: Plan, scenario_name: str) -> list[str]:
-    """Sentences about figures that would mislead: a backlog that never drains, cores idling clocked all run."""
+    """Sentences about figures that would mislead: a backlog that never drains, cores that could sleep but idle
+    clocked all run by oversight (not those whose idle mode is declared, nor those whose streaming audio needs the
+    clock in every sleep state they have)."""
     s = summary
     out = []
-    if not s["keeps_up"]:
-        out.append(f"the scenario cannot keep up: '{s['busiest_resource']}' is busy "
-                   f"{100 * s['max_utilization']:.0f} % of the time frames arrive, so its queue grows without bound "
-                   f"(p50 latency {1e3 * s['latency_p50_s']:,.1f} ms); no battery life is reported. Averaged over "
-                   f"the time to drain the queue it would read {s['battery_life_drained_h']:,.1f} h, which no device "
+    if not s.keeps_up:
+        out.append(f"the scenario cannot keep up: '{s.busiest_resource}' is busy "
+                   f"{100 * s.max_utilization:.0f} % of the time frames arrive, so its queue grows without bound "
+                   f"(p50 latency {1e3 * s.latency_p50_s:,.1f} ms); no battery life is reported. Averaged over "
+                   f"the time to drain the queue it would read {s.battery_life_drained_h:,.1f} h, which no device "
                    f"would see.")
-    per_core = None
     for r in plan.resources:
         if not r.unused_sleep_states:
             continue
-        if per_core is None:  # a table built only when a warning needs it (sweeps run thousands of points)
-            per_core = per_core_table(resources, s["duration_s"]).set_index("resource")
-        idle_w = per_core.loc[r.name, "static_mW"] / 1e3
-        out.append(f"core '{r.name}' has sleep states ({', '.join(r.unused_sleep_states)}) but no sleep "
-                   f"policy in scenario '{scenario_name}': it idles clocked whenever it is not running, "
-                   f"{1e3 * idle_w:.3f} mW on average; add 'sleep: {{{r.name}: {{{r.unused_sleep_states[0]}: 1 ms}}}}' "
-                   f"if it may sleep.")
+        rows = resources[(resources["resource"] == r.name) & (resources["component"] == "idle")]
+        idle_share = float(rows["time_s"].sum()) / s.duration_s if s.duration_s > 0 else 0.0
+        out.append(f"core '{r.name}' has sleep states ({', '.join(r.unused_sleep_states)}) but no sleep policy "
+                   f"and no declared idle mode in scenario '{scenario_name}': it waits clock-gated at "
+                   f"{1e3 * r.idle_power:.3f} mW whenever it is not running ({100 * idle_share:.0f} % of the time); "
+                   f"add 'sleep: {{{r.name}: {{{r.unused_sleep_states[0]}: 1 ms}}}}' if it may sleep, or "
+                   f"'idle: {{{r.name}: clock-gated}}' if it must not.")
     return out

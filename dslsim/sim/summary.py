@@ -11,6 +11,8 @@ headline subset a sweep keeps per point.
 (True, ['full', 'light'])
 >>> "battery_gain_pct" in s.to_row()
 True
+
+How each figure is named and shown (label, unit, digits) is in :mod:`dslsim.sim.figures`.
 """
 
 from __future__ import annotations
@@ -20,13 +22,16 @@ from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from typing import Any, Iterator
 
+from dslsim.sim.figures import FIGURES, HEADLINE, html_table
+
 #: Latency percentiles reported in the summary.
 PERCENTILES = (50, 95, 99)
 
 #: The headline figures a sweep keeps per point (:meth:`Summary.to_row`), beside the per-path shares.
 ROW_FIELDS = ("latency_p50_s", "latency_p99_s", "latency_max_s", "deadline_miss_rate", "dropped", "wakeups",
               "transition_energy_J", "compute_power_W", "always_on_power_W", "battery_power_W", "battery_life_h",
-              "battery_life_days", "battery_current_A", "battery_pct_per_day", "keeps_up", "baseline_battery_life_h", "battery_gain_h", "battery_gain_pct")
+              "battery_life_days", "battery_current_A", "battery_pct_per_day", "keeps_up", "baseline_battery_life_h",
+              "battery_gain_h", "battery_gain_pct")
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,12 +89,27 @@ class Summary(Mapping):
     battery_gain_h: float | None = field(default=None)
     battery_gain_pct: float | None = field(default=None)
 
-    def with_baseline(self, baseline: Mapping) -> "Summary":
+    def with_baseline(self, baseline: "Summary") -> "Summary":
         """This summary with the figures against ``baseline`` (the all-dense run's summary) filled in."""
-        return replace(self, baseline_always_on_power_W=baseline["always_on_power_W"],
-                       baseline_battery_life_h=baseline["battery_life_h"],
-                       battery_gain_h=self.battery_life_h - baseline["battery_life_h"],
-                       battery_gain_pct=100.0 * (self.battery_life_h / baseline["battery_life_h"] - 1.0))
+        return replace(self, baseline_always_on_power_W=baseline.always_on_power_W,
+                       baseline_battery_life_h=baseline.battery_life_h,
+                       battery_gain_h=self.battery_life_h - baseline.battery_life_h,
+                       battery_gain_pct=100.0 * (self.battery_life_h / baseline.battery_life_h - 1.0))
+
+    @classmethod
+    def from_dict(cls, flat: Mapping[str, Any]) -> "Summary":
+        """A summary from its flat form (:meth:`to_dict`, as ``summary.json`` stores it with NaN as null): per-path
+        figures from ``share_<path>`` and ``energy_per_frame_<path>_J``; a figure the mapping lacks (a run saved by
+        an older dslsim) or holds as null is NaN, a baseline figure None."""
+        shares = {k[len("share_"):]: v for k, v in flat.items() if k.startswith("share_")}
+        energy = {k[len("energy_per_frame_"):-len("_J")]: v for k, v in flat.items()
+                  if k.startswith("energy_per_frame_") and k.endswith("_J")}
+        values: dict[str, Any] = {"shares": shares, "energy_per_frame_J": energy}
+        for f in fields(cls):
+            if f.name not in values:
+                value = flat.get(f.name)
+                values[f.name] = value if value is not None or f.default is None else float("nan")
+        return cls(**values)
 
     @cached_property
     def _flat(self) -> dict[str, Any]:
@@ -128,3 +148,20 @@ class Summary(Mapping):
     def __repr__(self) -> str:
         return (f"Summary({self.frames:,} frames, always-on {1e3 * self.always_on_power_W:.3f} mW, "
                 f"battery {self.battery_life_h:.1f} h)")
+
+    def headline(self) -> list[tuple[str, str]]:
+        """(label, shown value) of the headline figures (:data:`~dslsim.sim.figures.HEADLINE`), the battery gain
+        when a baseline was run, and each path's share."""
+        rows = [(FIGURES[k].label, FIGURES[k].format(getattr(self, k))) for k in HEADLINE]
+        if self.battery_gain_h is not None:
+            gain_h, gain_pct = FIGURES["battery_gain_h"], FIGURES["battery_gain_pct"]
+            gain = f"{gain_h.format(self.battery_gain_h)} ({gain_pct.format(self.battery_gain_pct)})"
+            rows.insert(HEADLINE.index("battery_life_h") + 1, (gain_h.label, gain))
+        share = FIGURES["shares"]
+        rows += [(f"{share.label} on '{path}'", share.format(v)) for path, v in self.shares.items()]
+        return rows
+
+    def _repr_html_(self) -> str:
+        """A notebook's view: the headline figures; every figure is in :meth:`to_dict`."""
+        return html_table(self.headline(), f"{self.frames:,} frames over {self.duration_s:.1f} s; all {len(self)} "
+                                           f"figures: .to_dict()")
