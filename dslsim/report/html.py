@@ -61,12 +61,10 @@ class HtmlReport:
                           f"</figcaption></figure>")
 
     def figure(self, name: str, fig, data: pd.DataFrame | None, caption: str = "") -> None:
-        """An embedded PNG of a matplotlib figure (closed afterwards); its data is kept under ``name``."""
-        import matplotlib.pyplot as plt
-
+        """An embedded PNG of a matplotlib figure; its data is kept under ``name``. The figure is saved with its
+        own canvas (no pyplot, so the user's backend is left alone)."""
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=110)
-        plt.close(fig)
         self.images[name] = buf.getvalue()
         b64 = base64.b64encode(self.images[name]).decode()
         if data is not None:

@@ -1,5 +1,9 @@
 """Figures (matplotlib, no display needed). Each function returns ``(figure, data)``: the data is the table the
 figure draws, so every figure can also be written as CSV or Parquet.
+
+Figures are :class:`matplotlib.figure.Figure` objects made without pyplot, so drawing them never selects or
+changes the matplotlib backend: in a notebook the user's backend stays as it was, and a figure shows by being the
+cell's value (or ``display(fig)``).
 """
 
 from __future__ import annotations
@@ -14,13 +18,18 @@ STATE_COLORS = {"active": "#d62728", "wake": "#ff7f0e", "idle": "#bcbd22"}
 SLEEP_COLORS = ["#1f77b4", "#17becf", "#9467bd", "#7f7f7f", "#393b79", "#6b6ecf", "#8c6d31", "#e377c2"]
 
 
-def _plt():
-    import matplotlib
+def _figure(**kwargs):
+    """A new figure outside pyplot's state (no backend chosen, nothing to close)."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    return Figure(**kwargs)
 
-    return plt
+
+def _patch(color: str, alpha: float = 1.0):
+    """A legend handle: a filled rectangle of ``color``."""
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((0, 0), 1, 1, color=color, alpha=alpha)
 
 
 def state_color(state: str, order: list[str]) -> str:
@@ -37,15 +46,14 @@ def _states_in(result: SimResult) -> list[str]:
 
 def power_over_time(result: SimResult):
     """Per-core power over the recorded window, as a step line over bands coloured by power state."""
-    plt = _plt()
     tl = result.timeline
     if tl is None or tl.empty:
         raise ValueError("the result has no timeline; simulate with window=(t0, t1)")
     cores = [r for r in result.meta.get("resources", tl["resource"].unique()) if r in set(tl["resource"])
              and "<->" not in r]
     order = _states_in(result)
-    fig, axes = plt.subplots(len(cores) + 1, 1, figsize=(10, 1.8 * (len(cores) + 1) + 0.8), sharex=True,
-                             squeeze=False)
+    fig = _figure(figsize=(10, 1.8 * (len(cores) + 1) + 0.8))
+    axes = fig.subplots(len(cores) + 1, 1, sharex=True, squeeze=False)
     edges, total = total_power(tl, cores)
     top = axes[0, 0]
     top.step(edges, np.r_[total, total[-1:]] * 1e3, where="post", color="black", lw=0.8)
@@ -63,7 +71,7 @@ def power_over_time(result: SimResult):
         ax.set_yscale("symlog", linthresh=0.01)
         ax.set_ylim(0, max(0.02, ys.max() * 2))
         ax.set_ylabel(f"{core}\nmW")
-    handles = [plt.Rectangle((0, 0), 1, 1, color=state_color(s, order), alpha=0.4) for s in order]
+    handles = [_patch(state_color(s, order), alpha=0.4) for s in order]
     axes[0, 0].legend(handles, order, ncol=min(len(order), 5), loc="lower left", bbox_to_anchor=(0, 1.02),
                       frameon=False)
     axes[-1, 0].set_xlabel("time (s)")
@@ -90,13 +98,13 @@ def total_power(timeline: pd.DataFrame, cores: list[str]) -> tuple[np.ndarray, n
 
 def state_timeline(result: SimResult):
     """Which state each core and link is in, over the recorded window."""
-    plt = _plt()
     tl = result.timeline
     if tl is None or tl.empty:
         raise ValueError("the result has no timeline; simulate with window=(t0, t1)")
     names = [r for r in result.meta.get("resources", tl["resource"].unique()) if r in set(tl["resource"])]
     order = _states_in(result)
-    fig, ax = plt.subplots(figsize=(10, 0.5 * len(names) + 1.4))
+    fig = _figure(figsize=(10, 0.5 * len(names) + 1.4))
+    ax = fig.subplots()
     for i, name in enumerate(names):
         g = tl[tl["resource"] == name]
         ax.broken_barh(list(zip(g["start_s"], g["end_s"] - g["start_s"])), (i - 0.4, 0.8),
@@ -104,7 +112,7 @@ def state_timeline(result: SimResult):
     ax.set_yticks(range(len(names)), names)
     ax.invert_yaxis()
     ax.set_xlabel("time (s)")
-    handles = [plt.Rectangle((0, 0), 1, 1, color=state_color(s, order)) for s in order]
+    handles = [_patch(state_color(s, order)) for s in order]
     ax.legend(handles, order, ncol=min(len(order), 5), loc="lower left", bbox_to_anchor=(0, 1.0), frameon=False)
     fig.tight_layout()
     return fig, tl
@@ -112,16 +120,16 @@ def state_timeline(result: SimResult):
 
 def latency_by_path(result: SimResult):
     """Latency distribution (empirical CDF) of each path, with the deadline."""
-    plt = _plt()
     f = result.frames
-    fig, ax = plt.subplots(figsize=(8, 3.2))
+    fig = _figure(figsize=(8, 3.2))
+    ax = fig.subplots()
     q = np.linspace(0, 100, 201)
     data = {"percentile": q}
     for path, g in f[~f["dropped"]].groupby("path", observed=True):
         ms = np.percentile(g["latency_s"].to_numpy() * 1e3, q)
         data[f"{path}_latency_ms"] = ms
         ax.step(ms, q / 100, where="post", label=f"{path} ({len(g):,} frames)")
-    ax.axvline(result.summary["deadline_s"] * 1e3, color="black", ls="--", lw=1, label="deadline")
+    ax.axvline(result.summary.deadline_s * 1e3, color="black", ls="--", lw=1, label="deadline")
     ax.set_xlim(left=0)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("latency (ms)")
@@ -134,7 +142,6 @@ def latency_by_path(result: SimResult):
 def path_shares_over_time(result: SimResult, bins: int = 120):
     """Share of frames taking each path, per time bin (stacked): how often each exit, iteration count or
     decoder is used as the input changes. Bins are equal slices of the run, ready times."""
-    plt = _plt()
     f = result.frames
     ready = f["ready_s"].to_numpy()
     edges = np.linspace(ready.min(), ready.max() + 1e-12, min(bins, max(len(f), 1)) + 1)
@@ -144,7 +151,8 @@ def path_shares_over_time(result: SimResult, bins: int = 120):
     np.add.at(counts, (f["path"].cat.codes.to_numpy(), which), 1)
     shares = counts / np.maximum(counts.sum(axis=0), 1)
     mid = 0.5 * (edges[:-1] + edges[1:])
-    fig, ax = plt.subplots(figsize=(8, 3.0))
+    fig = _figure(figsize=(8, 3.0))
+    ax = fig.subplots()
     ax.stackplot(mid, shares, labels=names, step="mid")
     ax.set_xlim(edges[0], edges[-1])
     ax.set_ylim(0, 1)
@@ -160,11 +168,11 @@ def path_shares_over_time(result: SimResult, bins: int = 120):
 def energy_by_path(result: SimResult):
     """Energy per frame of each path (active power while running, dynamic op energy, wake-ups and links, as the
     summary counts it), with each path's share of frames in its label."""
-    plt = _plt()
     summary = result.summary
     names = list(summary.energy_per_frame_J)
     energy = np.array([summary.energy_per_frame_J[n] for n in names]) * 1e6
-    fig, ax = plt.subplots(figsize=(8, 0.5 + 0.45 * len(names)))
+    fig = _figure(figsize=(8, 0.5 + 0.45 * len(names)))
+    ax = fig.subplots()
     ax.barh(range(len(names)), np.nan_to_num(energy), color="#4c72b0")
     ax.set_yticks(range(len(names)), [f"{n} ({100 * summary.shares.get(n, 0.0):.1f} %)" for n in names])
     ax.invert_yaxis()
@@ -181,17 +189,16 @@ PLATFORM_COLORS = {"floor": "#aaaaaa", "converter loss": "#555555"}
 def energy_breakdown(result: SimResult):
     """Mean power drawn from the battery, by where it goes: each core and link (power states, dynamic energy,
     wake-up transitions), the platform floor, and the converter's loss. The bars add up to the battery draw."""
-    plt = _plt()
     s = result.summary
     r = result.resources.copy()
     r["part"] = np.where(r["time_s"].notna(), "state: " + r["component"], r["component"])
     r["power_mW"] = 1e3 * r["power_W"]
     table = r.pivot_table(index="resource", columns="part", values="power_mW", aggfunc="sum", sort=False).fillna(0.0)
     table = table.loc[table.sum(axis=1) > 0]
-    battery_side = s.get("floor_battery_side_W", 0.0)
-    platform = {"platform floor": ("floor", s["floor_power_W"]),
+    battery_side = s.floor_battery_side_W
+    platform = {"platform floor": ("floor", s.floor_power_W),
                 "platform floor (battery side)": ("floor", battery_side),
-                "converter": ("converter loss", s["battery_power_W"] - s["compute_power_W"] - s["floor_power_W"]
+                "converter": ("converter loss", s.battery_power_W - s.compute_power_W - s.floor_power_W
                               - battery_side)}
     for name, (part, watts) in platform.items():
         if watts > 0:
@@ -203,9 +210,16 @@ def energy_breakdown(result: SimResult):
     order = _states_in(result)
     colors = [state_color(c[7:], order) if c.startswith("state: ") else
               PLATFORM_COLORS.get(c, "#2ca02c" if c == "dynamic" else "#8c564b") for c in table.columns]
-    fig, ax = plt.subplots(figsize=(8, 0.5 * len(table) + 1.6))
-    table.plot.barh(stacked=True, ax=ax, color=colors, width=0.7)
-    ax.set_xlabel(f"mean power (mW); in all {1e3 * s['battery_power_W']:.3f} mW from the battery")
+    fig = _figure(figsize=(8, 0.5 * len(table) + 1.6))
+    ax = fig.subplots()
+    left = np.zeros(len(table))
+    for column, color in zip(table.columns, colors):      # stacked bars, one segment per part
+        values = table[column].to_numpy(dtype=float)
+        ax.barh(range(len(table)), values, left=left, height=0.7, color=color, label=column)
+        left += values
+    ax.set_yticks(range(len(table)), [str(i) for i in table.index])
+    ax.set_ylabel("resource")
+    ax.set_xlabel(f"mean power (mW); in all {1e3 * s.battery_power_W:.3f} mW from the battery")
     ax.invert_yaxis()
     ax.legend(ncol=3, fontsize=8, frameon=False, loc="lower left", bbox_to_anchor=(0, 1.0))
     fig.tight_layout()
@@ -214,8 +228,8 @@ def energy_breakdown(result: SimResult):
 
 def battery_comparison(table: pd.DataFrame):
     """Battery life of named configurations (a :func:`~dslsim.report.analysis.baseline_table`)."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(8, 0.5 * len(table) + 1.2))
+    fig = _figure(figsize=(8, 0.5 * len(table) + 1.2))
+    ax = fig.subplots()
     # A configuration that cannot keep up has no battery life: no bar, a label, and it does not set the scale.
     hours = table["battery_life_h"].where(table["keeps_up"])
     ax.barh(table["configuration"], hours.fillna(0.0), color="#1f77b4")
@@ -233,8 +247,8 @@ def battery_comparison(table: pd.DataFrame):
 def pareto(df: pd.DataFrame, x: str, y: str, front: pd.Series, label: str | None = None,
            x_label: str | None = None, y_label: str | None = None):
     """Scatter of sweep points with the Pareto front drawn and labelled."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig = _figure(figsize=(7, 4.5))
+    ax = fig.subplots()
     ax.scatter(df[x], df[y], s=18, color="#999999", label="points")
     f = df[front].sort_values(x)
     ax.plot(f[x], f[y], "o-", color="#d62728", ms=5, label="Pareto front")
@@ -262,9 +276,9 @@ def text_color(rgba) -> str:
 
 def heatmap(df: pd.DataFrame, row: str, col: str, value: str, value_label: str | None = None):
     """A metric over two sweep axes (mean over any other axes)."""
-    plt = _plt()
     table = df.pivot_table(index=row, columns=col, values=value, aggfunc="mean", sort=False)
-    fig, ax = plt.subplots(figsize=(1.1 * len(table.columns) + 3, 0.5 * len(table) + 2))
+    fig = _figure(figsize=(1.1 * len(table.columns) + 3, 0.5 * len(table) + 2))
+    ax = fig.subplots()
     im = ax.imshow(table.to_numpy(dtype=float), aspect="auto", cmap="viridis")
     ax.set_xticks(range(len(table.columns)), [str(c) for c in table.columns], rotation=30, ha="right")
     ax.set_yticks(range(len(table.index)), [str(i) for i in table.index])

@@ -10,12 +10,12 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-import pandas as pd
 
 from dslsim.errors import DslsimError
 from dslsim.sweep.point import run_point, run_points
 from dslsim.sweep.spec import SweepSpec, point_id
 from dslsim.sweep.store import SweepStore
+from dslsim.sweep.table import SweepTable
 
 
 #: Most sweep points in one Dask task (a chunk's rows reach the store when it finishes).
@@ -24,8 +24,9 @@ MAX_CHUNK = 25
 
 def run_sweep(spec: SweepSpec, out: str | Path, *, jobs: int | None = None, scheduler: str | None = None,
               fresh: bool = False, progress: bool | None = None,
-              on_row: Callable[[dict[str, Any]], None] | None = None) -> pd.DataFrame:
-    """Run every point of ``spec`` not yet in the store at ``out`` and return the consolidated table.
+              on_row: Callable[[dict[str, Any]], None] | None = None) -> SweepTable:
+    """Run every point of ``spec`` not yet in the store at ``out`` and return the consolidated table (a
+    :class:`~dslsim.sweep.table.SweepTable`: a DataFrame that a notebook shows concisely).
 
     ``jobs`` worker processes (default: all cores; 1 runs in this process). ``scheduler`` runs on Dask instead:
     a scheduler address (``tcp://host:8786``) or ``local`` for a local cluster on loopback.
@@ -52,7 +53,7 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, jobs: int | None = None, sche
                 on_row(row)
     finally:
         bar.close()
-    return store.consolidate()
+    return SweepTable.of(store.consolidate(), spec.axes)
 
 
 def _processes(tasks: list[dict], jobs: int) -> Iterator[dict[str, Any]]:
