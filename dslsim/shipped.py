@@ -72,6 +72,22 @@ def checkpoint_source(path: str | Path) -> dict[str, str]:
 SUFFIXES = {"profile": (".yaml", ".yml"), "trace": (".parquet",)}
 
 
+def origin(path: Path) -> str:
+    """Where a shipped file comes from, as listings say it: the source checkout's top-level folder
+    (``hw_profiles/watch.yaml``) or the package data a wheel installed (``package data:
+    dslsim/data/profiles/watch.yaml``).
+
+    >>> origin(PROFILES / "watch.yaml")
+    'hw_profiles/watch.yaml'
+    """
+    path = Path(path)
+    for root in (SOURCE_ROOT, DATA.parent.parent):
+        if path.is_relative_to(root):
+            where = path.relative_to(root).as_posix()
+            return f"package data: {where}" if path.is_relative_to(DATA) else where
+    return str(path)
+
+
 def shipped_profiles() -> dict[str, Path]:
     """Names and files of the shipped device profiles."""
     return {p.stem: p for p in sorted(PROFILES.glob("*.yaml"))}

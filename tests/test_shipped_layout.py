@@ -49,3 +49,47 @@ def test_the_wheel_carries_every_top_level_profile_and_trace(tmp_path):
     assert len(expected) >= 7 + 5 + 2
     assert expected <= names, sorted(expected - names)
     assert not any(n.startswith(("hw_profiles/", "traces/")) for n in names)   # inside the package only
+
+
+def _cli(*args: str):
+    from click.testing import CliRunner
+
+    from dslsim.cli.main import cli
+
+    return CliRunner().invoke(cli, list(args))
+
+
+def test_listings_say_where_each_entry_comes_from_and_which_local_files_shadow_a_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    listing = _cli("profiles", "list")
+    assert listing.exit_code == 0 and "hw_profiles/watch.yaml" in listing.output and "note:" not in listing.output
+    (tmp_path / "watch.yaml").write_text("name: mine\n")
+    (tmp_path / "dsl-75hz-10min").write_bytes(b"")
+    listing = _cli("profiles", "list")
+    assert "watch.yaml shadows the shipped 'watch' for -p watch.yaml" in listing.output
+    traces = _cli("trace", "list")
+    assert traces.exit_code == 0 and "traces/dsl-fr-50hz-10min.parquet" in traces.output
+    assert "dsl-75hz-10min shadows the shipped 'dsl-75hz-10min': -t dsl-75hz-10min reads this file" in traces.output
+
+
+def test_origin_names_the_checkout_folder_or_the_installed_package_data():
+    assert shipped.origin(ROOT / "traces" / "dsl-75hz-10min.parquet") == "traces/dsl-75hz-10min.parquet"
+    assert shipped.origin(shipped.DATA / "profiles" / "watch.yaml") == "package data: dslsim/data/profiles/watch.yaml"
+
+
+def test_profiles_init_copies_a_shipped_profile_and_never_overwrites_by_accident(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = _cli("profiles", "init", "watch", "--out", "my.yaml")
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "my.yaml").read_bytes() == (ROOT / "hw_profiles" / "watch.yaml").read_bytes()
+    assert load_profile(tmp_path / "my.yaml").name == "watch" and not load_profile(tmp_path / "my.yaml").unsourced
+    (tmp_path / "my.yaml").write_text("edited\n")
+    again = _cli("profiles", "init", "earbud", "--out", "my.yaml")
+    assert again.exit_code == 2 and "--force" in again.output
+    assert (tmp_path / "my.yaml").read_text() == "edited\n"
+    forced = _cli("profiles", "init", "earbud.yaml", "--out", "my.yaml", "--force")
+    assert forced.exit_code == 0
+    assert (tmp_path / "my.yaml").read_bytes() == (ROOT / "hw_profiles" / "earbud.yaml").read_bytes()
+    unknown = _cli("profiles", "init", "toaster", "--out", "t.yaml")
+    assert unknown.exit_code == 2 and "not a shipped profile" in unknown.output and "watch" in unknown.output
+    assert not (tmp_path / "t.yaml").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["my.yaml"]

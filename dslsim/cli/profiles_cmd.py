@@ -1,4 +1,4 @@
-"""``dslsim profiles``: list, show and validate hardware profiles."""
+"""``dslsim profiles``: list, show, copy (``init``) and validate hardware profiles; import and fit their parts."""
 
 from __future__ import annotations
 
@@ -9,30 +9,82 @@ from dslsim.errors import DslsimError
 
 @click.group()
 def profiles() -> None:
-    """List, show and validate hardware profiles (YAML with units and sources).
+    """List, show, copy and validate hardware profiles (YAML with units and sources).
 
     \b
     Examples:
       dslsim profiles list
       dslsim profiles show watch
-      dslsim profiles validate my-device.yaml
+      dslsim profiles init watch --out my-watch.yaml
+      dslsim profiles validate my-watch.yaml
     """
 
 
 @profiles.command("list")
 def list_() -> None:
-    """List the shipped profiles with their cores and battery.
+    """List the shipped profiles with their battery, cores and the file each comes from (the checkout's
+    hw_profiles/ folder, or the package data of an installed wheel); say which files in the working folder
+    take a shipped name's place.
+
+    A name works wherever a profile file does (-p NAME); an existing file you name is always read instead.
 
     \b
     Example:
       dslsim profiles list
+      dslsim profiles init watch --out my-watch.yaml
     """
-    from dslsim.hw.load import load_profile, shipped_profiles
+    from dslsim.cli.listing import echo_rows, echo_shadows
+    from dslsim.hw.load import load_profile
+    from dslsim.shipped import origin, shipped_profiles
 
+    rows = []
     for name, path in shipped_profiles().items():
         p = load_profile(path)
         cores = ", ".join(f"{c} ({core.kind})" for c, core in p.cores.items())
-        click.echo(f"{name:<10} {p.battery.capacity_ah * 1e3:7.1f} mAh  {cores}")
+        rows.append((name, f"{p.battery.capacity_ah * 1e3:7.1f} mAh", cores, origin(path)))
+    echo_rows(rows)
+    echo_shadows("profile", "-p")
+
+
+@profiles.command("init")
+@click.argument("name", metavar="NAME")
+@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), metavar="FILE",
+              help="The profile YAML to write; an existing file is left alone unless --force.")
+@click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
+def init(name, out, force) -> None:
+    """Start a profile of your own from a shipped one: write a copy of it, every number's source and every
+    comment included, to a new file ready to edit (shipped names: dslsim profiles list).
+
+    \b
+    Examples:
+      dslsim profiles init watch --out my-watch.yaml
+      dslsim profiles validate my-watch.yaml
+      dslsim simulate -p my-watch.yaml -t dsl-fr-50hz-10min
+    """
+    from pathlib import Path
+
+    from dslsim.fileio import write_atomic
+    from dslsim.shipped import origin, shipped_name, shipped_profiles
+
+    shipped = shipped_profiles()
+    found = shipped_name(name, "profile")
+    if found is None:
+        raise DslsimError(f"{name!r} is not a shipped profile; shipped profiles: {', '.join(shipped)} "
+                          f"(to start from a file of your own, copy it).")
+    target = Path(out)
+    if target.is_dir():
+        raise DslsimError(f"--out {out}: a folder; give the file to write, e.g. --out {target / (found + '.yaml')}.")
+    if target.exists() and not force:
+        raise DslsimError(f"--out {out}: the file exists and was left as it is; pass --force to overwrite it, or "
+                          f"choose another file.")
+    source = shipped[found]
+    try:
+        data = source.read_bytes()
+    except OSError as exc:
+        raise DslsimError(f"{source}: cannot be read ({exc.strerror}).") from None
+    write_atomic(target, lambda tmp: tmp.write_bytes(data))
+    click.echo(f"wrote {out}: the shipped '{found}' ({origin(source)}), its sources and comments included; edit "
+               f"it, then 'dslsim profiles validate {out}' and 'dslsim simulate -p {out} -t TRACE'.")
 
 
 @profiles.command()

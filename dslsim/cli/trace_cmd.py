@@ -191,7 +191,12 @@ def from_model(model, out, rate, duration, dead_channels):
 @click.option("--n-fft", type=click.IntRange(min=2), default=512, show_default=True)
 @click.option("--n-mels", type=click.IntRange(min=1), default=40, show_default=True)
 @click.option("--n-mfcc", type=click.IntRange(min=1), default=10, show_default=True)
-def add_frontend(trace_in, out, features, decimation, sample_rate, hop, feature_hop, n_fft, n_mels, n_mfcc):
+@click.option("--arithmetic", type=click.Choice(["fixed", "float32"]), default="fixed", show_default=True,
+              help="Features in fixed point (a DSP), or in float32 as an MCU computes them with CMSIS-DSP "
+                   "(int16 to float, window, real FFT, magnitude, mel, log, int8), each step costed by its own op "
+                   "kind (vector, fft, magnitude, filterbank, log, overhead).")
+def add_frontend(trace_in, out, features, decimation, sample_rate, hop, feature_hop, n_fft, n_mels, n_mfcc,
+                 arithmetic):
     """Prepend the audio front end (capture, decimation, features) to every path, as a stage named 'frontend'.
 
     Place it like any stage: 'placement: {frontend: dsp}'. Op counts are in docs/trace-format.md.
@@ -200,6 +205,7 @@ def add_frontend(trace_in, out, features, decimation, sample_rate, hop, feature_
     Examples:
       dslsim trace add-frontend dsl-75hz-10min dsl-fe.parquet --decimation software
       dslsim trace add-frontend kws.parquet kws-fe.parquet --features mfcc --hop 16000 --feature-hop 320
+      dslsim trace add-frontend kws.parquet kws-mcu.parquet --features logmel --arithmetic float32 --n-fft 1024
     """
     from dslsim.trace.frontend import frontend_stage, with_frontend
     from dslsim.trace.io import read_trace, write_trace
@@ -209,7 +215,7 @@ def add_frontend(trace_in, out, features, decimation, sample_rate, hop, feature_
     if not sr > 0:
         raise DslsimError(f"--sample-rate {sample_rate!r}: expected a positive rate in Hz.")
     stage = frontend_stage(sr, hop or t.meta.hop, features=features, decimation=decimation, feature_hop=feature_hop,
-                           n_fft=n_fft, n_mels=n_mels, n_mfcc=n_mfcc)
+                           n_fft=n_fft, n_mels=n_mels, n_mfcc=n_mfcc, arithmetic=arithmetic)
     write_trace(with_frontend(t, stage), out)
     click.echo(f"wrote {out}: front end of {len(stage.ops)} ops, {stage.macs / 1e3:.1f} kOP per frame, before "
                f"every path")
@@ -217,28 +223,32 @@ def add_frontend(trace_in, out, features, decimation, sample_rate, hop, feature_
 
 @trace.command("list")
 def list_traces():
-    """List the shipped traces: name, frames, length, frame rate, light share and where they come from.
+    """List the shipped traces: name, frames, length, frame rate, path shares, the file each comes from (the
+    checkout's traces/ folder, or the package data of an installed wheel) and how it was made; say which files
+    in the working folder take a shipped name's place.
 
-    A name works wherever a trace file does (-t NAME).
+    A name works wherever a trace file does (-t NAME); an existing file you name is always read instead.
 
     \b
     Example:
       dslsim trace list
       dslsim simulate -p watch -t dsl-fr-50hz-10min
     """
-    from dslsim.shipped import shipped_traces
+    from dslsim.cli.listing import echo_rows, echo_shadows
+    from dslsim.shipped import origin, shipped_traces
     from dslsim.trace.io import read_trace
 
-    traces = shipped_traces()
-    width = max(map(len, traces)) if traces else 0
-    for name, path in traces.items():
+    rows = []
+    for name, path in shipped_traces().items():
         t = read_trace(path)
         src = t.meta.source if isinstance(t.meta.source, dict) else {}
         kind = src.get("generator") or ", ".join(str(src[k]) for k in ("model", "route") if src.get(k))
         shares = t.frames["path"].value_counts(normalize=True)
         light = ", ".join(f"{p} {100 * shares.get(p, 0.0):.0f} %" for p in t.meta.paths)
-        click.echo(f"{name:<{width}} {len(t):>7,} frames  {t.duration / 60:5.1f} min  {t.meta.frame_rate:g} Hz  {light}"
-                   f"{'  (' + str(kind) + ')' if kind else ''}")
+        rows.append((name, f"{len(t):>7,} frames", f"{t.duration / 60:5.1f} min", f"{t.meta.frame_rate:g} Hz", light,
+                     origin(path), f"({kind})" if kind else ""))
+    echo_rows(rows)
+    echo_shadows("trace", "-t")
 
 
 @trace.command()
