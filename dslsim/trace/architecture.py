@@ -125,16 +125,6 @@ def decoder_layers(width: int, embed_dim: int, units: int = len(DILATIONS), inpu
     return layers + [Layer("elu", "output.elu"), Layer("conv", "output", n, 1, 7)]
 
 
-def light_decoder_layers(cfg: CodecConfig) -> list[Layer]:
-    """The light decoder of ``cfg``."""
-    return decoder_layers(cfg.light, cfg.embed_dim, cfg.light_units, cfg.light_input_kernel)
-
-
-def full_decoder_layers(cfg: CodecConfig) -> list[Layer]:
-    """The full decoder of ``cfg``."""
-    return decoder_layers(cfg.width, cfg.embed_dim)
-
-
 #: Stages every path runs before the switch decides.
 SHARED_STAGES = ["encoder", "rvq", "switch"]
 
