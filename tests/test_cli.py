@@ -65,7 +65,7 @@ def test_profiles_list_and_show():
 
 
 @pytest.mark.parametrize("command", [[], ["simulate"], ["trace"], ["trace", "synth"], ["trace", "info"],
-                                     ["profiles"], ["profiles", "list"], ["profiles", "show"],
+                                     ["profiles"], ["profiles", "list"], ["profiles", "show"], ["profiles", "init"],
                                      ["profiles", "validate"]])
 def test_every_command_has_help_with_an_example(command):
     out = run(*command, "--help")

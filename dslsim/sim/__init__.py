@@ -1,4 +1,5 @@
-"""Simulation: SimPy replay of a trace on a device profile under a scenario. Never imports torch.
+"""Simulation: a trace replayed on a device profile under a scenario, event by event (a SimPy reference engine and a
+compiled batch engine, the same numbers bit for bit). Never imports torch.
 
 >>> from dslsim.sim import simulate
 >>> result = simulate("watch", "dsl-75hz-10min")
