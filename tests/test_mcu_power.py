@@ -186,3 +186,57 @@ def test_a_range_borrows_the_shared_slope(tmp_path):
     assert len(rows) == 5
     for row in rows:
         assert row["predicted_mA"] == pytest.approx(row["current_mA"], rel=1e-9)
+
+
+def _warnings(scenario: dict) -> list[str]:
+    profile = mcu_profile()
+    sc = parse_scenario({"placement": {"default": "m"}, "opp": {"m": "50 MHz"}, **scenario}, profile, "s.yaml")
+    return [w for w in simulate(profile, make_trace(["full"] * 20), sc, baseline=False).warnings if "sleep" in w]
+
+
+def test_never_sleeps_warning_names_the_idle_power_and_respects_streaming():
+    (warning,) = _warnings({})
+    assert f"{1e3 * 3.0 * (300e-6 + 8e-6 * 50):.3f} mW" in warning          # Sleep's power, not the total
+    assert "stop2: 1 ms" in warning
+    assert _warnings({"idle": {"m": "clock-gated"}}) == []                 # declared: a choice
+    assert _warnings({"streaming": {"m": ["sai1"]}}) == []                 # stop2 would stop the audio
+    (streaming,) = _warnings({"streaming": {"m": ["adf1"]}})               # adf1 captures in stop2: advise it
+    assert "stop2" in streaming
+
+
+# --- the audio front end on an MCU -----------------------------------------------------------------------------
+
+
+def test_float_front_end_ops_and_their_cost_on_a_board_by_hand():
+    """The float32 pipeline's op counts by hand, and its cycles on the shipped STM32U575 profile from the
+    CMSIS-DSP counts the profile cites (a 1024-point FFT is 58,725 x 1.1 cycles, a 512-value magnitude 8,368)."""
+    from dslsim.cost import op_cycles
+    from dslsim.hw.load import load_profile
+    from dslsim.trace.frontend import frontend_stage
+
+    st = frontend_stage(16000, 320, features="logmel", feature_hop=320, n_fft=1024, n_mels=40, arithmetic="float32")
+    by_name = {op.name: op for op in st.ops}
+    assert [op.kind for op in st.ops] == ["elementwise", "vector", "vector", "fft", "magnitude", "filterbank", "log",
+                                          "vector", "overhead"]
+    assert by_name["fft"].macs == 2 * 1024 * 10 and by_name["magnitude"].macs == 512
+    assert by_name["mel_filterbank"].macs == 1024 and by_name["log"].macs == 40
+    core = load_profile("stm32u575").cores["mcu"]
+    assert op_cycles(by_name["fft"], core) == pytest.approx(58725 * 1.1, rel=1e-4)
+    assert op_cycles(by_name["magnitude"], core) == pytest.approx(8368, rel=1e-4)
+    # The front end's kinds carry no neural-network runtime overhead per op (the calibrated kinds do: ~16k cycles).
+    feature_ops = [op for op in st.ops if op.kind != "elementwise"]
+    total = sum(op_cycles(op, core) for op in feature_ops)
+    assert total == pytest.approx(1024 * 2 * 4.1016 + 58725 * 1.1 + 8368 + 1024 * 4.1016 + 40 * 40
+                                  + 40 * 4.1016 + 1000, rel=1e-3)
+
+
+def test_calibration_keeps_a_profiles_own_front_end_costs():
+    """`dslsim calibrate` rewrites the network's op costs but not the front end's sourced entries."""
+    from dslsim.calibration.fit import calibrated_profile_data, fit, load_measurements
+    from dslsim.shipped import MEASUREMENTS
+
+    data = load_measurements(MEASUREMENTS)
+    doc = calibrated_profile_data(data, fit(data), "stm32u575")
+    ops = doc["cores"]["mcu"]["ops"]
+    assert ops["magnitude"]["cycles_per_mac"] == pytest.approx(8368 / 512, rel=1e-4)
+    assert "arm_cfft_f32" in ops["fft"]["source"] and ops["conv2d"]["source"].startswith("calibrated from")

@@ -49,8 +49,12 @@ from dslsim.trace.schema import Op
 MAC_KINDS = ("conv1d", "conv_transpose1d", "conv2d", "depthwise_conv2d", "pointwise_conv2d", "linear", "vq_search")
 #: Op kinds a calibrated core gets an entry for.
 CALIBRATED_KINDS = MAC_KINDS + ("pooling", "elementwise", "softmax", "reshape", "generic")
-#: Front-end kinds (not in the measurements): they get the MAC kinds' costs, marked as assumed.
+#: Front-end kinds (not in the measurements): they get the MAC kinds' costs, marked as assumed, unless the profile
+#: costs them itself (:data:`FRONT_END_KINDS`).
 ASSUMED_LIKE_MACS = ("fft", "filterbank")
+#: Op kinds of the audio front end (:mod:`dslsim.trace.frontend`), which a profile may cost from the DSP library's
+#: published cycle counts; calibration keeps such entries.
+FRONT_END_KINDS = ("fft", "filterbank", "vector", "magnitude", "log", "overhead")
 
 
 @dataclass(frozen=True)
@@ -240,10 +244,15 @@ def calibrated_profile_data(data: MeasurementSet, cal: Calibration, system: str)
         ops[kind] = {"cycles_per_mac": number(s * cal.cycles_per_mac) if kind in MAC_KINDS else 0.0,
                      "cycles_per_output": number(s * cal.cycles_per_output),
                      "cycles_per_op": number(s * cal.cycles_per_op), "source": note}
+    node = raw["cores"][sysm.core]
     for kind in ASSUMED_LIKE_MACS:
         ops[kind] = dict(ops["linear"], assumed=f"'{kind}' was not measured: the calibrated MAC kinds' costs")
     ops["default"] = dict(ops["generic"])
-    node = raw["cores"][sysm.core]
+    # The audio front end is not what the measurements ran: a profile's own sourced entries for its kinds (from
+    # published cycle counts of the DSP library) stay as they are.
+    for kind, entry in node.get("ops", {}).items():
+        if kind in FRONT_END_KINDS and not str(entry.get("source", "")).startswith("calibrated from"):
+            ops[kind] = entry
     node["ops"] = ops
     if sysm.datasheet is not None:
         _datasheet_currents(node, core, sysm, cal.power[system], f"{data.path.name}, systems.{system}")

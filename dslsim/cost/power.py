@@ -70,7 +70,7 @@ def peripheral_power(core: Core, clock: Clock, names: tuple[str, ...], state: st
     for name in names:
         p = core.peripherals[name]
         if state is None:
-            total += p.base_current + p.current_per_hz * clock.freq
+            total += p.base_current + p.current_per_hz[clock.opp.name] * clock.freq
         elif state in p.runs_in:
             total += p.base_current
     return pin_voltage(core) * total

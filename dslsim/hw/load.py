@@ -184,7 +184,7 @@ def _core(name: str, node: Node) -> Core:
                 exit_latency=item.quantity("exit_latency", "s", default="0 s"),
                 entry_energy=item.quantity("entry_energy", "J", default="0 J"),
                 exit_energy=item.quantity("exit_energy", "J", default="0 J")))
-    peripherals = _peripherals(node, [s.name for s in sleep_states])
+    peripherals = _peripherals(node, [s.name for s in sleep_states], names)
     if peripherals and supply is None:
         raise InputError(node.source, node.at("peripherals"), "peripheral currents with no supply voltage",
                          f"a 'supply' block under {node.path} (voltage, regulator)")
@@ -197,8 +197,9 @@ def _core(name: str, node: Node) -> Core:
                 sleep_states=tuple(sleep_states), supply=supply, peripherals=peripherals)
 
 
-def _peripherals(node: Node, sleep_states: list[str]) -> dict[str, Peripheral]:
-    """The core's peripherals a scenario may keep running (``peripherals: {sai1: {current_per_mhz: ..}}``)."""
+def _peripherals(node: Node, sleep_states: list[str], opps: list[str]) -> dict[str, Peripheral]:
+    """The core's peripherals a scenario may keep running: ``peripherals: {sai1: {current_per_mhz: ...}}``, one
+    current per MHz for every operating point or a mapping of operating point names to theirs."""
     out = {}
     if not node.has("peripherals"):
         return out
@@ -208,9 +209,18 @@ def _peripherals(node: Node, sleep_states: list[str]) -> dict[str, Peripheral]:
         if not isinstance(runs_in, list) or any(state not in sleep_states for state in runs_in):
             raise InputError(node.source, item.at("runs_in"), describe(runs_in),
                              f"a list of this core's sleep states {sleep_states or '(it has none)'}")
+        raw = item.data.get("current_per_mhz")
+        if isinstance(raw, dict) and "value" not in raw:
+            per = item.child("current_per_mhz")
+            if set(per.data) != set(opps):
+                raise InputError(node.source, per.path, f"operating points {sorted(map(str, per.data))}",
+                                 f"one current per MHz for each of {opps}, or one for all")
+            per_hz = {opp: per.quantity(opp, "A/Hz") for opp in opps}
+        else:
+            value = item.quantity("current_per_mhz", "A/Hz", default="0 A/Hz")
+            per_hz = dict.fromkeys(opps, value)
         out[name] = Peripheral(name=name, base_current=item.quantity("base_current", "A", default="0 A"),
-                               current_per_hz=item.quantity("current_per_mhz", "A/Hz", default="0 A/Hz"),
-                               runs_in=tuple(runs_in))
+                               current_per_hz=per_hz, runs_in=tuple(runs_in))
     return out
 
 

@@ -93,17 +93,19 @@ class OpCost:
 class Peripheral:
     """A peripheral a scenario may keep running between jobs (an audio interface receiving by DMA, a UART).
 
-    While it runs it draws ``base_current`` plus ``current_per_hz`` x the core's clock at the supply pins, in Run
-    and in Sleep alike. A sleep state that stops the clocks stops it too, unless the state is in ``runs_in`` (a
-    low-power audio filter that captures in Stop 2, say); there it draws only ``base_current``.
+    While it runs it draws ``base_current`` plus its current per Hz at the core's operating point x the core's
+    clock at the supply pins, in Run and in Sleep alike. A sleep state that stops the clocks stops it too, unless
+    the state is in ``runs_in`` (a low-power audio filter that captures in Stop 2, say); there it draws only
+    ``base_current``.
     """
 
     name: str
     """Name (``sai1``, ``gpdma1``)."""
     base_current: float = 0.0
-    """Clock-independent current while it runs (A)."""
-    current_per_hz: float = 0.0
-    """Current per Hz of the bus clock while it runs (A/Hz; datasheets list peripherals in uA/MHz)."""
+    """Clock-independent current while it runs (A): its own kernel clock's share, say."""
+    current_per_hz: dict[str, float] = field(default_factory=dict)
+    """Operating point name -> current per Hz of the bus clock while it runs (A/Hz; datasheets list peripherals in
+    uA/MHz per voltage range)."""
     runs_in: tuple[str, ...] = ()
     """Sleep states of the core in which it keeps running."""
 

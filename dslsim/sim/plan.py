@@ -41,8 +41,8 @@ class Resource:
     freq: float = 0.0
     voltage: float = 0.0
     unused_sleep_states: tuple[str, ...] = ()
-    """The core's sleep states when the scenario gives it neither a sleep policy nor a declared idle mode (it then
-    never sleeps, perhaps by oversight), else empty."""
+    """The sleep states the core could enter (its streaming peripherals keep running there) when the scenario gives
+    it neither a sleep policy nor a declared idle mode (it then never sleeps, perhaps by oversight), else empty."""
     idle_mode: str = "clock-gated"
     """How the core waits between jobs (:data:`~dslsim.sim.scenario.IDLE_MODES`)."""
     streaming: tuple[str, ...] = ()
@@ -126,7 +126,10 @@ def build_plan(meta: TraceMeta, profile: Profile, scenario: Scenario) -> Plan:
             if streams:  # peripherals that run in this state draw their floor on top of it
                 spec = replace(spec, power=spec.power + peripheral_power(core, clock, streams, state))
             states.append(SleepPolicy(spec, timeout))
-        unused = () if scenario.sleep.get(name) or name in scenario.idle else tuple(s.name for s in core.sleep_states)
+        # Sleep states the core could use but does not (no policy, no declared idle mode): those that keep every
+        # streaming peripheral running; a core whose audio needs the clock in all of them has none to advise.
+        usable = [st.name for st in core.sleep_states if all(st.name in core.peripherals[p].runs_in for p in streams)]
+        unused = () if scenario.sleep.get(name) or name in scenario.idle else tuple(usable)
         running = active_power(core, clock) + peripheral_power(core, clock, streams)
         waiting = running if scenario.idle_mode(name) == "busy-poll" else \
             idle_power(core, clock) + peripheral_power(core, clock, streams)

@@ -21,6 +21,13 @@ The operation counts are the textbook ones for these algorithms (exact for the C
 and DCT; the FFT figure is the usual 2 N log2 N real-operation estimate); what a core pays per operation is its
 profile's business (``fft``, ``filterbank`` entries, or ``default``).
 
+``arithmetic='float32'`` is the pipeline an MCU runs with CMSIS-DSP (``arm_rfft_fast_f32`` and friends), each
+step an op kind of its own so that a profile can cost it from published cycle counts rather than at its neural
+network's rates: int16 to float [vector, n_fft], window [vector, n_fft], real FFT [fft], magnitude [magnitude,
+n_fft/2: ``arm_cmplx_mag_f32``], mel filterbank [filterbank], log [log, n_mels], quantisation of the features to
+int8 [vector, n_mels], and a fixed cost per analysis window [overhead, one per window: the DMA interrupt, the
+window shift and the bookkeeping around the calls].
+
 >>> st = frontend_stage(16000, 320, features="mfcc", feature_hop=320, n_fft=512, n_mels=40, n_mfcc=10)
 >>> [op.kind for op in st.ops]
 ['elementwise', 'elementwise', 'fft', 'elementwise', 'filterbank', 'elementwise', 'linear']
@@ -38,14 +45,20 @@ from dslsim.trace.schema import DTYPE_BYTES, Op, Stage, Trace
 STAGE = "frontend"
 FEATURES = ("none", "logmel", "mfcc")
 DECIMATION = ("hardware", "software")
+#: How the features are computed: fixed point in the stage's dtype (a DSP), or float32 as an MCU runs CMSIS-DSP.
+ARITHMETIC = ("fixed", "float32")
+#: Op kinds only the float32 pipeline uses (a profile costs each; a missing one falls back to ``default``).
+FLOAT_KINDS = ("vector", "magnitude", "log", "overhead")
 
 
 def frontend_stage(sample_rate: float, hop: int, features: str = "none", decimation: str = "hardware",
                    oversampling: int = 64, fir_taps: int = 32, feature_hop: int | None = None, n_fft: int = 512,
-                   n_mels: int = 40, n_mfcc: int = 13, dtype: str = "int16") -> Stage:
+                   n_mels: int = 40, n_mfcc: int = 13, dtype: str = "int16", arithmetic: str = "fixed") -> Stage:
     """The front-end stage for frames of ``hop`` samples at ``sample_rate`` (see the module doc)."""
     if features not in FEATURES:
         raise DslsimError(f"front-end features {features!r}: expected one of {list(FEATURES)}.")
+    if arithmetic not in ARITHMETIC:
+        raise DslsimError(f"front-end arithmetic {arithmetic!r}: expected one of {list(ARITHMETIC)}.")
     if decimation not in DECIMATION:
         raise DslsimError(f"front-end decimation {decimation!r}: expected one of {list(DECIMATION)}.")
     for name, value in (("hop", hop), ("oversampling", oversampling), ("fir_taps", fir_taps), ("n_fft", n_fft),
@@ -66,7 +79,7 @@ def frontend_stage(sample_rate: float, hop: int, features: str = "none", decimat
     if features != "none":
         windows = hop / (feature_hop or hop)          # analysis windows per frame (may be fractional)
         bins = n_fft // 2 + 1
-        per_window = [
+        per_window = _float_window(n_fft, n_mels, b) if arithmetic == "float32" else [
             Op("window", "elementwise", macs=float(n_fft), weight_bytes=float(n_fft * b),
                act_in_bytes=float(n_fft * b), act_out_bytes=float(n_fft * b), dtype=dtype),
             Op("fft", "fft", macs=float(2 * n_fft * math.ceil(math.log2(n_fft))), act_in_bytes=float(n_fft * b),
@@ -84,6 +97,28 @@ def frontend_stage(sample_rate: float, hop: int, features: str = "none", decimat
         ops += [replace(op, macs=op.macs * windows, act_in_bytes=op.act_in_bytes * windows,
                         act_out_bytes=op.act_out_bytes * windows) for op in per_window]
     return Stage(STAGE, tuple(ops))
+
+
+def _float_window(n_fft: int, n_mels: int, in_bytes: int) -> list[Op]:
+    """One analysis window of the float32 pipeline (module doc), from ``in_bytes``-byte PCM to int8 features."""
+    f32, half = 4, n_fft // 2
+    return [
+        Op("to_float", "vector", macs=float(n_fft), act_in_bytes=float(n_fft * in_bytes),
+           act_out_bytes=float(n_fft * f32), dtype="float32"),
+        Op("window", "vector", macs=float(n_fft), weight_bytes=float(n_fft * f32), act_in_bytes=float(n_fft * f32),
+           act_out_bytes=float(n_fft * f32), dtype="float32"),
+        Op("fft", "fft", macs=float(2 * n_fft * math.ceil(math.log2(n_fft))), act_in_bytes=float(n_fft * f32),
+           act_out_bytes=float(n_fft * f32), dtype="float32"),
+        Op("magnitude", "magnitude", macs=float(half), act_in_bytes=float(n_fft * f32),
+           act_out_bytes=float(half * f32), dtype="float32"),
+        Op("mel_filterbank", "filterbank", macs=float(2 * half), weight_bytes=float(2 * half * f32),
+           act_in_bytes=float(half * f32), act_out_bytes=float(n_mels * f32), dtype="float32"),
+        Op("log", "log", macs=float(n_mels), act_in_bytes=float(n_mels * f32), act_out_bytes=float(n_mels * f32),
+           dtype="float32"),
+        Op("quantize", "vector", macs=float(n_mels), act_in_bytes=float(n_mels * f32), act_out_bytes=float(n_mels),
+           dtype="int8"),
+        Op("window_overhead", "overhead", macs=1.0, dtype="float32"),
+    ]
 
 
 def with_frontend(trace: Trace, stage: Stage) -> Trace:
