@@ -3,7 +3,7 @@
 >>> from dslsim.sim.run import simulate
 >>> result = simulate("earbud", "dsl-75hz-10min")
 >>> round(result.summary.battery_life_h, 1), round(result.summary.battery_gain_pct, 1)
-(12.2, 51.1)
+(12.1, 50.5)
 """
 
 from __future__ import annotations
