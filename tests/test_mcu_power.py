@@ -240,3 +240,29 @@ def test_calibration_keeps_a_profiles_own_front_end_costs():
     ops = doc["cores"]["mcu"]["ops"]
     assert ops["magnitude"]["cycles_per_mac"] == pytest.approx(8368 / 512, rel=1e-4)
     assert "arm_cfft_f32" in ops["fft"]["source"] and ops["conv2d"]["source"].startswith("calibrated from")
+
+
+def test_calibrate_refuses_a_tabulated_clock_above_its_range(tmp_path):
+    """A table row at 200 MHz in range 1 of a part whose range 1 stops at 160 MHz: exit 2, the table file and the
+    row's key path named, nothing written."""
+    from click.testing import CliRunner
+
+    from dslsim.cli.main import cli
+    from dslsim.shipped import DATA
+
+    table = yaml.safe_load((DATA / "validation" / "datasheets" / "stm32u575.yaml").read_text())
+    run = next(t for t in table["tables"]["run"] if "Table 38" in t["source"])
+    run["points"][0] = dict(run["points"][0], range=1, clock="200 MHz", typ="15 mA")
+    (tmp_path / "ds.yaml").write_text(yaml.safe_dump(table))
+    spec = yaml.safe_load((DATA / "validation" / "mlperf-tiny.yaml").read_text())
+    spec["models"] = {"kws": dict(spec["models"]["kws"], file=str(DATA / "models" / "mlperf-tiny" /
+                                                                  "kws_ref_model.tflite"))}
+    system = spec["systems"]["stm32u575"]
+    system["results"] = {"kws": system["results"]["kws"]}
+    system["datasheet"]["file"] = "ds.yaml"
+    spec["systems"] = {"stm32u575": system}
+    (tmp_path / "m.yaml").write_text(yaml.safe_dump(spec))
+    r = CliRunner().invoke(cli, ["calibrate", str(tmp_path / "m.yaml"), "--out-dir", str(tmp_path / "out")])
+    assert r.exit_code == 2, r.output
+    assert "ds.yaml" in r.output and "tables.run[" in r.output and "200 MHz" in r.output and "no higher than" in r.output
+    assert not (tmp_path / "out").exists()

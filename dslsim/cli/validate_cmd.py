@@ -19,7 +19,9 @@ def _measurements_arg(path: str | None) -> Path:
               help="Write each calibrated profile here (same file name); without it, only print the fit.")
 def calibrate(measurements, out_dir):
     """Fit cycles per MAC, per output element and per op, and each core's run current, to measured
-    (latency, energy) pairs of several models at known clocks; print the residuals.
+    (latency, energy) pairs of several models at known clocks; where a system names its datasheet's current
+    tables, fit Run and Sleep per voltage range (a floor each, the part per MHz by core voltage) and scale the Run
+    part per MHz by what the measured network draws over the datasheet's code. Prints every residual.
 
     MEASUREMENTS is a YAML file of models and systems (default: the shipped MLPerf Tiny results,
     dslsim/data/validation/mlperf-tiny.yaml). Every fitted number is written with 'source: calibrated from <file>'.
@@ -48,6 +50,12 @@ def calibrate(measurements, out_dir):
         click.echo(f"  {r['system']:<12} {r['model']:<6} {1e3 * r['latency_s']:8.4g} ms {1e3 * r['fit_latency_s']:7.4g} ms "
                    f"{r['latency_err_pct']:+6.1f}% {1e6 * r['energy_J']:8.5g} uJ {1e6 * r['fit_energy_J']:8.5g} uJ "
                    f"{r['energy_err_pct']:+6.1f}%")
+    for name, sysm in data.systems.items():
+        if sysm.datasheet is None:
+            click.echo(f"  {name:<12} no current-vs-clock table: its run current is one all-in figure per MHz "
+                       f"(assumed at other clocks)")
+            continue
+        _echo_current_fit(name, sysm, data.profile(name).cores[sysm.core], cal.power[name])
     if out_dir is None:
         return
     for name, sysm in data.systems.items():
@@ -59,6 +67,26 @@ def calibrate(measurements, out_dir):
         parse_profile(yaml.safe_load(text), str(target))  # never write a profile that does not load
         write_text_atomic(target, text)
         click.echo(f"wrote {target}")
+
+
+def _echo_current_fit(name: str, sysm, core, watts: float) -> None:
+    """The floor and part per MHz of each range and state, and every tabulated point's residual."""
+    from dslsim.calibration.currents import fit_table, voltage_exponent
+    from dslsim.calibration.fit import nn_factor
+
+    ds = sysm.datasheet
+    k = nn_factor(ds, core, sysm.clock, watts)
+    click.echo(f"  {name:<12} {ds.document}, supply {ds.voltage:g} V {ds.regulator.upper()}; the network draws "
+               f"{k:.3f} x the datasheet code's current per MHz")
+    for state, table in ds.tables.items():
+        lines = fit_table(table, ds.voltages, voltage_exponent(ds.regulator))
+        click.echo(f"    {state}: {table.source.split('. ')[0]}")
+        for label, line in lines.items():
+            points = [p for p in table.points if p.range == label]
+            residuals = ", ".join(f"{p.clock / 1e6:g} MHz {100 * (line.current(p.clock) / p.current - 1):+.1f}%"
+                                  for p in sorted(points, key=lambda p: p.clock))
+            click.echo(f"      {label:<6} ({ds.ranges[label]}): {line.base * 1e6:8.1f} uA + "
+                       f"{line.per_hz * 1e12:6.2f} uA/MHz; residuals {residuals}")
 
 
 @click.command()
