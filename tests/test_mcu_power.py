@@ -9,7 +9,7 @@ import dataclasses
 import pytest
 import yaml
 
-from conftest import SIMPLE, make_trace
+from conftest import ROOT, SIMPLE, make_trace
 from dslsim.calibration.currents import (fit_line, fit_table, leave_one_clock_out, load_datasheet_currents,
                                         share_within)
 from dslsim.errors import DslsimError, InputError
@@ -266,3 +266,41 @@ def test_calibrate_refuses_a_tabulated_clock_above_its_range(tmp_path):
     assert r.exit_code == 2, r.output
     assert "ds.yaml" in r.output and "tables.run[" in r.output and "200 MHz" in r.output and "no higher than" in r.output
     assert not (tmp_path / "out").exists()
+
+
+def test_the_mcu_audio_recipe_by_hand(tmp_path):
+    """docs/mcu-audio.md's pipeline on the shipped STM32U575 at 24 MHz, streaming through SAI1 + GPDMA1: the MCU's
+    mean power is its busy share at the Run power plus the rest at the Sleep power, both from the profile's range-4
+    currents and the peripherals' (second method: the profile's numbers, not the engine)."""
+    from click.testing import CliRunner
+
+    from dslsim.cli.main import cli
+    from dslsim.hw.load import load_profile
+    from dslsim.trace.io import read_trace
+
+    run = CliRunner()
+    kws, mcu = tmp_path / "kws.parquet", tmp_path / "kws-mcu.parquet"
+    model = ROOT / "dslsim" / "data" / "models" / "mlperf-tiny" / "kws_ref_model.tflite"
+    assert run.invoke(cli, ["trace", "from-model", str(model), str(kws), "--rate", "1 Hz", "--duration", "20 s"]
+                      ).exit_code == 0
+    r = run.invoke(cli, ["trace", "add-frontend", str(kws), str(mcu), "--features", "mfcc", "--n-mfcc", "10",
+                         "--n-fft", "1024", "--feature-hop", "320", "--hop", "16000", "--sample-rate", "16000",
+                         "--arithmetic", "float32"])
+    assert r.exit_code == 0, r.output
+    scenario = yaml.safe_load((ROOT / "examples" / "stm32u575-sai-stream.yaml").read_text())
+    scenario["opp"] = {"mcu": "24 MHz"}
+    profile = load_profile("stm32u575")
+    result = simulate(profile, read_trace(mcu), parse_scenario(scenario, profile, "s.yaml"), baseline=False)
+    opp, core, f = profile.cores["mcu"].opp("range4"), profile.cores["mcu"], 24e6
+    periph = sum(core.peripherals[p].base_current + core.peripherals[p].current_per_hz["range4"] * f
+                 for p in ("sai1", "gpdma1"))
+    run_w = 1.8 * (opp.base_current + opp.run_current * f + periph)
+    sleep_w = 1.8 * (opp.idle_base_current + opp.idle_current * f + periph)
+    res = result.resources
+    busy = res[(res["resource"] == "mcu") & (res["component"] == "active")]["time_s"].sum()
+    span = result.summary.duration_s
+    expected = (busy * run_w + (span - busy) * sleep_w) / span
+    assert result.summary.compute_power_W == pytest.approx(expected, rel=1e-9)
+    # The front end takes about half of the busy time (docs/mcu-audio.md): more than the network alone would.
+    alone = simulate(profile, read_trace(kws), parse_scenario(scenario, profile, "s.yaml"), baseline=False)
+    assert 0.4 < 1 - alone.summary.latency_p50_s / result.summary.latency_p50_s < 0.6

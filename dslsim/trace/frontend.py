@@ -92,7 +92,10 @@ def frontend_stage(sample_rate: float, hop: int, features: str = "none", decimat
                act_out_bytes=float(n_mels * b), dtype=dtype),
         ]
         if features == "mfcc":
-            per_window.append(Op("dct", "linear", macs=float(n_mels * n_mfcc), weight_bytes=float(n_mels * n_mfcc * b),
+            # A float pipeline's DCT is a small float matrix-vector product, costed like the filterbank's
+            # multiply-accumulates rather than at a neural-network runtime's dense-layer rate.
+            kind = "filterbank" if arithmetic == "float32" else "linear"
+            per_window.append(Op("dct", kind, macs=float(n_mels * n_mfcc), weight_bytes=float(n_mels * n_mfcc * b),
                                  act_in_bytes=float(n_mels * b), act_out_bytes=float(n_mfcc * b), dtype=dtype))
         ops += [replace(op, macs=op.macs * windows, act_in_bytes=op.act_in_bytes * windows,
                         act_out_bytes=op.act_out_bytes * windows) for op in per_window]
