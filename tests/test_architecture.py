@@ -9,8 +9,8 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "dslsim"
 #: Layers in pipeline order; a module may import from its own layer and the ones before it.
-ORDER = ["errors", "fileio", "units", "yamldoc", "shipped", "trace", "hw", "cost", "sim", "calibration", "report", "sweep",
-         "model", "cli"]
+ORDER = ["errors", "fileio", "units", "yamldoc", "yamlschema", "shipped", "trace", "hw", "cost", "sim", "calibration",
+         "report", "sweep", "model", "cli"]
 
 
 def imports(path: Path) -> set[str]:
