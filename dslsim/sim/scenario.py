@@ -17,6 +17,9 @@ A core waits between jobs ``clock-gated`` (WFI: the profile's Sleep currents; th
 (spinning at its run current, as some reference firmware does), and may then enter its sleep states after their
 timeouts. A peripheral that streams needs its clock: a sleep state that stops the clocks is refused for that
 core unless the profile says the peripheral runs in it (``runs_in``).
+
+The keys and units are declared in :mod:`dslsim.sim.scenario_schema` (the JSON Schema editors use is generated from
+it); this module checks the names against the profile.
 """
 
 from __future__ import annotations
@@ -28,10 +31,7 @@ from typing import Any
 from dslsim.yamldoc import Node, load_yaml
 from dslsim.errors import InputError, describe
 from dslsim.hw.profile import Profile
-
-BUSY_POLICIES = ("queue", "drop")
-#: How a core waits between jobs: clock-gated (WFI, Sleep mode), or spinning at its run current.
-IDLE_MODES = ("clock-gated", "busy-poll")
+from dslsim.sim.scenario_schema import BUSY_POLICIES, DEADLINE, FRAME, IDLE_MODES, SCENARIO, TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -84,8 +84,7 @@ def load_scenario(path: str | Path | None, profile: Profile) -> Scenario:
 def parse_scenario(data: Any, profile: Profile, source: str = "<scenario>", prefix: str = "") -> Scenario:
     """Validate a scenario mapping against ``profile``."""
     root = Node(data, source, prefix, sourced=True)
-    root.check_keys({"name", "placement", "opp", "sleep", "deadline", "when_busy", "description", "idle",
-                     "streaming"}, required=("placement",))
+    SCENARIO.check(root)
     cores = list(profile.cores)
 
     def core_name(node: Node, key: str) -> str:
@@ -132,7 +131,7 @@ def parse_scenario(data: Any, profile: Profile, source: str = "<scenario>", pref
                 if state not in declared:
                     raise InputError(source, policy.at(state), describe(state),
                                      f"a sleep state of core '{core}': {declared or 'it has none'}")
-                timeouts.append((state, policy.quantity(state, "s")))
+                timeouts.append((state, TIMEOUT.read(policy, state)))
             order = sorted(timeouts, key=lambda st: declared.index(st[0]))
             for (s1, t1), (s2, t2) in zip(order, order[1:]):
                 if not t2 > t1:
@@ -141,8 +140,8 @@ def parse_scenario(data: Any, profile: Profile, source: str = "<scenario>", pref
             sleep[core] = tuple(order)
 
     deadline: float | None = None
-    if root.has("deadline") and root.data["deadline"] != "frame":
-        deadline = root.quantity("deadline", "s", strictly_positive=True)
+    if root.has("deadline") and root.data["deadline"] != FRAME:
+        deadline = DEADLINE.read(root, "deadline")
 
     when_busy: dict[str, str] = {}
     raw = root.data.get("when_busy", "queue")
