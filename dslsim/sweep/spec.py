@@ -18,7 +18,8 @@
 Axis roots: ``profile.`` (any profile field), ``scenario.`` (any scenario field; missing mappings such as a
 new core under ``sleep`` are created), ``trace.threshold`` (a switch's, re-applied to the trace's stored scores)
 and ``trace.threshold.<decision>`` (one decision of a cascade: an early exit, a halting step).
-Every point is validated before any work starts.
+Every point is validated before any work starts. The keys are declared in :mod:`dslsim.sweep.spec_schema` (the JSON
+Schema editors use is generated from it).
 """
 
 from __future__ import annotations
@@ -41,8 +42,7 @@ from dslsim.hw.load import parse_profile, profile_path
 from dslsim.shipped import shipped_traces, trace_path
 from dslsim.sim.scenario import parse_scenario
 from dslsim.sweep.paths import PathError, set_path
-
-ROOTS = ("profile", "scenario", "trace")
+from dslsim.sweep.spec_schema import BASE, MAX_POINTS, MAX_STEPS, NAME_PATTERN, RANGE, ROOTS, SAMPLE, SCALES, SPEC
 
 
 @dataclass
@@ -125,16 +125,16 @@ def parse_spec(data: Any, source: str = "<sweep>", base_dir: str | Path = ".", d
     """
     source = str(source)
     root = Node(data, source, sourced=True)
-    root.check_keys({"name", "description", "base", "baseline", "axes", "sample"}, required=("base", "axes"))
+    SPEC.check(root)
     base = root.child("base")
-    base.check_keys({"profile", "trace", "scenario"}, required=("profile", "trace"))
+    BASE.check(base)
     here = Path(base_dir)
 
     def relative(value: str) -> Path:
         p = Path(value)
         return p if p.is_absolute() else here / p
 
-    prof_name = base.text("profile")
+    prof_name = BASE.text(base, "profile")
     try:
         prof_file = profile_path(relative(prof_name) if Path(prof_name).suffix in (".yaml", ".yml") else prof_name)
     except DslsimError as exc:
@@ -143,14 +143,14 @@ def parse_spec(data: Any, source: str = "<sweep>", base_dir: str | Path = ".", d
     profile_doc = load_yaml(prof_file)
     profile = parse_profile(profile_doc, str(prof_file))
     if base.data.get("scenario"):
-        scenario_source = str(relative(base.text("scenario")))
+        scenario_source = str(relative(BASE.text(base, "scenario")))
         scenario_doc = load_yaml(scenario_source)
     else:
         scenario_source, scenario_doc = f"{prof_file} (default_scenario)", profile.default_scenario
-    trace_file = relative(base.text("trace"))
+    trace_file = relative(BASE.text(base, "trace"))
     if not trace_file.is_file():
         try:
-            trace_file = trace_path(base.text("trace"))
+            trace_file = trace_path(BASE.text(base, "trace"))
         except DslsimError:
             raise InputError(source, "base.trace", repr(base.data["trace"]),
                              f"an existing trace file or a shipped trace ({', '.join(shipped_traces())})") from None
@@ -158,7 +158,7 @@ def parse_spec(data: Any, source: str = "<sweep>", base_dir: str | Path = ".", d
     name = root.data.get("name", default_name)
     # The name becomes a folder under the output root: one plain path component, so a sweep never writes (or,
     # with --fresh, deletes) anywhere else.
-    if not (isinstance(name, str) and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", name) and ".." not in name):
+    if not (isinstance(name, str) and re.fullmatch(NAME_PATTERN, name)):
         raise InputError(source, "name", describe(name), "a plain folder name: letters, digits, '.', '_' or '-', "
                          "starting with a letter or digit")
     spec = SweepSpec(name=name, source=source, profile_file=str(prof_file),
@@ -208,13 +208,13 @@ def _range(spec: dict, source: str, where: str) -> list[Any]:
     from dslsim.units import registry
 
     node = Node(spec, source, where, sourced=True)
-    node.check_keys({"range", "steps", "scale"}, required=("range", "steps"))
+    RANGE.check(node)
     ends, steps, scale = spec["range"], spec["steps"], spec.get("scale", "linear")
     if not (isinstance(ends, list) and len(ends) == 2):
         raise InputError(source, f"{where}.range", describe(ends), "[start, stop]")
     if not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= MAX_STEPS:
         raise InputError(source, f"{where}.steps", describe(steps), f"a whole number from 1 to {MAX_STEPS:,}")
-    if scale not in ("linear", "log"):
+    if scale not in SCALES:
         raise InputError(source, f"{where}.scale", repr(scale), "linear or log")
     try:
         lo, hi = (registry().Quantity(str(e)) for e in ends)
@@ -234,16 +234,11 @@ def _range(spec: dict, source: str, where: str) -> list[Any]:
     return [float(t) if not unit else f"{t} {unit}" for t in text]
 
 
-#: Most points a sweep may run, and most values one range axis may expand to.
-MAX_POINTS = 100_000
-MAX_STEPS = 10_000
-
-
 def _points(root: Node, axes: dict[str, list[Any]], source: str) -> list[dict[str, Any]]:
     sample = root.data.get("sample", {"mode": "grid"})
     node = Node(sample, source, "sample", sourced=True)
-    node.check_keys({"mode", "n", "seed"})
-    mode = node.text("mode", default="grid", choices=("grid", "random"))
+    SAMPLE.check(node)
+    mode = SAMPLE.text(node, "mode")
     names = list(axes)
     sizes = [len(axes[n]) for n in names]
     total = math.prod(sizes)
