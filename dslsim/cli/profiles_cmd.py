@@ -1,4 +1,5 @@
-"""``dslsim profiles``: list, show, copy (``init``) and validate hardware profiles; import and fit their parts."""
+"""``dslsim profiles``: list, show, copy (``init``) and validate hardware profiles; write the JSON Schemas of
+profiles, scenarios and sweep specs (``schema``); import and fit their parts."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dslsim.errors import DslsimError
 
 @click.group()
 def profiles() -> None:
-    """List, show, copy and validate hardware profiles (YAML with units and sources).
+    """List, show, copy and validate hardware profiles (YAML with units and sources); write their JSON Schema.
 
     \b
     Examples:
@@ -17,6 +18,7 @@ def profiles() -> None:
       dslsim profiles show watch
       dslsim profiles init watch --out my-watch.yaml
       dslsim profiles validate my-watch.yaml
+      dslsim profiles schema --out profile.schema.json
     """
 
 
@@ -85,6 +87,36 @@ def init(name, out, force) -> None:
     write_atomic(target, lambda tmp: tmp.write_bytes(data))
     click.echo(f"wrote {out}: the shipped '{found}' ({origin(source)}), its sources and comments included; edit "
                f"it, then 'dslsim profiles validate {out}' and 'dslsim simulate -p {out} -t TRACE'.")
+
+
+@profiles.command()
+@click.option("--kind", type=click.Choice(["profile", "scenario", "sweep"]), default="profile", show_default=True,
+              help="Which document the schema describes: a hardware profile, a scenario or a sweep spec.")
+@click.option("--out", "-o", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Write the schema to FILE (atomically) instead of printing it.")
+def schema(kind, out) -> None:
+    """Print the JSON Schema (draft 2020-12) of profiles, scenarios or sweep specs, generated from the same
+    declarations dslsim checks them against, so an editor completes keys, shows what each means and marks
+    unknown keys, missing ones and malformed quantities as you type. Names (cores, operating points) and
+    cross-key rules are still checked by 'dslsim profiles validate'.
+
+    \b
+    Examples:
+      dslsim profiles schema --out profile.schema.json
+      dslsim profiles schema --kind scenario --out scenario.schema.json
+      dslsim profiles schema --kind sweep > sweep.schema.json
+    then, as the first line of a profile (the path relative to it):
+      # yaml-language-server: $schema=profile.schema.json
+    """
+    from dslsim.cli.schemas import schema_text
+    from dslsim.fileio import write_text_atomic
+
+    text = schema_text(kind)
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    write_text_atomic(out, text)
+    click.echo(f"wrote {out}: the JSON Schema of a dslsim {kind}; point your editor at it (docs/profiles.md).")
 
 
 @profiles.command()
