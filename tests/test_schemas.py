@@ -331,6 +331,20 @@ def test_a_key_only_the_loader_knows_is_caught(monkeypatch):
     assert battery and battery[0][0] != declared(PROFILE, "battery").allowed
 
 
+@pytest.mark.parametrize("kind, mutate, path", [
+    ("profile", _set("links/0/between", ["a", {"b": 1}]), "links[0].between"),
+    ("profile", _set("default_scenario/streaming/a", [["sai"]]), "default_scenario.streaming.a"),
+    ("sweep", _set("sample/seed", -1), "sample.seed"),
+], ids=["link end", "streamed peripheral", "negative seed"])
+def test_malformed_values_are_refused_where_they_crashed(kind, mutate, path):
+    # An unhashable name in a list, and a seed numpy refuses, used to end in an internal error.
+    doc = copy.deepcopy(RICH if kind == "profile" else SWEEP)
+    mutate(doc)
+    assert schema_path(kind, doc).startswith(path)
+    with pytest.raises(InputError) as caught:
+        load(kind, doc)
+    assert caught.value.key_path == path
+
 
 def test_the_command_prints_or_writes_each_schema(tmp_path):
     from click.testing import CliRunner

@@ -241,7 +241,8 @@ def _supply(node: Node) -> Supply:
 def _link(node: Node, cores: dict[str, Core]) -> Link:
     LINK.check(node)
     ends = node.data.get("between")
-    if not (isinstance(ends, list) and len(ends) == 2 and all(e in cores for e in ends) and ends[0] != ends[1]):
+    if not (isinstance(ends, list) and len(ends) == 2 and all(isinstance(e, str) and e in cores for e in ends)
+            and ends[0] != ends[1]):
         raise InputError(node.source, node.at("between"), describe(ends), f"two different cores from {list(cores)}")
     return Link(a=ends[0], b=ends[1], latency=LINK.quantity(node, "latency"),
                 bandwidth=LINK.quantity(node, "bandwidth"),

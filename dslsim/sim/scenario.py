@@ -186,7 +186,7 @@ def _streaming(root: Node, profile: Profile, sleep: dict[str, tuple[tuple[str, f
         if isinstance(names, str):
             names = [names]
         known = list(spec.peripherals)
-        if not isinstance(names, list) or any(n not in spec.peripherals for n in names):
+        if not isinstance(names, list) or any(not isinstance(n, str) or n not in spec.peripherals for n in names):
             raise InputError(node.source, node.at(core), describe(names),
                              f"a list of core '{core}''s peripherals {known or '(the profile declares none)'}")
         for state, _ in sleep.get(core, ()):

@@ -261,6 +261,8 @@ def _points(root: Node, axes: dict[str, list[Any]], source: str) -> list[dict[st
         raise InputError(source, "sample.n", describe(n), f"the number of random points, from 1 to {MAX_POINTS:,}")
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise InputError(source, "sample.seed", describe(seed), "a whole number")
+    if seed < 0:  # numpy's generator refuses it
+        raise InputError(source, "sample.seed", describe(seed), "a whole number, 0 or more")
     rng = np.random.default_rng(seed)
     if total <= 10 * n:   # small grid: an exact sample without replacement
         picks = rng.choice(total, size=min(n, total), replace=False).tolist()
