@@ -69,6 +69,6 @@ def test_cli_compares_a_scenario_with_the_default(tmp_path):
                                  "--csv", str(tmp_path / "cmp")])
     assert r.exit_code == 0, r.output
     assert "always-on power" in r.output and "little" in r.output
-    assert len(pd.read_csv(tmp_path / "cmp-headline.csv")) == 10
+    assert len(pd.read_csv(tmp_path / "cmp-headline.csv")) == 1 + 10      # whether each keeps up, then the headline
     bad = CliRunner().invoke(cli, ["compare", str(tmp_path)])
     assert bad.exit_code == 2 and "two run folders" in bad.output

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from dslsim.cli.feasibility import feasibility_options, finish
 from dslsim.errors import DslsimError
 
 
@@ -14,7 +15,8 @@ from dslsim.errors import DslsimError
 @click.option("--scenario", "-s", "scenarios", multiple=True, type=click.Path(dir_okay=False, exists=True),
               help="A scenario file; give two (or one, against the profile's default).")
 @click.option("--csv", "csv_prefix", metavar="PREFIX", help="Also write PREFIX-headline.csv and PREFIX-states.csv.")
-def compare(runs, profile, trace_path, scenarios, csv_prefix):
+@feasibility_options
+def compare(runs, profile, trace_path, scenarios, csv_prefix, max_misses, anyway):
     """Compare two runs: headline figures and every core's and link's power by state, with deltas and ratios
     (second against first).
 
@@ -52,7 +54,8 @@ def compare(runs, profile, trace_path, scenarios, csv_prefix):
         names = ["default" if f is None else Path(f).stem for f in files]
         if names[0] == names[1]:
             names = [f"{names[0]}-1", f"{names[1]}-2"]
-        a, b = (Run.of(simulate(p, t, f, baseline=False), n) for f, n in zip(files, names))
+        results = [simulate(p, t, f, baseline=False, max_miss_rate=max_misses / 100.0) for f in files]
+        a, b = (Run.of(r, n) for r, n in zip(results, names))
     head, states = compare_runs(a, b)
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.float_format", "{:,.4g}".format):
         click.echo(head.to_string(index=False))
@@ -62,3 +65,8 @@ def compare(runs, profile, trace_path, scenarios, csv_prefix):
         for name, df in (("headline", head), ("states", states)):
             write_atomic(f"{csv_prefix}-{name}.csv", lambda path, df=df: df.to_csv(path, index=False))
         click.echo(f"\nwrote {csv_prefix}-headline.csv and {csv_prefix}-states.csv", err=True)
+    # A saved run keeps its summary, not its warnings: say why one does not keep up from the summary itself.
+    warnings = {a.name: results[0].warnings, b.name: results[1].warnings} if not runs else \
+        {run.name: [f"does not keep up: {run.summary.shortfall}"] if run.summary.keeps_up is False else []
+         for run in (a, b)}
+    finish([(run.name, warnings[run.name], run.summary.keeps_up is not False) for run in (a, b)], anyway)

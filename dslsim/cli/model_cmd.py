@@ -357,8 +357,10 @@ def routers(checkpoint, clips, seconds, speech_dirs, light_shares, seed, n_seeds
 @click.option("--seconds", type=click.FloatRange(min=1.0), default=6.0, show_default=True,
               help="Length of each clip (whole prompts joined).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Which prompts, in which order.")
+@click.option("--per-clip-csv", type=click.Path(dir_okay=False), default=None,
+              help="Also write every coder's scores on every clip (for paired comparisons between checkpoints).")
 @_run_options
-def codecs(checkpoint, speech_dir, clips, seconds, seed, threads, csv_out):
+def codecs(checkpoint, speech_dir, clips, seconds, seed, per_clip_csv, threads, csv_out):
     """The model's full and light paths beside Codec2 (3200, 1200) and Opus (6 kbit/s) on the same clean clips:
     PESQ-WB, STOI and SI-SDR with 95 % intervals over clips. Codec2 and Opus come from Debian's `codec2` and
     `opus-tools`; a coder whose tools are missing is left out with a note.
@@ -397,16 +399,21 @@ def codecs(checkpoint, speech_dir, clips, seconds, seed, threads, csv_out):
             "dslsim light path": (int(light_q * bits), path("light"))}
     with tqdm(total=(len(mine) + 3) * len(data), desc="codecs", unit="clip", dynamic_ncols=True,
               disable=None) as bar:
-        df, notes = compare(data, mine, progress=bar.update)
+        per_clip: list[dict] = []
+        df, notes = compare(data, mine, progress=bar.update, per_clip=per_clip)
     click.echo(f"{len(data)} clean clips of about {seconds:g} s from {speech_dir}; model at "
                f"{payload['state']['step']} training steps")
     click.echo(df.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     for note in notes:
         click.echo(note)
-    if csv_out:
-        from dslsim.fileio import write_atomic
+    from dslsim.fileio import write_atomic
 
+    if csv_out:
         write_atomic(csv_out, lambda p: df.to_csv(p, index=False))
+    if per_clip_csv:
+        import pandas as pd
+
+        write_atomic(per_clip_csv, lambda p: pd.DataFrame(per_clip).to_csv(p, index=False))
 
 
 @model.command()

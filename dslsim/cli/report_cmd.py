@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from dslsim.cli.feasibility import feasibility_options, finish
 from dslsim.errors import DslsimError
 
 
@@ -30,8 +31,12 @@ def _window(text: str | None) -> tuple[float, float] | None:
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="The HTML file to write.")
 @click.option("--data-dir", type=click.Path(file_okay=False),
               help="Also write each figure as PNG and each figure's and table's data as CSV.")
-def report(profile, trace_path, scenario, window, sweep_dir, out, data_dir):
+@feasibility_options
+def report(profile, trace_path, scenario, window, sweep_dir, out, data_dir, max_misses, anyway):
     """Write a self-contained HTML report (figures embedded) for one simulation or one sweep.
+
+    The report leads with the verdict and the headline figures. A run that does not keep up is reported as such
+    (no battery figures) and the command exits 4 after writing it, unless --anyway.
 
     \b
     Examples:
@@ -46,7 +51,11 @@ def report(profile, trace_path, scenario, window, sweep_dir, out, data_dir):
         from dslsim.sweep.store import SweepStore
 
         store = SweepStore(sweep_dir)
-        rep = sweep_report(store.manifest(), store.table())
+        table = store.table()
+        rep = sweep_report(store.manifest(), table)
+        failed = int((~table["keeps_up"].astype(bool)).sum()) if "keeps_up" in table else 0
+        runs = [("sweep", [f"{failed} of {len(table)} points do not keep up: they have no battery life and are on "
+                           f"no Pareto front"] if failed else [], True)]
     else:
         if not (profile and trace_path):
             raise DslsimError("give --profile and --trace (one simulation), or --sweep DIR.")
@@ -58,7 +67,9 @@ def report(profile, trace_path, scenario, window, sweep_dir, out, data_dir):
 
         p, t = load_profile(profile), read_trace(trace_path)
         scn = load_scenario(scenario, p)
-        result = simulate(p, t, scn, window=check_window(_window(window), t))
+        result = simulate(p, t, scn, window=check_window(_window(window), t), max_miss_rate=max_misses / 100.0)
         rep = simulation_report(result, named_baselines(result, p, t, scn), p, t)
+        runs = [("run", result.warnings, result.summary.keeps_up)]
     written = rep.write(out, data_dir)
     click.echo(f"wrote {out}" + (f" and {len(written) - 1} figure and data files in {data_dir}" if data_dir else ""))
+    finish(runs, anyway)

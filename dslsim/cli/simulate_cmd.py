@@ -6,7 +6,9 @@ import json
 
 import click
 
+from dslsim.cli.feasibility import feasibility_options, finish
 from dslsim.cli.progress import SimProgress, progress_option
+from dslsim.sim.budget import BUDGET_OF
 
 
 @click.command()
@@ -25,43 +27,55 @@ from dslsim.cli.progress import SimProgress, progress_option
               help="Table format(s) for --out (repeatable; default: csv and parquet).")
 @click.option("--no-frames", is_flag=True, help="With --out, skip the per-frame table (large for long traces).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of the text report.")
-@click.option("--allow-backlog", is_flag=True,
-              help="Exit 0 even when the scenario cannot keep up with the frames (exit 4 otherwise).")
+@feasibility_options
 @click.option("--engine", type=click.Choice(["auto", "batch", "reference"]), default="auto", show_default=True,
               help="Simulation engine: the compiled batch engine, the SimPy reference (same numbers, bit for bit), "
                    "or by run size.")
-@click.option("--budget", "budget_pct_per_day", type=click.FloatRange(0, min_open=True), default=None,
-              metavar="PCT", help="Always-on budget in %% of the battery per day to check against (e.g. 1).")
+@click.option("--budget", "budget_pct", type=click.FloatRange(0, min_open=True), default=None, metavar="PCT",
+              help="Always-on budget in % of the battery per day (Android's guidance: 1), checked against the "
+                   "feature's own drain (the run less the device doing nothing).")
+@click.option("--budget-of", type=click.Choice(BUDGET_OF), default="feature", show_default=True,
+              help="Check the budget against the feature's own drain or the device's total.")
+@click.option("--fail-over-budget", is_flag=True, help="Exit 5 when the run is over the budget.")
 @progress_option
-def simulate(profile, trace_path, scenario, baseline, out_dir, formats, no_frames, as_json, allow_backlog, engine,
-             budget_pct_per_day, progress):
+def simulate(profile, trace_path, scenario, baseline, out_dir, formats, no_frames, as_json, anyway,
+             max_misses, engine, budget_pct, budget_of, fail_over_budget, progress):
     """Simulate a trace on a device profile; print latency, always-on power and battery life.
+
+    A run keeps up when no queue grows without bound and at most --max-misses of its frames miss their deadline;
+    one that does not has no battery figures and exits 4 (unless --anyway).
 
     \b
     Examples:
       dslsim simulate --profile watch --trace dsl-75hz-10min
       dslsim simulate -p phone -t dsl-75hz-10min -s my-scenario.yaml --out out/phone
+      dslsim simulate -p phone -t dsl-75hz-10min --budget 1 --fail-over-budget   # Android's 1 % a day
       dslsim simulate -p earbud -t day.parquet --engine reference      # cross-check on the SimPy engine
     """
     from dslsim.report.export import json_safe, write_result
     from dslsim.report.text import render_summary
+    from dslsim.sim.budget import check_budget
     from dslsim.sim.run import simulate as run
 
     bars = SimProgress(progress)
     try:
-        result = run(profile, trace_path, scenario, baseline=baseline, progress=bars, engine=engine)
+        result = run(profile, trace_path, scenario, baseline=baseline, progress=bars, engine=engine,
+                     max_miss_rate=max_misses / 100.0)
     finally:
         bars.close()
+    budget = check_budget(result.summary, budget_pct, budget_of) if budget_pct is not None else None
     if as_json:
-        click.echo(json.dumps(json_safe({"summary": result.summary, "meta": result.meta}), indent=1))
+        doc = {"summary": result.summary, "meta": result.meta, "warnings": result.warnings}
+        if budget is not None:
+            doc["budget"] = budget
+        click.echo(json.dumps(json_safe(doc), indent=1))
     else:
-        click.echo(render_summary(result, budget_pct_per_day))
+        click.echo(render_summary(result, budget))
     if out_dir:
         written = write_result(result, out_dir, tuple(formats) or ("csv", "parquet"), frames=not no_frames)
         click.echo(f"\nwrote {len(written)} files to {out_dir}", err=True)
-    for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    if not result.summary.keeps_up and not allow_backlog:
-        click.echo("error: the scenario cannot keep up (see the warning above); place stages on faster cores, raise "
-                   "the clock, use 'when_busy: drop', or pass --allow-backlog to accept it.", err=True)
-        raise SystemExit(4)
+    finish([("run", result.warnings, result.summary.keeps_up)], anyway)
+    if fail_over_budget and budget is not None and budget["within"] is False:
+        click.echo(f"error: over the always-on budget: {budget['drain_pct_per_day']:.3g} %/day "
+                   f"({budget['of']}) against {budget_pct:g} %/day.", err=True)
+        raise SystemExit(5)

@@ -43,10 +43,35 @@ def summary_table(result: SimResult) -> pd.DataFrame:
              row("battery_life_h", also=f" ({FIGURES['battery_life_days'].format(s.battery_life_days)})"),
              row("battery_life_ideal_h", also=f" ({s.battery_model} model above)"), row("battery_current_A"),
              row("charge_per_day_Ah", also=f" = {FIGURES['battery_pct_per_day'].format(s.battery_pct_per_day)} of the "
-                                           f"battery")]
+                                           f"battery"),
+             row("idle_device_power_W"), row("feature_current_A"),
+             row("feature_charge_per_day_Ah", also=f" = {FIGURES['feature_pct_per_day'].format(s.feature_pct_per_day)} "
+                                                   f"of the battery"),
+             ("keeps up", "yes" if s.keeps_up else f"no: {s.shortfall}")]
     if s.battery_gain_h is not None:
         rows.append(row("battery_gain_h", also=f" ({FIGURES['battery_gain_pct'].format(s.battery_gain_pct)})"))
     return pd.DataFrame(rows, columns=["figure", "value"])
+
+
+def headline_cards(result: SimResult) -> tuple[list[tuple[str, str]], bool, str]:
+    """What a report shows first: (label, value) cards, whether the run keeps up, and the verdict sentence."""
+    s = result.summary
+
+    def card(key: str, label: str | None = None) -> tuple[str, str]:
+        return label or FIGURES[key].label, FIGURES[key].format(getattr(s, key))
+
+    if not s.keeps_up:
+        return ([card("always_on_power_W"), card("latency_p99_s"), card("deadline_miss_rate"),
+                 card("max_utilization")], False,
+                f"Does not keep up: {s.shortfall}. No battery life, charge or gain is reported.")
+    cards = [card("battery_life_h"), card("always_on_power_W"), card("charge_per_day_Ah", "charge per day"),
+             card("battery_pct_per_day", "of the battery per day"),
+             card("feature_pct_per_day", "the feature's own, per day")]
+    if s.battery_gain_pct is not None:
+        cards.insert(1, card("battery_gain_pct"))
+    verdict = (f"Keeps up: every queue drains, {FIGURES['deadline_miss_rate'].format(s.deadline_miss_rate)} of "
+               f"frames miss their deadline (at most {FIGURES['max_miss_rate'].format(s.max_miss_rate)} allowed).")
+    return cards, True, verdict
 
 
 def check_window(window: tuple[float, float] | None, trace: Trace) -> tuple[float, float]:
@@ -68,6 +93,7 @@ def simulation_report(result: SimResult, baselines: pd.DataFrame, profile: Profi
     window = result.meta.get("window")
     scenario_name = result.meta.get("scenario", "")
     rep = HtmlReport(f"dslsim: {profile.name} / {scenario_name}")
+    rep.headline(*headline_cards(result), result.warnings)
     src = trace.meta.source
     rep.text(f"Profile {profile.source_file}; scenario '{scenario_name}'; trace of {len(trace):,} frames at "
              f"{trace.meta.frame_rate:g} frames/s from {src.get('model', src.get('generator', 'unknown source'))}.")
@@ -79,7 +105,8 @@ def simulation_report(result: SimResult, baselines: pd.DataFrame, profile: Profi
     rep.heading("Battery life against named baselines")
     base = baselines
     rep.figure("battery_comparison", *plots.battery_comparison(base),
-               caption="Grey bars cannot keep up (drops or > 1 % deadline misses): their battery figure is not comparable.")
+               caption="Configurations that do not keep up (a growing queue, or more deadline misses than allowed) "
+                       "have no battery life and no bar; they are labelled.")
     rep.table("baselines", base, caption="scenario_gain_pct: how much longer the scenario lasts than each row.")
     rep.heading("Where the energy goes")
     rep.figure("energy_breakdown", *plots.energy_breakdown(result),
@@ -105,6 +132,14 @@ def simulation_report(result: SimResult, baselines: pd.DataFrame, profile: Profi
     return rep
 
 
+def feasible_front(df: pd.DataFrame, ok: pd.Series, minimize: list[str], maximize: list[str] = ()) -> pd.Series:
+    """The Pareto front among the points that keep up (``ok``); the others are on no front."""
+    front = pd.Series(False, index=df.index)
+    if ok.any():
+        front[ok] = pareto_front(df[ok], minimize=minimize, maximize=list(maximize))
+    return front
+
+
 def _label(df: pd.DataFrame, axes: list[str]) -> pd.Series:
     return df[axes].astype(str).agg(", ".join, axis=1)
 
@@ -123,16 +158,21 @@ def sweep_report(manifest: dict, df: pd.DataFrame) -> HtmlReport:
         return rep
     df = df.assign(always_on_power_mW=df["always_on_power_W"] * 1e3, latency_p99_ms=df["latency_p99_s"] * 1e3,
                    point=_label(df, axes))
+    ok = df["keeps_up"].astype(bool) if "keeps_up" in df else pd.Series(True, index=df.index)
+    if not ok.all():
+        rep.text(f"{int((~ok).sum())} of {len(df)} points do not keep up (a growing queue, or more deadline misses "
+                 f"than allowed): they have no battery life, are on no Pareto front and rank last below.", note=True)
     rep.heading("Pareto front: always-on power vs p99 latency")
-    front = pareto_front(df, minimize=["always_on_power_mW", "latency_p99_ms"])
+    front = feasible_front(df, ok, minimize=["always_on_power_mW", "latency_p99_ms"])
     rep.figure("pareto_power_latency", *plots.pareto(df, "always_on_power_mW", "latency_p99_ms", front, "point",
-                                                     "always-on power (mW)", "p99 latency (ms)"),
-               caption="Red: points no other point beats on both power and latency.")
+                                                     "always-on power (mW)", "p99 latency (ms)", ok),
+               caption="Red: points that keep up and no other such point beats on both power and latency.")
     if "error" in df.columns:
         rep.heading("Pareto front: quality vs battery life")
-        qfront = pareto_front(df, minimize=["error"], maximize=["battery_life_h"])
+        qfront = feasible_front(df, ok, minimize=["error"], maximize=["battery_life_h"])
         rep.figure("pareto_quality_battery", *plots.pareto(df, "battery_life_h", "error", qfront, "point",
-                                                           "battery life (h)", "mean error of the path taken (err_<path>)"),
+                                                           "battery life (h)", "mean error of the path taken (err_<path>)",
+                                                           ok),
                    caption="Distortion of the path each frame took (the trace's per-path error columns).")
     varying = [a for a in axes if df[a].nunique() > 1] or axes[:1]
     if len(varying) >= 2:
@@ -144,9 +184,10 @@ def sweep_report(manifest: dict, df: pd.DataFrame) -> HtmlReport:
         rep.figure("heatmap_battery", *plots.heatmap(df.assign(all="all"), varying[0], "all", "battery_life_h",
                                                      "battery life (h)"))
     rep.heading("All points")
-    cols = axes + [c for c in ("always_on_power_mW", "latency_p99_ms", "deadline_miss_rate", "wakeups",
+    cols = axes + [c for c in ("keeps_up", "always_on_power_mW", "latency_p99_ms", "deadline_miss_rate", "wakeups",
                                "battery_life_h", "battery_gain_pct", "error", "error_on_label") if c in df.columns]
-    best = df.sort_values("battery_life_h", ascending=False)
+    best = df.assign(_ok=ok).sort_values(["_ok", "battery_life_h"], ascending=[False, False])
     rep.table("results", best[cols + ["point_id"]],
-              caption="Sorted by battery life; battery_gain_pct is against every frame on the dense path.")
+              caption="Points that keep up first, by battery life; battery_gain_pct is against every frame on the "
+                      "dense path.")
     return rep

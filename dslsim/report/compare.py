@@ -71,6 +71,14 @@ def _ratio(a: float, b: float) -> float:
     return b / a if a not in (0, None) and math.isfinite(a) and math.isfinite(b) else float("nan")
 
 
+def _keeps_up(summary: Summary) -> str:
+    """'yes', or 'no: <why>' (a saved run from before feasibility was recorded: 'unknown')."""
+    keeps_up = summary.keeps_up
+    if not isinstance(keeps_up, (bool, np.bool_)):
+        return "unknown"
+    return "yes" if keeps_up else f"no: {summary.shortfall}"
+
+
 def compare(a: Run, b: Run) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(headline table, per-state table) of ``b`` against ``a``: delta = b - a, ratio = b / a. The headline
     rows are :data:`~dslsim.sim.figures.HEADLINE`, in the units reports show them in.
@@ -83,7 +91,10 @@ def compare(a: Run, b: Run) -> tuple[pd.DataFrame, pd.DataFrame]:
         va, vb = figure.shown(getattr(a.summary, figure.key)), figure.shown(getattr(b.summary, figure.key))
         rows.append({"figure": figure.label, "unit": figure.unit, a.name: va, b.name: vb, "delta": vb - va,
                      "ratio": _ratio(va, vb)})
-    head = pd.DataFrame(rows)
+    # Whether each run keeps up leads the table: a run that does not has no battery figures to compare.
+    verdict = {"figure": "keeps up", "unit": "", a.name: _keeps_up(a.summary), b.name: _keeps_up(b.summary),
+               "delta": float("nan"), "ratio": float("nan")}
+    head = pd.DataFrame([verdict] + rows)
     keys = ["resource", "component"]
     def shown(resources: pd.DataFrame) -> pd.DataFrame:  # mW, as the text report prints; older runs have it
         if "power_mW" not in resources.columns:

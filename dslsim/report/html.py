@@ -24,6 +24,12 @@ th, td { border: 1px solid #ddd; padding: 3px 7px; text-align: right; } th { bac
 td:first-child, th:first-child { text-align: left; }
 figure { margin: 1em 0; } figcaption { color: #555; font-size: 12px; } img { max-width: 100%; }
 .note { color: #555; font-size: 12px; }
+.headline { display: flex; flex-wrap: wrap; gap: .8em; margin: 1em 0 .4em; }
+.card { border: 1px solid #ddd; border-radius: 6px; padding: .5em .9em; min-width: 9em; }
+.card .v { font-size: 1.5em; font-weight: 600; } .card .l { color: #555; font-size: 12px; }
+.verdict { padding: .5em .9em; border-radius: 6px; font-weight: 600; margin: .4em 0; }
+.ok { background: #e8f5e9; color: #1b5e20; } .bad { background: #fdecea; color: #b71c1c; }
+.warnings li { color: #8a4b00; }
 """
 
 _CHECK = """
@@ -43,6 +49,17 @@ class HtmlReport:
         self.parts: list[str] = []
         self.data: dict[str, pd.DataFrame] = {}
         self.images: dict[str, bytes] = {}
+
+    def headline(self, cards: list[tuple[str, str]], ok: bool, verdict: str, warnings: list[str]) -> None:
+        """The answer first: a verdict line (green when the run keeps up, red when it does not), the headline
+        figures as cards (label, value), and every warning."""
+        self.parts.append(f"<div class='verdict {'ok' if ok else 'bad'}'>{html.escape(verdict)}</div>")
+        self.parts.append("<div class=headline>" + "".join(
+            f"<div class=card><div class=v>{html.escape(value)}</div><div class=l>{html.escape(label)}</div></div>"
+            for label, value in cards) + "</div>")
+        if warnings:
+            self.parts.append("<ul class=warnings>" + "".join(f"<li>{html.escape(w)}</li>" for w in warnings)
+                              + "</ul>")
 
     def heading(self, text: str) -> None:
         """A section heading."""

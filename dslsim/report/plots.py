@@ -245,12 +245,16 @@ def battery_comparison(table: pd.DataFrame):
 
 
 def pareto(df: pd.DataFrame, x: str, y: str, front: pd.Series, label: str | None = None,
-           x_label: str | None = None, y_label: str | None = None):
-    """Scatter of sweep points with the Pareto front drawn and labelled."""
+           x_label: str | None = None, y_label: str | None = None, feasible: pd.Series | None = None):
+    """Scatter of sweep points with the Pareto front drawn and labelled. Points that do not keep up
+    (``feasible`` False) are left off the axes, which they would stretch (a growing queue's latency runs to
+    seconds), and counted in a note on the figure; the front is drawn among the others only."""
+    feasible = feasible if feasible is not None else pd.Series(True, index=df.index)
+    shown = df[feasible]
     fig = _figure(figsize=(7, 4.5))
     ax = fig.subplots()
-    ax.scatter(df[x], df[y], s=18, color="#999999", label="points")
-    f = df[front].sort_values(x)
+    ax.scatter(shown[x], shown[y], s=18, color="#999999", label="points that keep up")
+    f = shown[front[feasible]].sort_values(x)
     ax.plot(f[x], f[y], "o-", color="#d62728", ms=5, label="Pareto front")
     if label:
         # Labels alternate above and below the line; past a dozen they would overprint, so every n-th is kept
@@ -259,11 +263,15 @@ def pareto(df: pd.DataFrame, x: str, y: str, front: pd.Series, label: str | None
         for k, (_, row) in enumerate(f.iloc[::step].iterrows()):
             ax.annotate(str(row[label]), (row[x], row[y]), fontsize=7, textcoords="offset points",
                         xytext=(5, 6) if k % 2 == 0 else (5, -12))
+    left_off = int((~feasible).sum())
+    if left_off:
+        ax.text(0.99, 0.98, f"{left_off} point{'s' if left_off > 1 else ''} that do not keep up: not drawn "
+                f"(see the table)", transform=ax.transAxes, ha="right", va="top", fontsize=8, color="#b00020")
     ax.set_xlabel(x_label or x)
     ax.set_ylabel(y_label or y)
-    ax.legend(frameon=False)
+    ax.legend(frameon=False, loc="lower left")
     fig.tight_layout()
-    return fig, df.assign(on_front=front)
+    return fig, df.assign(on_front=front & feasible, keeps_up=feasible)
 
 
 def text_color(rgba) -> str:
@@ -274,9 +282,18 @@ def text_color(rgba) -> str:
     return "black" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.179 else "white"
 
 
-def heatmap(df: pd.DataFrame, row: str, col: str, value: str, value_label: str | None = None):
-    """A metric over two sweep axes (mean over any other axes)."""
-    table = df.pivot_table(index=row, columns=col, values=value, aggfunc="mean", sort=False)
+def heatmap(df: pd.DataFrame, row: str, col: str, value: str, value_label: str | None = None,
+            feasible: str | None = "keeps_up"):
+    """A metric over two sweep axes (mean over any other axes). Every combination of the axes' values gets a
+    cell: one with no finished point says 'missing', one whose points do not keep up (``feasible`` False, so the
+    metric is NaN) says so, hatched; neither is dropped from the map."""
+    rows = list(dict.fromkeys(df[row]))
+    cols = list(dict.fromkeys(df[col]))
+    table = df.pivot_table(index=row, columns=col, values=value, aggfunc="mean", sort=False, dropna=False)
+    table = table.reindex(index=rows, columns=cols)
+    count = df.groupby([row, col], sort=False).size().unstack(col).reindex(index=rows, columns=cols)
+    bad = (df[~df[feasible].astype(bool)].groupby([row, col], sort=False).size().unstack(col)
+           .reindex(index=rows, columns=cols)) if feasible and feasible in df else None
     fig = _figure(figsize=(1.1 * len(table.columns) + 3, 0.5 * len(table) + 2))
     ax = fig.subplots()
     im = ax.imshow(table.to_numpy(dtype=float), aspect="auto", cmap="viridis")
@@ -287,7 +304,13 @@ def heatmap(df: pd.DataFrame, row: str, col: str, value: str, value_label: str |
     for i in range(table.shape[0]):
         for j in range(table.shape[1]):
             v = table.iat[i, j]
-            if np.isfinite(v):
+            n_bad = 0 if bad is None or not np.isfinite(bad.iat[i, j]) else int(bad.iat[i, j])
+            if not np.isfinite(count.iat[i, j]):
+                ax.text(j, i, "missing", ha="center", va="center", fontsize=7, color="#555555")
+            elif n_bad and not np.isfinite(v):
+                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="///", edgecolor="#b00020"))
+                ax.text(j, i, "does not\nkeep up", ha="center", va="center", fontsize=7, color="#b00020")
+            elif np.isfinite(v):
                 ax.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize=8, color=text_color(im.cmap(im.norm(v))))
     fig.colorbar(im, ax=ax, label=value_label or value)
     fig.tight_layout()

@@ -6,6 +6,7 @@ Figures are named and formatted as :data:`dslsim.sim.figures.FIGURES` says; this
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from dslsim.sim.figures import FIGURES
 from dslsim.sim.results import SimResult
@@ -26,18 +27,21 @@ def _mw(watts: float) -> str:
     return _show("compute_power_W", watts)
 
 
-def budget_note(summary: Summary, budget_pct_per_day: float | None) -> str:
-    """', within the always-on budget of 1 %/day' (or 'over'), or nothing without a budget."""
-    if budget_pct_per_day is None:
+def budget_line(summary: Summary, budget: dict[str, Any] | None) -> str:
+    """The budget verdict as a report line's tail ('; within the always-on budget of 1 %/day (the feature's own
+    drain)'), or nothing without a budget (:func:`dslsim.sim.budget.check_budget`)."""
+    if budget is None:
         return ""
-    verdict = "within" if summary.battery_pct_per_day <= budget_pct_per_day else "OVER"
-    return f"; {verdict} the always-on budget of {budget_pct_per_day:g} %/day"
+    what = "the feature's own drain" if budget["of"] == "feature" else "the device's total drain"
+    if budget["within"] is None:
+        return f"; no verdict on the {budget['budget_pct_per_day']:g} %/day budget: the run does not keep up"
+    verdict = "within" if budget["within"] else "OVER"
+    return f"; {verdict} the always-on budget of {budget['budget_pct_per_day']:g} %/day ({what})"
 
 
-def render_summary(result: SimResult, budget_pct_per_day: float | None = None) -> str:
-    """A plain-text report of ``result`` (what ``dslsim simulate`` prints); ``budget_pct_per_day``: an always-on
-    budget in % of the battery per day to check the run against (Android's guidance for always-on features is
-    under 1 %/day)."""
+def render_summary(result: SimResult, budget: dict[str, Any] | None = None) -> str:
+    """A plain-text report of ``result`` (what ``dslsim simulate`` prints); ``budget``: the verdict of an
+    always-on budget check (:func:`dslsim.sim.budget.check_budget`), shown on the line it was checked against."""
     s, m = result.summary, result.meta
     lines = [f"dslsim: profile '{m.get('profile')}', scenario '{m.get('scenario')}', "
              f"{_n('frames', s.frames)} frames over {_show('duration_s', s.duration_s)}", ""]
@@ -67,13 +71,18 @@ def render_summary(result: SimResult, budget_pct_per_day: float | None = None) -
             f"  ({s.battery_model} battery model; an ideal reservoir: {ideal})"
         lines.append(f"  battery life        {_show('battery_life_h', s.battery_life_h)} = "
                      f"{_show('battery_life_days', s.battery_life_days)}{model}")
+        total_budget = budget if budget is not None and budget["of"] == "total" else None
+        feature_budget = budget if budget is not None and budget["of"] == "feature" else None
         lines.append(f"  battery current     {_show('battery_current_A', s.battery_current_A)} average = "
                      f"{_show('charge_per_day_Ah', s.charge_per_day_Ah)}/day = "
                      f"{_show('battery_pct_per_day', s.battery_pct_per_day)} of the battery per day"
-                     f"{budget_note(s, budget_pct_per_day)}")
+                     f"{budget_line(s, total_budget)}")
+        lines.append(f"  feature's own       {_show('feature_current_A', s.feature_current_A)} = "
+                     f"{_show('feature_charge_per_day_Ah', s.feature_charge_per_day_Ah)}/day = "
+                     f"{_show('feature_pct_per_day', s.feature_pct_per_day)} of the battery per day "
+                     f"(the device doing nothing draws {_mw(s.idle_device_power_W)}){budget_line(s, feature_budget)}")
     else:
-        lines.append(f"  battery life        none: cannot keep up ('{s.busiest_resource}' busy "
-                     f"{_show('max_utilization', s.max_utilization)} of the time)")
+        lines.append(f"  battery life        none: cannot keep up ({s.shortfall}){budget_line(s, budget)}")
     if s.battery_gain_h is not None and s.keeps_up and math.isfinite(s.baseline_battery_life_h):
         lines.append(f"  vs all-'{m.get('dense_path')}'      "
                      f"{_show('baseline_battery_life_h', s.baseline_battery_life_h)} at "
@@ -83,12 +92,15 @@ def render_summary(result: SimResult, budget_pct_per_day: float | None = None) -
     table = result.per_core()
     # Every column is separated by at least two spaces whatever its width (a day has millions of wake-ups).
     width = max([len("resource")] + [len(r) for r in table["resource"]])
-    lines.append(f"  {'resource':<{width}}  {'opp':<8}  {'active':>7}  {'static':>12}  {'dynamic':>12}  {'wake':>12}"
-                 f"  {'total':>12}  {'wakes':>11}")
+    columns = ("running", "idle", "sleep", "dynamic", "wake-ups", "total")
+    lines.append(f"  {'resource':<{width}}  {'opp':<8}  {'busy':>7}" + "".join(f"  {c:>12}" for c in columns)
+                 + f"  {'wakes':>11}")
     for row in table.itertuples():
         if row.type == "link" and row.total_mW == 0 and row.active_pct == 0:
             continue  # a link no path uses: a row of zeros says nothing
-        lines.append(f"  {row.resource:<{width}}  {row.opp:<8}  {row.active_pct:>6.2f}%  {row.static_mW:>9.4f} mW"
-                     f"  {row.dynamic_mW:>9.4f} mW  {row.transitions_mW:>9.4f} mW  {row.total_mW:>9.4f} mW"
-                     f"  {row.wakeups:>11,}")
+        values = (row.running_mW, row.idle_mW, row.sleep_mW, row.dynamic_mW, row.transitions_mW, row.total_mW)
+        lines.append(f"  {row.resource:<{width}}  {row.opp:<8}  {row.active_pct:>6.2f}%"
+                     + "".join(f"  {v:>9.4f} mW" for v in values) + f"  {row.wakeups:>11,}")
+    lines.append("  (running, idle, sleep: each state's power for its time; dynamic: energy per op on top of "
+                 "running; wake-ups: transition energy)")
     return "\n".join(lines)

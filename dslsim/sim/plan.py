@@ -16,6 +16,10 @@ from dslsim.sim.scenario import Scenario
 from dslsim.trace.schema import TraceMeta
 
 
+#: The share of frames that may miss their deadline in a run that keeps up, unless the caller says otherwise.
+DEFAULT_MAX_MISS_RATE = 0.01
+
+
 @dataclass(frozen=True)
 class SleepPolicy:
     """A sleep state in use on a core, entered after ``timeout`` seconds of idleness."""
@@ -43,6 +47,10 @@ class Resource:
     unused_sleep_states: tuple[str, ...] = ()
     """The sleep states the core could enter (its streaming peripherals keep running there) when the scenario gives
     it neither a sleep policy nor a declared idle mode (it then never sleeps, perhaps by oversight), else empty."""
+    settled_power: float = 0.0
+    """What the core would draw with no work at all and no streaming peripherals: its deepest sleep state in the
+    scenario's policy, else its waiting power (clock-gated Sleep, or the run power when it busy-polls). The
+    device's own idle drain, against which a feature's drain is counted."""
     idle_mode: str = "clock-gated"
     """How the core waits between jobs (:data:`~dslsim.sim.scenario.IDLE_MODES`)."""
     streaming: tuple[str, ...] = ()
@@ -99,14 +107,18 @@ class Plan:
     """Platform floor at the rails (W): microphone, PMIC, SoC suspend; it passes through the converter."""
     battery_floor_power: float
     """Platform floor measured at the battery (W): already past the converter."""
+    max_miss_rate: float = DEFAULT_MAX_MISS_RATE
+    """The share of frames that may miss their deadline (dropped frames included) for the run to keep up."""
     profile_name: str = ""
     """The profile's name."""
     profile_file: str = ""
     """The file the profile was read from ('' when given in code)."""
 
 
-def build_plan(meta: TraceMeta, profile: Profile, scenario: Scenario) -> Plan:
-    """Resolve placement, operating points, links and sleep policies into a :class:`Plan`."""
+def build_plan(meta: TraceMeta, profile: Profile, scenario: Scenario,
+               max_miss_rate: float = DEFAULT_MAX_MISS_RATE) -> Plan:
+    """Resolve placement, operating points, links and sleep policies into a :class:`Plan`; ``max_miss_rate`` is
+    the share of deadline misses a run may have and still keep up."""
     where = f"scenario '{scenario.name}' ({scenario.source or 'given in code'}) on profile " \
             f"'{profile.name}' ({profile.source_file or 'given in code'})"
     unknown = [stage for stage in scenario.placement
@@ -130,13 +142,17 @@ def build_plan(meta: TraceMeta, profile: Profile, scenario: Scenario) -> Plan:
         # streaming peripheral running; a core whose audio needs the clock in all of them has none to advise.
         usable = [st.name for st in core.sleep_states if all(st.name in core.peripherals[p].runs_in for p in streams)]
         unused = () if scenario.sleep.get(name) or name in scenario.idle else tuple(usable)
+        busy_poll = scenario.idle_mode(name) == "busy-poll"
         running = active_power(core, clock) + peripheral_power(core, clock, streams)
-        waiting = running if scenario.idle_mode(name) == "busy-poll" else \
-            idle_power(core, clock) + peripheral_power(core, clock, streams)
+        waiting = running if busy_poll else idle_power(core, clock) + peripheral_power(core, clock, streams)
+        policy = scenario.sleep.get(name, ())
+        settled = core.sleep_state(policy[-1][0]).power if policy else \
+            active_power(core, clock) if busy_poll else idle_power(core, clock)
         index[name] = len(resources)
         resources.append(Resource(name=name, is_core=True, drop_when_busy=scenario.busy_policy(name) == "drop",
                                   active_power=running, idle_power=waiting, sleep=tuple(states), opp=clock.label,
                                   freq=clock.freq, voltage=clock.opp.voltage, unused_sleep_states=unused,
+                                  settled_power=settled,
                                   idle_mode=scenario.idle_mode(name), streaming=streams))
     for link in profile.links:
         index[link.name] = len(resources)
@@ -180,6 +196,7 @@ def build_plan(meta: TraceMeta, profile: Profile, scenario: Scenario) -> Plan:
         all_hops.append(tuple(hops))
     deadline = scenario.deadline if scenario.deadline is not None else meta.frame_duration
     return Plan(resources=tuple(resources), path_names=tuple(meta.paths), hops=tuple(all_hops),
-                frame_duration=meta.frame_duration, deadline=deadline, battery=profile.battery,
+                frame_duration=meta.frame_duration, deadline=deadline, max_miss_rate=max_miss_rate,
+                battery=profile.battery,
                 floor_power=profile.floor_power, battery_floor_power=profile.battery_floor_power,
                 profile_name=profile.name, profile_file=profile.source_file)

@@ -59,26 +59,37 @@ class SimResult:
                 + html_table(s.headline(), ".summary (every figure), .frames, .resources, .per_core(), .timeline"))
 
     def per_core(self) -> pd.DataFrame:
-        """Wide table per resource: time share per state and mean power split into static/dynamic/transitions."""
+        """Wide table per resource: time share running, and mean power by what it pays for: running, idle and
+        sleep residency (state power x time), dynamic energy per op, wake-up transitions."""
         return per_core_table(self.resources, self.summary.duration_s)
 
 
 def per_core_table(resources: pd.DataFrame, duration: float) -> pd.DataFrame:
-    """:meth:`SimResult.per_core` from a resources table and the simulated time (s)."""
-    df = resources
+    """:meth:`SimResult.per_core` from a resources table and the simulated time (s).
+
+    ``running_mW``: the state power while a job runs (the operating point's active power); ``idle_mW``: waiting
+    clock-gated (or busy-polling); ``sleep_mW``: the sleep states (and the wake intervals, which draw 0 W: a
+    transition's energy is ``transitions_mW``); ``dynamic_mW``: the energy per op on top of the running power.
+    """
     t_end = duration
     rows = []
-    for name, group in df.groupby("resource", sort=False):
+    for name, group in resources.groupby("resource", sort=False):
+        component = group["component"]
         states = group[group["time_s"].notna()]
-        static = states["energy_J"].sum()
-        dynamic = group.loc[group["component"] == "dynamic", "energy_J"].sum()
-        trans = group.loc[group["component"] == "transitions", "energy_J"].sum()
+
+        def energy(mask) -> float:
+            return 1e3 * float(group.loc[mask, "energy_J"].sum()) / t_end
+
+        running = energy(component == "active")
+        idle = energy(component == "idle")
+        sleep = energy(group["time_s"].notna() & ~component.isin(["active", "idle"]))
+        dynamic = energy(component == "dynamic")
+        trans = energy(component == "transitions")
         active = states.loc[states["component"] == "active", "time_s"].sum()
         rows.append({"resource": name, "type": group["type"].iloc[0], "opp": group["opp"].iloc[0],
-                     "active_pct": 100 * active / t_end, "static_mW": 1e3 * static / t_end,
-                     "dynamic_mW": 1e3 * dynamic / t_end, "transitions_mW": 1e3 * trans / t_end,
-                     "total_mW": 1e3 * (static + dynamic + trans) / t_end,
-                     "wakeups": int(group["wakeups"].sum())})
+                     "active_pct": 100 * active / t_end, "running_mW": running, "idle_mW": idle,
+                     "sleep_mW": sleep, "dynamic_mW": dynamic, "transitions_mW": trans,
+                     "total_mW": running + idle + sleep + dynamic + trans, "wakeups": int(group["wakeups"].sum())})
     return pd.DataFrame(rows)
 
 
@@ -197,22 +208,33 @@ def summarize(latency: np.ndarray, codes: np.ndarray, out: EngineOutput, resourc
     busy = {r.name: (out.residency[i][State.ACTIVE] + out.residency[i][State.WAKE]) / span
             for i, r in enumerate(plan.resources)}
     worst = max(busy, key=busy.get)
-    keeps_up = bool(busy[worst] < 1.0)
-    life_h = life_s / 3600.0 if keeps_up else float("nan")
-    current = battery_power / battery.voltage if keeps_up else float("nan")
+    miss_rate = misses / n if n else 0.0
+    stable = bool(busy[worst] < 1.0)
+    keeps_up = stable and miss_rate <= plan.max_miss_rate
+    nan = float("nan")
+    life_h = life_s / 3600.0 if keeps_up else nan
+    current = battery_power / battery.voltage if keeps_up else nan
+    # The same device doing nothing: floor and settled cores, no streaming peripheral (the feature's own).
+    settled = sum(r.settled_power for r in plan.resources if r.is_core)
+    idle_device = (settled + plan.floor_power) / battery.converter_efficiency + plan.battery_floor_power
+    feature_current = (battery_power - idle_device) / battery.voltage if keeps_up else nan
     return Summary(
         frames=n, duration_s=t_end, dropped=dropped, **p,
         latency_max_s=float(lat.max()) if len(lat) else float("nan"), deadline_s=plan.deadline,
-        deadline_misses=misses, deadline_miss_rate=misses / n if n else 0.0, shares=shares,
+        deadline_misses=misses, deadline_miss_rate=miss_rate, shares=shares,
         energy_per_frame_J=per_frame, wakeups=int(sum(out.wake_count)),
         transition_energy_J=float(sum(out.transition_energy)),
         unattributed_energy_J=float(sum(out.unattributed_energy)),  # sleep entries after the last frame
         compute_energy_J=compute, compute_power_W=compute_power, floor_power_W=plan.floor_power,
         floor_battery_side_W=plan.battery_floor_power,
         always_on_power_W=compute_power + plan.floor_power + plan.battery_floor_power,
-        battery_power_W=battery_power, max_utilization=busy[worst], busiest_resource=worst, keeps_up=keeps_up,
+        battery_power_W=battery_power, max_utilization=busy[worst], busiest_resource=worst, queue_stable=stable,
+        max_miss_rate=plan.max_miss_rate, keeps_up=keeps_up,
         battery_life_drained_h=life_s / 3600.0, battery_life_h=life_h, battery_life_days=life_h / 24.0,
         battery_life_ideal_h=ideal_s / 3600.0 if keeps_up else float("nan"),
         battery_model="kinetic" if battery.kinetic is not None else "ideal",
         battery_current_A=current, charge_per_day_Ah=24.0 * current,
-        battery_pct_per_day=100.0 * 24.0 * current / battery.capacity_ah)
+        battery_pct_per_day=100.0 * 24.0 * current / battery.capacity_ah, idle_device_power_W=idle_device,
+        feature_power_W=battery_power - idle_device, feature_current_A=feature_current,
+        feature_charge_per_day_Ah=24.0 * feature_current,
+        feature_pct_per_day=100.0 * 24.0 * feature_current / battery.capacity_ah)

@@ -21,7 +21,7 @@ from dslsim.errors import DslsimError
 from dslsim.hw.load import load_profile
 from dslsim.hw.profile import Profile
 from dslsim.sim.engine import Account, EngineOutput, run_engine
-from dslsim.sim.plan import Plan, build_plan
+from dslsim.sim.plan import DEFAULT_MAX_MISS_RATE, Plan, build_plan
 from dslsim.sim.results import SimResult, build_tables
 from dslsim.sim.scenario import Scenario, load_scenario, parse_scenario
 from dslsim.sim.summary import Summary
@@ -33,7 +33,8 @@ def simulate(profile: str | Path | Profile, trace: str | Path | Trace,
              scenario: str | Path | Scenario | Mapping | None = None,
              *, baseline: bool = True, progress: Callable[[str, float, float], None] | None = None,
              lookahead: bool = True, window: tuple[float, float] | None = None,
-             baseline_cache: MutableMapping | None = None, engine: str = "auto") -> SimResult:
+             baseline_cache: MutableMapping | None = None, engine: str = "auto",
+             max_miss_rate: float = DEFAULT_MAX_MISS_RATE) -> SimResult:
     """Simulate ``trace`` on ``profile`` under ``scenario`` (a file, a mapping as a scenario file holds it, or
     by default the profile's default scenario). Profiles and traces: a shipped name or a file.
 
@@ -45,7 +46,9 @@ def simulate(profile: str | Path | Profile, trace: str | Path | Trace,
     (seconds) records every core's state intervals there, in ``result.timeline``, for timeline and
     power-over-time plots. ``baseline_cache`` (any mapping, e.g. a dict kept across calls) reuses an all-dense
     baseline already computed for what its schedule depends on: a sweep over the switch threshold, the deadline
-    or a core the dense path never visits then simulates the baseline once.
+    or a core the dense path never visits then simulates the baseline once. ``max_miss_rate``: the share of frames
+    that may miss their deadline (dropped ones included) in a run that keeps up; one that does not keep up has no
+    battery figures.
     """
     profile = profile if isinstance(profile, Profile) else load_profile(profile)
     trace = trace if isinstance(trace, Trace) else read_trace(trace)
@@ -53,7 +56,7 @@ def simulate(profile: str | Path | Profile, trace: str | Path | Trace,
         scenario = parse_scenario(scenario, profile)
     elif not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario, profile)
-    plan = build_plan(trace.meta, profile, scenario)
+    plan = build_plan(trace.meta, profile, scenario, max_miss_rate)
     ready = trace.frames["t_arrival"].to_numpy(dtype=np.float64) + trace.meta.frame_duration
     codes = trace.path_codes()
     check_size(plan, ready, trace.meta.frame_duration, codes)
@@ -88,10 +91,8 @@ def simulate(profile: str | Path | Profile, trace: str | Path | Trace,
     summary = run.summary.with_baseline(base) if base is not None else run.summary
     warnings = scenario_warnings(summary, run.resources, plan, scenario.name)
     if base is not None and not base.keeps_up:
-        warnings.append(
-            f"with every frame on the '{trace.meta.dense_path}' path the scenario cannot keep up "
-            f"('{base.busiest_resource}' busy {100 * base.max_utilization:.0f} % of the "
-            f"time), so there is no baseline battery life to gain against.")
+        warnings.append(f"with every frame on the '{trace.meta.dense_path}' path the scenario cannot keep up "
+                        f"({base.shortfall}), so there is no baseline battery life to gain against.")
     meta = {"profile": plan.profile_name, "profile_file": plan.profile_file, "scenario": scenario.name,
             "trace_source": trace.meta.source, "dense_path": trace.meta.dense_path,
             "resources": [r.name for r in plan.resources],
@@ -176,12 +177,15 @@ def scenario_warnings(summary: Summary, resources: pd.DataFrame, plan: Plan, sce
     clock in every sleep state they have)."""
     s = summary
     out = []
-    if not s.keeps_up:
+    if not s.queue_stable:
         out.append(f"the scenario cannot keep up: '{s.busiest_resource}' is busy "
                    f"{100 * s.max_utilization:.0f} % of the time frames arrive, so its queue grows without bound "
                    f"(p50 latency {1e3 * s.latency_p50_s:,.1f} ms); no battery life is reported. Averaged over "
                    f"the time to drain the queue it would read {s.battery_life_drained_h:,.1f} h, which no device "
                    f"would see.")
+    elif not s.keeps_up:
+        out.append(f"the scenario cannot keep up: {s.shortfall}; no battery life is reported (it would read "
+                   f"{s.battery_life_drained_h:,.1f} h for a device that misses that many frames).")
     for r in plan.resources:
         if not r.unused_sleep_states:
             continue

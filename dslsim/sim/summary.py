@@ -30,8 +30,8 @@ PERCENTILES = (50, 95, 99)
 #: The headline figures a sweep keeps per point (:meth:`Summary.to_row`), beside the per-path shares.
 ROW_FIELDS = ("latency_p50_s", "latency_p99_s", "latency_max_s", "deadline_miss_rate", "dropped", "wakeups",
               "transition_energy_J", "compute_power_W", "always_on_power_W", "battery_power_W", "battery_life_h",
-              "battery_life_days", "battery_current_A", "battery_pct_per_day", "keeps_up", "baseline_battery_life_h",
-              "battery_gain_h", "battery_gain_pct")
+              "battery_life_days", "battery_current_A", "battery_pct_per_day", "feature_current_A",
+              "feature_pct_per_day", "keeps_up", "baseline_battery_life_h", "battery_gain_h", "battery_gain_pct")
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,7 +49,8 @@ class Summary(Mapping):
 
     Phone-style figures: ``battery_current_A`` (the mean current drawn from the battery at its nominal voltage),
     ``charge_per_day_Ah`` and ``battery_pct_per_day`` (that charge as a share of the nominal capacity, as a
-    battery indicator counts it); NaN when the scenario cannot keep up.
+    battery indicator counts it), and the same for the feature alone (``feature_*``: the run less the same device
+    doing nothing, as Android's always-on budget counts it); NaN when the scenario cannot keep up.
     """
 
     frames: int
@@ -75,7 +76,13 @@ class Summary(Mapping):
     battery_power_W: float
     max_utilization: float
     busiest_resource: str
+    queue_stable: bool
+    """No resource is busy for as long as frames arrive (its queue would grow without bound otherwise)."""
+    max_miss_rate: float
+    """The share of frames that may miss their deadline (dropped ones included) in a run that keeps up."""
     keeps_up: bool
+    """The one definition of a run that keeps up: :attr:`queue_stable` and :attr:`deadline_miss_rate` at most
+    :attr:`max_miss_rate`. A run that does not keep up has no battery figures (NaN) anywhere."""
     battery_life_drained_h: float
     battery_life_h: float
     battery_life_days: float
@@ -84,10 +91,32 @@ class Summary(Mapping):
     battery_current_A: float
     charge_per_day_Ah: float
     battery_pct_per_day: float
+    idle_device_power_W: float
+    """What the same device draws from its battery doing nothing: its floor, and every core settled (its deepest
+    sleep state in the scenario, else waiting) with no streaming peripheral."""
+    feature_power_W: float
+    """The feature's own drain at the battery: :attr:`battery_power_W` less :attr:`idle_device_power_W`."""
+    feature_current_A: float
+    """The feature's own mean battery current (NaN when the run does not keep up)."""
+    feature_charge_per_day_Ah: float
+    """The feature's own charge per day."""
+    feature_pct_per_day: float
+    """The feature's own share of the battery per day, as an always-on budget counts it."""
     baseline_always_on_power_W: float | None = field(default=None)
     baseline_battery_life_h: float | None = field(default=None)
     battery_gain_h: float | None = field(default=None)
     battery_gain_pct: float | None = field(default=None)
+
+    @property
+    def shortfall(self) -> str:
+        """Why the run does not keep up, in a few words ('' when it does)."""
+        if self.keeps_up:
+            return ""
+        if not self.queue_stable:
+            return f"'{self.busiest_resource}' busy {100 * self.max_utilization:.0f} % of the time"
+        dropped = f" ({self.dropped:,} dropped)" if self.dropped else ""
+        return (f"{100 * self.deadline_miss_rate:.2f} % of frames missed their {1e3 * self.deadline_s:g} ms "
+                f"deadline{dropped}, more than the {100 * self.max_miss_rate:g} % allowed")
 
     def with_baseline(self, baseline: "Summary") -> "Summary":
         """This summary with the figures against ``baseline`` (the all-dense run's summary) filled in."""

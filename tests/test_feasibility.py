@@ -1,0 +1,94 @@
+"""One definition of a run that keeps up, and the always-on budget as phone teams mean it (the feature's own
+drain), in the summary, the named baselines and the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import make_trace, simple_profile
+from dslsim.cli.main import cli
+from dslsim.sim.baselines import named_baselines
+from dslsim.sim.budget import check_budget
+from dslsim.sim.run import simulate
+from dslsim.sim.scenario import parse_scenario
+
+
+def _late_run(max_miss_rate: float = 0.01):
+    """SIMPLE's core 'a' at 100 MHz: a 'full' frame takes 3 ms (300 kMAC), a 'light' one 1 ms; frames every 10 ms,
+    a 2 ms deadline: the queue is stable (30 % busy at most) but every 'full' frame misses, 1 in 4 frames."""
+    profile = simple_profile()
+    trace = make_trace(["full", "light", "light", "light"] * 25)
+    scenario = parse_scenario({"placement": {"default": "a"}, "deadline": "2 ms"}, profile)
+    return simulate(profile, trace, scenario, baseline=False, max_miss_rate=max_miss_rate)
+
+
+def test_a_stable_queue_with_too_many_misses_does_not_keep_up():
+    s = _late_run().summary
+    assert s.queue_stable and s.deadline_miss_rate == pytest.approx(0.25)
+    assert not s.keeps_up and math.isnan(s.battery_life_h) and math.isnan(s.feature_pct_per_day)
+    assert "25.00 % of frames missed their 2 ms deadline" in s.shortfall
+    relaxed = _late_run(max_miss_rate=0.3).summary
+    assert relaxed.keeps_up and math.isfinite(relaxed.battery_life_h)
+
+
+def test_the_named_baselines_use_the_same_definition():
+    profile = simple_profile()
+    trace = make_trace(["full", "light", "light", "light"] * 25)
+    scenario = parse_scenario({"placement": {"default": "a"}, "deadline": "2 ms"}, profile)
+    result = simulate(profile, trace, scenario, max_miss_rate=0.3)
+    table = named_baselines(result, profile, trace, scenario).set_index("configuration")
+    # The scenario keeps up within its 30 % allowance; every frame on 'full' misses them all.
+    assert table.loc["scenario", "keeps_up"] == result.summary.keeps_up is True
+    assert table.loc["all-full", "keeps_up"] == result.baseline.keeps_up is False
+
+
+def test_the_features_own_drain_by_hand():
+    """SIMPLE: floor 1 mW; 'a' settles clock-gated at 1 + 1 mW, the unused 'b' at 2 + 2 mW (no sleep policy);
+    converter 80 %, 4 V, 100 mAh. The device doing nothing draws (1 + 2 + 4) / 0.8 = 8.75 mW at the battery."""
+    profile = simple_profile()
+    result = simulate(profile, make_trace(["light"] * 50), parse_scenario({"placement": {"default": "a"}}, profile),
+                      baseline=False)
+    s = result.summary
+    assert s.idle_device_power_W == pytest.approx(8.75e-3)
+    feature_a = (s.battery_power_W - 8.75e-3) / 4.0
+    assert s.feature_current_A == pytest.approx(feature_a)
+    assert s.feature_pct_per_day == pytest.approx(100 * 24 * feature_a / 0.1)
+    # A sleep policy settles the core in its sleep state: the idle device draws less.
+    slept = simulate(profile, make_trace(["light"] * 50),
+                     parse_scenario({"placement": {"default": "a"}, "sleep": {"a": {"s1": "1 ms"}}}, profile),
+                     baseline=False).summary
+    assert slept.idle_device_power_W == pytest.approx((1 + 0.1 + 4) * 1e-3 / 0.8)
+    verdict = check_budget(s, 1.0)
+    assert verdict["of"] == "feature" and verdict["drain_pct_per_day"] == s.feature_pct_per_day
+    assert check_budget(s, 1.0, "total")["drain_pct_per_day"] == s.battery_pct_per_day
+
+
+def test_budget_verdict_in_json_and_exit_code():
+    runner = CliRunner()
+    args = ["simulate", "-p", "phone", "-t", "dsl-75hz-10min", "--no-baseline", "--json", "--budget", "1"]
+    r = runner.invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    assert doc["budget"]["of"] == "feature"
+    assert doc["budget"]["drain_pct_per_day"] == pytest.approx(doc["summary"]["feature_pct_per_day"])
+    # The phone's floor alone is over 1 %/day; its feature is judged on its own drain.
+    assert doc["summary"]["feature_pct_per_day"] < doc["summary"]["battery_pct_per_day"]
+    over = runner.invoke(cli, args + ["--fail-over-budget"])
+    assert over.exit_code == (5 if doc["budget"]["within"] is False else 0)
+    assert runner.invoke(cli, args[:-2] + ["--budget", "100", "--fail-over-budget"]).exit_code == 0
+
+
+def test_simulate_exits_4_on_misses_and_says_why(tmp_path):
+    scenario = tmp_path / "late.yaml"
+    scenario.write_text("placement: {default: dsp}\ndeadline: 0.5 ms\n")
+    r = CliRunner().invoke(cli, ["simulate", "-p", "earbud", "-t", "dsl-75hz-10min", "-s", str(scenario),
+                                 "--no-baseline"])
+    assert r.exit_code == 4, r.output
+    assert "missed their 0.5 ms deadline" in r.output and "battery life        none" in r.output
+    ok = CliRunner().invoke(cli, ["simulate", "-p", "earbud", "-t", "dsl-75hz-10min", "-s", str(scenario),
+                                  "--no-baseline", "--max-misses", "100"])
+    assert ok.exit_code == 0, ok.output
