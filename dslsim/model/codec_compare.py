@@ -144,10 +144,12 @@ def interval95(values: list[float]) -> tuple[float, float]:
 
 
 def compare(clips: list[np.ndarray], model_coders: dict[str, tuple[int, Callable[[np.ndarray], np.ndarray]]],
-            progress: Callable[[], None] | None = None) -> tuple[pd.DataFrame, list[str]]:
+            progress: Callable[[], None] | None = None, per_clip: list[dict] | None = None
+            ) -> tuple[pd.DataFrame, list[str]]:
     """One row per coder: bitrate, PESQ-WB, STOI and SI-SDR (mean and 95 % half-width over ``clips``) and the
     median alignment lag. ``model_coders`` maps a name to (bitrate, a function from 16 kHz audio to decoded 16 kHz
-    audio). Classical coders whose tools are missing are left out; the returned notes say so."""
+    audio). Classical coders whose tools are missing are left out; the returned notes say so. ``per_clip``: a list
+    that receives one row per coder and clip (coder, clip index, scores, lag), for paired comparisons."""
     coders: dict[str, tuple[int, Callable[[np.ndarray], np.ndarray]]] = dict(model_coders)
     notes = []
     for c in CLASSICAL:
@@ -161,11 +163,14 @@ def compare(clips: list[np.ndarray], model_coders: dict[str, tuple[int, Callable
     for name, (bitrate, code) in coders.items():
         per = {"pesq_wb": [], "stoi": [], "si_sdr_dB": []}
         lags = []
-        for x in clips:
+        for i, x in enumerate(clips):
             ref, dec, lag = align(x, code(x), max_lag)
-            for k, v in scores(ref, dec).items():
+            clip_scores = scores(ref, dec)
+            for k, v in clip_scores.items():
                 per[k].append(v)
             lags.append(lag)
+            if per_clip is not None:
+                per_clip.append({"coder": name, "clip": i, **clip_scores, "lag_ms": 1000 * lag / SAMPLE_RATE})
             if progress:
                 progress()
         row = {"coder": name, "bitrate_bps": bitrate, "clips": len(clips)}

@@ -205,7 +205,7 @@ def _float_weights(payload: dict) -> dict:
     return {k: v.float() if v.is_floating_point() else v for k, v in payload["model"].items()}
 
 
-def _widen(module: torch.nn.Module, name: str, old: torch.Tensor, new: torch.Tensor) -> torch.Tensor | None:
+def _widen(module: torch.nn.Module | None, old: torch.Tensor, new: torch.Tensor) -> torch.Tensor | None:
     """``old`` embedded in ``new`` (a wider layer's initial weights) so that the wider network computes exactly
     what the narrower one did (Net2Net-style, Chen et al., arXiv:1511.05641): the old block is copied, the
     weights from new input channels into old output channels are zeroed, and the new output channels keep their
@@ -241,7 +241,7 @@ def warm_start(model: DSLCodec, path: str | Path) -> list[str]:
         if own[k].shape == v.shape:
             taken[k] = v
         elif v.is_floating_point():
-            grown = _widen(modules.get(k.rpartition(".")[0]), k, v, own[k])
+            grown = _widen(modules.get(k.rpartition(".")[0]), v, own[k])
             if grown is not None:
                 taken[k] = grown
     if not taken:
