@@ -37,9 +37,12 @@ from dslsim.sim.budget import BUDGET_OF
 @click.option("--budget-of", type=click.Choice(BUDGET_OF), default="feature", show_default=True,
               help="Check the budget against the feature's own drain or the device's total.")
 @click.option("--fail-over-budget", is_flag=True, help="Exit 5 when the run is over the budget.")
+@click.option("--explain", is_flag=True,
+              help="Also list the largest contributors to the battery draw, with the profile numbers behind each "
+                   "and their sources.")
 @progress_option
 def simulate(profile, trace_path, scenario, baseline, out_dir, formats, no_frames, as_json, anyway,
-             max_misses, engine, budget_pct, budget_of, fail_over_budget, progress):
+             max_misses, engine, budget_pct, budget_of, fail_over_budget, explain, progress):
     """Simulate a trace on a device profile; print latency, always-on power and battery life.
 
     A run keeps up when no queue grows without bound and at most --max-misses of its frames miss their deadline;
@@ -50,8 +53,10 @@ def simulate(profile, trace_path, scenario, baseline, out_dir, formats, no_frame
       dslsim simulate --profile watch --trace dsl-75hz-10min
       dslsim simulate -p phone -t dsl-75hz-10min -s my-scenario.yaml --out out/phone
       dslsim simulate -p phone -t dsl-75hz-10min --budget 1 --fail-over-budget   # Android's 1 % a day
+      dslsim simulate -p watch -t dsl-75hz-10min --explain      # what the battery draw is made of, with sources
       dslsim simulate -p earbud -t day.parquet --engine reference      # cross-check on the SimPy engine
     """
+    from dslsim.report.explain import contributors, explain_text
     from dslsim.report.export import json_safe, write_result
     from dslsim.report.text import render_summary
     from dslsim.sim.budget import check_budget
@@ -68,9 +73,13 @@ def simulate(profile, trace_path, scenario, baseline, out_dir, formats, no_frame
         doc = {"summary": result.summary, "meta": result.meta, "warnings": result.warnings}
         if budget is not None:
             doc["budget"] = budget
+        if explain:
+            doc["contributors"] = contributors(result).to_dict(orient="records")
         click.echo(json.dumps(json_safe(doc), indent=1))
     else:
         click.echo(render_summary(result, budget))
+        if explain:
+            click.echo("\n" + explain_text(result))
     if out_dir:
         written = write_result(result, out_dir, tuple(formats) or ("csv", "parquet"), frames=not no_frames)
         click.echo(f"\nwrote {len(written)} files to {out_dir}", err=True)

@@ -10,6 +10,7 @@ from dslsim.errors import DslsimError
 from dslsim.hw.profile import Profile
 from dslsim.report import plots
 from dslsim.report.analysis import pareto_front
+from dslsim.report.explain import contributors
 from dslsim.report.html import HtmlReport
 from dslsim.sim.figures import FIGURES
 from dslsim.sim.results import SimResult
@@ -102,6 +103,11 @@ def simulation_report(result: SimResult, baselines: pd.DataFrame, profile: Profi
                  f"{', '.join(profile.unsourced[:10])}.", note=True)
     rep.heading("Summary")
     rep.table("summary", summary_table(result))
+    rep.heading("Where the figures come from")
+    rep.table("contributors", contributors(result), float_format="{:,.3f}",
+              caption="The battery draw split by what pays for it, largest first, with the profile numbers behind "
+                      "each and their sources: a contributor's share of the draw is its share of what shortens "
+                      "the battery life.")
     rep.heading("Battery life against named baselines")
     base = baselines
     rep.figure("battery_comparison", *plots.battery_comparison(base),

@@ -6,10 +6,10 @@ between the two cores. Every per-frame cost is fixed per path, so the engine onl
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from dslsim.errors import DslsimError
-from dslsim.cost import Cost, active_power, idle_power, peripheral_power, stage_cost
+from dslsim.cost import Cost, active_power, idle_power, peripheral_power, power_sources, stage_cost
 from dslsim.hw.profile import Battery, Profile, SleepState
 from dslsim.sim.engine.states import AWAKE_STATE_NAMES, State
 from dslsim.sim.scenario import Scenario
@@ -55,6 +55,9 @@ class Resource:
     """How the core waits between jobs (:data:`~dslsim.sim.scenario.IDLE_MODES`)."""
     streaming: tuple[str, ...] = ()
     """Peripherals the core keeps running (their power is in :attr:`active_power` and :attr:`idle_power`)."""
+    sources: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
+    """Component ('active', 'idle', a sleep state, 'transitions', 'dynamic') -> the profile key paths of the numbers
+    that set its energy: what a figure's explanation names."""
 
     @property
     def state_names(self) -> list[str]:
@@ -115,6 +118,21 @@ class Plan:
     """The file the profile was read from ('' when given in code)."""
 
 
+def _state_sources(name: str, clock, streams: tuple[str, ...], policy, busy_poll: bool,
+                   profile: Profile) -> dict[str, tuple[str, ...]]:
+    """The profile key paths behind each state of core ``name`` (see :attr:`Resource.sources`)."""
+    core = profile.cores[name]
+    peripherals = tuple(f"cores.{name}.peripherals.{p}" for p in streams)
+    running = power_sources(core, clock, running=True) + peripherals
+    out = {"active": running, "idle": running if busy_poll else power_sources(core, clock, running=False) + peripherals}
+    for state, _ in policy:
+        out[state] = (f"cores.{name}.sleep.{state}.power",) + tuple(
+            p for p, n in zip(peripherals, streams) if state in core.peripherals[n].runs_in)
+    out["transitions"] = tuple(f"cores.{name}.sleep.{state}.{key}" for state, _ in policy
+                               for key in ("entry_energy", "exit_energy"))
+    return out
+
+
 def build_plan(meta: TraceMeta, profile: Profile, scenario: Scenario,
                max_miss_rate: float = DEFAULT_MAX_MISS_RATE) -> Plan:
     """Resolve placement, operating points, links and sleep policies into a :class:`Plan`; ``max_miss_rate`` is
@@ -152,12 +170,13 @@ def build_plan(meta: TraceMeta, profile: Profile, scenario: Scenario,
         resources.append(Resource(name=name, is_core=True, drop_when_busy=scenario.busy_policy(name) == "drop",
                                   active_power=running, idle_power=waiting, sleep=tuple(states), opp=clock.label,
                                   freq=clock.freq, voltage=clock.opp.voltage, unused_sleep_states=unused,
-                                  settled_power=settled,
-                                  idle_mode=scenario.idle_mode(name), streaming=streams))
-    for link in profile.links:
+                                  settled_power=settled, idle_mode=scenario.idle_mode(name), streaming=streams,
+                                  sources=_state_sources(name, clock, streams, policy, busy_poll, profile)))
+    for i, link in enumerate(profile.links):
         index[link.name] = len(resources)
         resources.append(Resource(name=link.name, is_core=False,
-                                  drop_when_busy=scenario.busy_policy(link.name) == "drop"))
+                                  drop_when_busy=scenario.busy_policy(link.name) == "drop",
+                                  sources={"dynamic": (f"links[{i}]",), "active": (f"links[{i}]",)}))
 
     all_hops = []
     for path, stages in meta.paths.items():
@@ -194,6 +213,11 @@ def build_plan(meta: TraceMeta, profile: Profile, scenario: Scenario,
             hops.append(Hop(resource=index[core_name], service=cost.seconds, delay=0.0, energy=cost.joules,
                             stages=tuple(group), macs=cost.macs, sources=cost.sources))
         all_hops.append(tuple(hops))
+    # Each core's dynamic energy comes from the op table entries its hops used.
+    for r, res in enumerate(resources):
+        used = tuple(dict.fromkeys(src for hops in all_hops for hop in hops if hop.resource == r for src in hop.sources))
+        if res.is_core and used:
+            resources[r] = replace(res, sources={**res.sources, "dynamic": used})
     deadline = scenario.deadline if scenario.deadline is not None else meta.frame_duration
     return Plan(resources=tuple(resources), path_names=tuple(meta.paths), hops=tuple(all_hops),
                 frame_duration=meta.frame_duration, deadline=deadline, max_miss_rate=max_miss_rate,

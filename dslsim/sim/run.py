@@ -97,7 +97,11 @@ def simulate(profile: str | Path | Profile, trace: str | Path | Trace,
             "trace_source": trace.meta.source, "dense_path": trace.meta.dense_path,
             "resources": [r.name for r in plan.resources],
             "opp": {r.name: r.opp for r in plan.resources if r.is_core},
-            "window": tuple(window) if window is not None else None}
+            "window": tuple(window) if window is not None else None,
+            # What fed each figure: the profile key paths behind every resource's components, and the floor.
+            "sources": {r.name: dict(r.sources) for r in plan.resources},
+            "floor": dict(profile.floor), "battery_floor": dict(profile.battery_floor),
+            "converter_efficiency": profile.battery.converter_efficiency}
     return SimResult(frames=run.frames, resources=run.resources, summary=summary, baseline=base, meta=meta,
                      timeline=run.timeline, warnings=warnings)
 
