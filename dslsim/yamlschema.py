@@ -26,7 +26,8 @@ from dslsim.units import _NUMBER, _UNIT_NAME, expected
 from dslsim.yamldoc import PROVENANCE_KEYS, Node
 
 #: The JSON Schema dialect written. The schemas keep to keywords that draft-07 tools (the YAML language server
-#: behind most editors) read the same way: no prefixItems, unevaluated* or dynamic references.
+#: behind most editors) read the same way: no prefixItems, unevaluated* or dynamic references. Descriptions, titles
+#: and the language server's patternErrorMessage are for people; validators ignore them.
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 #: The loader's grammar of a quantity (:data:`dslsim.units.QUANTITY`) without Python-only named groups, so an
@@ -47,18 +48,18 @@ class Field:
     required: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Quantity(Field):
     """A number with a unit, converted to ``unit`` (an SI unit; ``""`` for a plain number, which may also be
     written bare). ``default`` is the loader's when the key is absent (None: no default)."""
 
-    unit: str
-    default: str | float | None = field(default=None, kw_only=True)
-    positive: bool = field(default=False, kw_only=True)
+    unit: str = field(kw_only=False)
+    default: str | float | None = None
+    positive: bool = False
     """Greater than zero (otherwise at least zero, as every quantity is)."""
-    maximum: float | None = field(default=None, kw_only=True)
+    maximum: float | None = None
     """Largest value; the loader says why in its own words."""
-    below: float | None = field(default=None, kw_only=True)
+    below: float | None = None
     """Exclusive upper bound."""
 
     def read(self, node: Node, key: str) -> float:
@@ -66,7 +67,7 @@ class Quantity(Field):
         return node.quantity(key, self.unit, default=self.default, strictly_positive=self.positive)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Text(Field):
     """A text (non-empty unless ``min_length`` is 0), optionally one of ``choices`` or matching ``pattern``
     (anchored); ``nullable`` also allows null (meaning: the default)."""
@@ -82,19 +83,19 @@ class Text(Field):
         return node.text(key, default=self.default, choices=self.choices or None)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Anything(Field):
     """Any value (a sweep axis sets whatever the field it varies holds)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Flag(Field):
     """true or false."""
 
     default: bool | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Integer(Field):
     """A whole number from ``minimum`` to ``maximum``."""
 
@@ -103,49 +104,48 @@ class Integer(Field):
     default: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class List(Field):
     """A list of ``item`` values, at least ``min_items`` (and at most ``max_items``) long."""
 
-    item: Field
+    item: Field = field(kw_only=False)
     min_items: int = 1
     max_items: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Map(Field):
-    """A mapping whose keys the user names (``key_doc`` says what they are), each holding a ``value``.
+    """A mapping whose keys the user names (cores, sleep states), each holding a ``value``.
 
     ``reserved`` names are refused as keys; ``key_pattern`` (anchored) is what every key must match."""
 
-    value: Field
-    key_doc: str = ""
+    value: Field = field(kw_only=False)
     min_entries: int = 0
     reserved: tuple[str, ...] = ()
     key_pattern: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AnyOf(Field):
     """A value of any of several forms (a policy or a mapping of policies, a quantity or the word 'frame')."""
 
-    options: tuple[Field, ...]
+    options: tuple[Field, ...] = field(kw_only=False)
     default: Any = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Ref(Field):
     """Another document kind, embedded here (a profile's default scenario is a scenario)."""
 
-    kind: str
+    kind: str = field(kw_only=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Obj(Field):
     """A mapping with fixed keys; its provenance notes (``source``, ``assumed``) are always allowed. Of the keys
     in ``exactly_one``, exactly one must be present."""
 
-    fields: dict[str, Field]
+    fields: dict[str, Field] = field(kw_only=False)
     exactly_one: tuple[str, ...] = ()
 
     @property
@@ -186,17 +186,20 @@ class Obj(Field):
 #: the ``{value: ..., source: ...}`` form of each (what :meth:`Node.quantity` reads).
 _NOTE = {"description": "where the numbers here come from (source), or why they are what they are (assumed)",
          "type": "string", "pattern": r"\S"}
+# patternErrorMessage is the YAML language server's: what an editor says instead of quoting the pattern.
 _SHARED = {
     "note": _NOTE,
-    "quantity": {"description": "a number and its unit, such as '200 MHz'", "type": "string",
-                 "pattern": WITH_UNIT, "maxLength": MAX_QUANTITY_TEXT},
-    "number": {"description": "a plain number (a unit such as '%' may follow)",
+    "quantity": {"title": "a number and its unit", "description": "a number and its unit, such as '200 MHz'",
+                 "type": "string", "pattern": WITH_UNIT, "maxLength": MAX_QUANTITY_TEXT,
+                 "patternErrorMessage": "a number and then its unit, such as '200 MHz' or '40 uA/MHz'"},
+    "number": {"title": "a plain number", "description": "a plain number (a unit such as '%' may follow)",
                "anyOf": [{"type": "number", "minimum": 0},
-                         {"type": "string", "pattern": UNIT_OPTIONAL, "maxLength": MAX_QUANTITY_TEXT}]},
+                         {"type": "string", "pattern": UNIT_OPTIONAL, "maxLength": MAX_QUANTITY_TEXT,
+                          "patternErrorMessage": "a plain number such as 0.9 (a unit such as '%' may follow)"}]},
 }
 for _plain in ("quantity", "number"):
     _SHARED[f"sourced_{_plain}"] = {
-        "description": "the value with where it comes from", "type": "object",
+        "title": "{value, source, assumed}", "description": "the value with where it comes from", "type": "object",
         "properties": {"value": {"$ref": f"#/$defs/{_plain}"}, **{k: {"$ref": "#/$defs/note"} for k in PROVENANCE_KEYS}},
         "required": ["value"], "additionalProperties": False}
 
