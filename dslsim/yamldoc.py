@@ -16,6 +16,35 @@ from dslsim.units import expected, parse_quantity
 
 #: Keys that carry provenance for a value or for every value below them.
 PROVENANCE_KEYS = ("source", "assumed")
+#: Keys a value mapping may state its uncertainty with: a relative ``tolerance`` ('10 %', 0.1), or ``min`` and
+#: ``max`` in the value's unit (a datasheet's typ and max). See :mod:`dslsim.sim.uncertainty`.
+UNCERTAINTY_KEYS = ("tolerance", "min", "max")
+
+
+def spread_factors(data: dict, value: float, unit: str, source: Any, path: str) -> tuple[float, float] | None:
+    """The range a value mapping states for its value, as (low, high) factors on it, or None when it states
+    none; refused unless well formed (a tolerance from 0 to under 100 %, min <= value <= max, not both)."""
+    if "tolerance" in data:
+        raw = data["tolerance"]
+        text = str(raw).strip()
+        try:
+            tol = float(text[:-1]) / 100.0 if text.endswith("%") else float(text)
+        except ValueError:
+            tol = float("nan")
+        if isinstance(raw, bool) or not 0.0 <= tol < 1.0:
+            raise InputError(source, f"{path}.tolerance", describe(raw),
+                             "a relative tolerance from 0 to under 100 %, e.g. '10 %' or 0.1")
+        if "min" in data or "max" in data:
+            raise InputError(source, path, "both a tolerance and min/max", "one way of stating the range")
+        return 1.0 - tol, 1.0 + tol
+    if "min" not in data and "max" not in data:
+        return None
+    lo = parse_quantity(data["min"], unit, source, f"{path}.min", minimum=None) if "min" in data else value
+    hi = parse_quantity(data["max"], unit, source, f"{path}.max", minimum=None) if "max" in data else value
+    if not lo <= value <= hi or value == 0:
+        raise InputError(source, path, f"min {data.get('min')!r}, value {data.get('value')!r}, max "
+                         f"{data.get('max')!r}", "min <= value <= max, around a value that is not 0")
+    return lo / value, hi / value
 
 
 #: Limits that no profile, scenario or sweep spec comes near, but an alias bomb (a few kilobytes of anchors that
@@ -179,13 +208,17 @@ class Node:
         raw = self.data.get(key, default)
         path = self.at(key)
         sourced = self.sourced
+        spread = None
         if isinstance(raw, dict):
             node = Node(raw, self.source, path, self.sourced, self.provenance)
-            node.check_keys({"value"}, required=("value",))
+            node.check_keys({"value", *UNCERTAINTY_KEYS}, required=("value",))
+            spread = node
             raw, sourced, path = raw["value"], node.sourced, node.at("value")
         if raw is None:
             raise InputError(self.source, self.at(key), "nothing", expected(unit))
         value = parse_quantity(raw, unit, self.source, path, **checks)
+        if spread is not None:
+            spread_factors(spread.data, value, unit, spread.source, spread.path)
         if not sourced and key in self.data:
             self.provenance.unsourced.append(path)
         return value

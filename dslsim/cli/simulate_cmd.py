@@ -37,12 +37,21 @@ from dslsim.sim.budget import BUDGET_OF
 @click.option("--budget-of", type=click.Choice(BUDGET_OF), default="feature", show_default=True,
               help="Check the budget against the feature's own drain or the device's total.")
 @click.option("--fail-over-budget", is_flag=True, help="Exit 5 when the run is over the budget.")
+@click.option("--uncertainty", "draws", type=click.IntRange(min=2, max=100_000), default=None, metavar="N",
+              help="Also draw N profiles within the numbers' stated ranges (tolerance, min/max) or the defaults "
+                   "below, and give 5-95 % bands on power, battery life and the feature's share (seeded).")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the --uncertainty draws.")
+@click.option("--assumed-tolerance", type=click.FloatRange(0, 100, max_open=True), default=30.0, show_default=True,
+              metavar="PCT", help="Range (+-%) of a number marked assumed that states none of its own.")
+@click.option("--sourced-tolerance", type=click.FloatRange(0, 100, max_open=True), default=0.0, show_default=True,
+              metavar="PCT", help="Range (+-%) of a sourced number that states none of its own.")
 @click.option("--explain", is_flag=True,
               help="Also list the largest contributors to the battery draw, with the profile numbers behind each "
                    "and their sources.")
 @progress_option
 def simulate(profile, trace_path, scenario, baseline, out_dir, formats, no_frames, as_json, anyway,
-             max_misses, engine, budget_pct, budget_of, fail_over_budget, explain, progress):
+             max_misses, engine, budget_pct, budget_of, fail_over_budget, draws, seed, assumed_tolerance,
+             sourced_tolerance, explain, progress):
     """Simulate a trace on a device profile; print latency, always-on power and battery life.
 
     A run keeps up when no queue grows without bound and at most --max-misses of its frames miss their deadline;
@@ -58,26 +67,43 @@ def simulate(profile, trace_path, scenario, baseline, out_dir, formats, no_frame
     """
     from dslsim.report.explain import contributors, explain_text
     from dslsim.report.export import json_safe, write_result
-    from dslsim.report.text import render_summary
+    from dslsim.report.text import render_summary, uncertainty_text
     from dslsim.sim.budget import check_budget
     from dslsim.sim.run import simulate as run
 
+    from dslsim.hw.load import load_profile
+    from dslsim.sim.scenario import load_scenario
+    from dslsim.trace.io import read_trace
+
+    p, t = load_profile(profile), read_trace(trace_path)
+    scn = load_scenario(scenario, p)
     bars = SimProgress(progress)
     try:
-        result = run(profile, trace_path, scenario, baseline=baseline, progress=bars, engine=engine,
-                     max_miss_rate=max_misses / 100.0)
+        result = run(p, t, scn, baseline=baseline, progress=bars, engine=engine, max_miss_rate=max_misses / 100.0)
     finally:
         bars.close()
     budget = check_budget(result.summary, budget_pct, budget_of) if budget_pct is not None else None
+    spread = None
+    if draws:
+        from dslsim.sim.uncertainty import Tolerances, bands, samples
+        from dslsim.yamldoc import load_yaml
+
+        spread = bands(samples(result, load_yaml(p.source_file), p, t, scn, n=draws, seed=seed,
+                               tolerances=Tolerances(assumed_tolerance / 100.0, sourced_tolerance / 100.0)))
     if as_json:
         doc = {"summary": result.summary, "meta": result.meta, "warnings": result.warnings}
         if budget is not None:
             doc["budget"] = budget
         if explain:
             doc["contributors"] = contributors(result).to_dict(orient="records")
+        if spread is not None:
+            doc["uncertainty"] = {"draws": draws, "seed": seed, "band_percentiles": [5, 95],
+                                  **{k: {"low": lo, "median": mid, "high": hi} for k, (lo, mid, hi) in spread.items()}}
         click.echo(json.dumps(json_safe(doc), indent=1))
     else:
         click.echo(render_summary(result, budget))
+        if spread is not None:
+            click.echo("\n" + uncertainty_text(spread, draws, seed))
         if explain:
             click.echo("\n" + explain_text(result))
     if out_dir:

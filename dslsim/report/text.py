@@ -104,3 +104,17 @@ def render_summary(result: SimResult, budget: dict[str, Any] | None = None) -> s
     lines.append("  (running, idle, sleep: each state's power for its time; dynamic: energy per op on top of "
                  "running; wake-ups: transition energy)")
     return "\n".join(lines)
+
+
+def uncertainty_text(spread: dict[str, tuple[float, float, float]], draws: int, seed: int) -> str:
+    """The --uncertainty bands as text lines (:func:`dslsim.sim.uncertainty.bands`)."""
+    lines = [f"  uncertainty ({draws} draws of the profile's power numbers, seed {seed}; 5-95 % band, median)"]
+    for key in ("always_on_power_W", "battery_power_W", "battery_life_h", "feature_pct_per_day"):
+        if key in spread:
+            lo, mid, hi = spread[key]
+            label = FIGURES[key].label
+            lines.append(f"  {label:<34} {FIGURES[key].number(lo)} - {FIGURES[key].number(hi)} "
+                         f"{FIGURES[key].unit} (median {FIGURES[key].format(mid)})")
+    lines.append("  (covers the stated ranges of currents, powers, energies and capacity; not timing, correlations "
+                 "or the battery model: docs/simulation.md)")
+    return "\n".join(lines)
