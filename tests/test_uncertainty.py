@@ -98,3 +98,20 @@ def test_simulate_uncertainty_in_text_and_json(tmp_path):
     doc_json = __import__("json").loads(CliRunner().invoke(cli, args + ["--json"]).stdout)
     band = doc_json["uncertainty"]["always_on_power_W"]
     assert band["low"] < doc_json["summary"]["always_on_power_W"] < band["high"]
+
+
+def test_paired_differences_cancel_what_both_runs_share():
+    """Two runs priced on the same draws: a shared 30 % swing cancels, so a steady 2 % difference is beyond the
+    model's uncertainty, while a difference that changes sign across draws is within it."""
+    import pandas as pd
+
+    from dslsim.report.compare import mark_within
+
+    rng = np.random.default_rng(0)
+    shared = rng.uniform(0.7, 1.3, 500)
+    a = pd.DataFrame({"always_on_power_W": 10e-3 * shared, "battery_life_h": 100 / shared})
+    steady = pd.DataFrame({"always_on_power_W": 10.2e-3 * shared, "battery_life_h": 100 / shared
+                           + rng.normal(0, 5, 500)})
+    head = pd.DataFrame({"figure": ["always-on power", "battery life", "latency p50"]})
+    marks = mark_within(head, a, steady)["difference"].tolist()
+    assert marks == ["beyond the model's uncertainty", "within the model's uncertainty", ""]

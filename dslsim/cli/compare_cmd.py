@@ -15,8 +15,11 @@ from dslsim.errors import DslsimError
 @click.option("--scenario", "-s", "scenarios", multiple=True, type=click.Path(dir_okay=False, exists=True),
               help="A scenario file; give two (or one, against the profile's default).")
 @click.option("--csv", "csv_prefix", metavar="PREFIX", help="Also write PREFIX-headline.csv and PREFIX-states.csv.")
+@click.option("--uncertainty", "draws", type=click.IntRange(min=2, max=100_000), default=None, metavar="N",
+              help="With --profile: draw N profiles, price both scenarios with each, and say which differences lie "
+                   "within the model's uncertainty (the 5-95 % band of the paired difference contains 0).")
 @feasibility_options
-def compare(runs, profile, trace_path, scenarios, csv_prefix, max_misses, anyway):
+def compare(runs, profile, trace_path, scenarios, csv_prefix, draws, max_misses, anyway):
     """Compare two runs: headline figures and every core's and link's power by state, with deltas and ratios
     (second against first).
 
@@ -34,6 +37,8 @@ def compare(runs, profile, trace_path, scenarios, csv_prefix, max_misses, anyway
 
     if runs and (profile or trace_path or scenarios):
         raise DslsimError("give two run folders, or --profile, --trace and --scenario; not both.")
+    if runs and draws:
+        raise DslsimError("--uncertainty needs --profile, --trace and --scenario (saved runs keep no profile to draw).")
     if runs:
         if len(runs) != 2:
             raise DslsimError(f"give two run folders to compare; got {len(runs)}.")
@@ -54,9 +59,20 @@ def compare(runs, profile, trace_path, scenarios, csv_prefix, max_misses, anyway
         names = ["default" if f is None else Path(f).stem for f in files]
         if names[0] == names[1]:
             names = [f"{names[0]}-1", f"{names[1]}-2"]
-        results = [simulate(p, t, f, baseline=False, max_miss_rate=max_misses / 100.0) for f in files]
+        from dslsim.sim.scenario import load_scenario
+
+        scenarios_ = [load_scenario(f, p) for f in files]
+        results = [simulate(p, t, sc, baseline=False, max_miss_rate=max_misses / 100.0) for sc in scenarios_]
         a, b = (Run.of(r, n) for r, n in zip(results, names))
     head, states = compare_runs(a, b)
+    if draws and not runs:
+        from dslsim.report.compare import mark_within
+        from dslsim.sim.uncertainty import samples
+        from dslsim.yamldoc import load_yaml
+
+        doc = load_yaml(p.source_file)   # one seed for both: the same profile draws, paired
+        draws_a, draws_b = (samples(r, doc, p, t, sc, n=draws, seed=0) for r, sc in zip(results, scenarios_))
+        head = mark_within(head, draws_a, draws_b)
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.float_format", "{:,.4g}".format):
         click.echo(head.to_string(index=False))
         click.echo("")

@@ -79,6 +79,25 @@ def _keeps_up(summary: Summary) -> str:
     return "yes" if keeps_up else f"no: {summary.shortfall}"
 
 
+def mark_within(head: pd.DataFrame, draws_a: pd.DataFrame, draws_b: pd.DataFrame) -> pd.DataFrame:
+    """``head`` with a column saying, per figure drawn, whether the second run differs from the first by more than
+    the model's uncertainty. The draws are paired (the same profile draw priced on both runs, as
+    :func:`dslsim.sim.uncertainty.samples` gives them for one seed), so what both runs share (the same device's
+    numbers) cancels: a difference is 'within the model's uncertainty' when the 5-95 % band of the per-draw
+    difference contains zero."""
+    labels = {FIGURES[k].label: k for k in draws_a.columns if k in draws_b.columns}
+    verdicts = []
+    for label in head["figure"]:
+        key = labels.get(label)
+        diff = (draws_b[key] - draws_a[key]).to_numpy(dtype=float) if key else np.array([])
+        if key is None or not np.isfinite(diff).any():
+            verdicts.append("")
+            continue
+        lo, hi = np.nanpercentile(diff, [5.0, 95.0])
+        verdicts.append("within the model's uncertainty" if lo <= 0.0 <= hi else "beyond the model's uncertainty")
+    return head.assign(difference=verdicts)
+
+
 def compare(a: Run, b: Run) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(headline table, per-state table) of ``b`` against ``a``: delta = b - a, ratio = b / a. The headline
     rows are :data:`~dslsim.sim.figures.HEADLINE`, in the units reports show them in.
