@@ -31,8 +31,10 @@ def _window(text: str | None) -> tuple[float, float] | None:
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="The HTML file to write.")
 @click.option("--data-dir", type=click.Path(file_okay=False),
               help="Also write each figure as PNG and each figure's and table's data as CSV.")
+@click.option("--uncertainty", "draws", type=click.IntRange(min=2, max=100_000), default=None, metavar="N",
+              help="Draw N profiles within their numbers' ranges and show 5-95 % bands on the headline figures.")
 @feasibility_options
-def report(profile, trace_path, scenario, window, sweep_dir, out, data_dir, max_misses, anyway):
+def report(profile, trace_path, scenario, window, sweep_dir, out, data_dir, draws, max_misses, anyway):
     """Write a self-contained HTML report (figures embedded) for one simulation or one sweep.
 
     The report leads with the verdict and the headline figures. A run that does not keep up is reported as such
@@ -68,7 +70,13 @@ def report(profile, trace_path, scenario, window, sweep_dir, out, data_dir, max_
         p, t = load_profile(profile), read_trace(trace_path)
         scn = load_scenario(scenario, p)
         result = simulate(p, t, scn, window=check_window(_window(window), t), max_miss_rate=max_misses / 100.0)
-        rep = simulation_report(result, named_baselines(result, p, t, scn), p, t)
+        spread = None
+        if draws:
+            from dslsim.sim.uncertainty import bands, samples
+            from dslsim.yamldoc import load_yaml
+
+            spread = bands(samples(result, load_yaml(p.source_file), p, t, scn, n=draws))
+        rep = simulation_report(result, named_baselines(result, p, t, scn), p, t, spread)
         runs = [("run", result.warnings, result.summary.keeps_up)]
     written = rep.write(out, data_dir)
     click.echo(f"wrote {out}" + (f" and {len(written) - 1} figure and data files in {data_dir}" if data_dir else ""))

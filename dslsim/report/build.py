@@ -54,12 +54,19 @@ def summary_table(result: SimResult) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["figure", "value"])
 
 
-def headline_cards(result: SimResult) -> tuple[list[tuple[str, str]], bool, str]:
-    """What a report shows first: (label, value) cards, whether the run keeps up, and the verdict sentence."""
+def headline_cards(result: SimResult, spread: dict[str, tuple[float, float, float]] | None = None
+                   ) -> tuple[list[tuple[str, str]], bool, str]:
+    """What a report shows first: (label, value) cards, whether the run keeps up, and the verdict sentence. With
+    ``spread`` (uncertainty bands by figure) a card shows its 5-95 % band under the value."""
     s = result.summary
+    spread = spread or {}
 
     def card(key: str, label: str | None = None) -> tuple[str, str]:
-        return label or FIGURES[key].label, FIGURES[key].format(getattr(s, key))
+        value = FIGURES[key].format(getattr(s, key))
+        if key in spread:
+            lo, _, hi = spread[key]
+            value += f" ({FIGURES[key].number(lo)}-{FIGURES[key].number(hi)})"
+        return (label or FIGURES[key].label) + (", 5-95 % band" if key in spread else ""), value
 
     if not s.keeps_up:
         return ([card("always_on_power_W"), card("latency_p99_s"), card("deadline_miss_rate"),
@@ -85,7 +92,8 @@ def check_window(window: tuple[float, float] | None, trace: Trace) -> tuple[floa
     return window[0], min(window[1], end)
 
 
-def simulation_report(result: SimResult, baselines: pd.DataFrame, profile: Profile, trace: Trace) -> HtmlReport:
+def simulation_report(result: SimResult, baselines: pd.DataFrame, profile: Profile, trace: Trace,
+                      spread: dict[str, tuple[float, float, float]] | None = None) -> HtmlReport:
     """Report for one simulation: summary, named baselines, per-core energy, latency, timelines.
 
     ``result`` is the simulation (with a timeline ``window``), ``baselines`` its
@@ -94,7 +102,11 @@ def simulation_report(result: SimResult, baselines: pd.DataFrame, profile: Profi
     window = result.meta.get("window")
     scenario_name = result.meta.get("scenario", "")
     rep = HtmlReport(f"dslsim: {profile.name} / {scenario_name}")
-    rep.headline(*headline_cards(result), result.warnings)
+    rep.headline(*headline_cards(result, spread), result.warnings)
+    if spread:
+        rep.text("Bands: 5-95 % of seeded draws of the profile's power, current, energy and capacity numbers within "
+                 "their stated ranges (assumed numbers without one: +-30 %); timing, correlations and the battery "
+                 "model are not covered (docs/simulation.md).", note=True)
     src = trace.meta.source
     rep.text(f"Profile {profile.source_file}; scenario '{scenario_name}'; trace of {len(trace):,} frames at "
              f"{trace.meta.frame_rate:g} frames/s from {src.get('model', src.get('generator', 'unknown source'))}.")
