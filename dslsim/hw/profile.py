@@ -167,10 +167,6 @@ class Core:
             raise ValueError(spec)
         return Clock(min(able, key=lambda p: (p.freq, p.voltage)), float(spec))
 
-    def op_cost(self, kind: str) -> OpCost | None:
-        """Cost entry for an op kind, falling back to the ``default`` entry; None if neither exists."""
-        return self.op_costs.get(kind) or self.op_costs.get("default")
-
     def sleep_state(self, name: str) -> SleepState:
         """The sleep state called ``name``."""
         for state in self.sleep_states:
