@@ -126,3 +126,33 @@ def test_simulate_explain_names_the_dsp_and_its_source():
     assert r.exit_code == 0, r.output
     first = r.output.split("where the battery draw")[1].splitlines()[1]
     assert "dsp running at low" in first and "cores.dsp.opps[low].run_current" in r.output and "GAP9" in r.output
+
+
+def test_sweep_report_calls_tiny_differences_within_the_models_error():
+    """Points whose battery life differs by 0.15 % (less than the validated error) are said to be within the
+    model's uncertainty; infeasible points are on no front and rank last."""
+    import pandas as pd
+
+    from dslsim.report.build import sweep_report
+
+    df = pd.DataFrame({"x": [1, 2, 3], "always_on_power_W": [1e-3, 1.1e-3, 0.5e-3], "latency_p99_s": [1e-3, 2e-3, 73.0],
+                       "battery_life_h": [100.0, 100.15, float("nan")], "keeps_up": [True, True, False],
+                       "deadline_miss_rate": [0, 0, 1.0], "wakeups": [1, 1, 1], "battery_gain_pct": [1, 1, None],
+                       "point_id": ["a", "b", "c"]})
+    manifest = {"name": "s", "axes": {"x": [1, 2, 3]}, "points": [{}, {}, {}], "profile": "p", "scenario": "s",
+                "trace": "t"}
+    html = sweep_report(manifest, df).render()
+    assert "varies by 0.15 %" in html and "are within the model" in html
+    assert "1 of 3 points do not keep up" in html
+    assert "varies by" not in sweep_report(manifest, df, resolution_pct=0.1).render()
+
+
+def test_the_model_resolution_is_the_validated_error():
+    """The sweep report's default resolution is docs/validation.md's median energy error (recomputed)."""
+    from dslsim.calibration.fit import load_measurements
+    from dslsim.calibration.validate import error_summary, leave_one_out
+    from dslsim.report.build import MODEL_RESOLUTION_PCT
+    from dslsim.shipped import MEASUREMENTS
+
+    measured = error_summary(leave_one_out(load_measurements(MEASUREMENTS)))["energy_median_abs_err_pct"]
+    assert MODEL_RESOLUTION_PCT == pytest.approx(round(measured, 1))

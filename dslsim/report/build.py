@@ -162,8 +162,14 @@ def _label(df: pd.DataFrame, axes: list[str]) -> pd.Series:
     return df[axes].astype(str).agg(", ".join, axis=1)
 
 
-def sweep_report(manifest: dict, df: pd.DataFrame) -> HtmlReport:
-    """Report for a sweep: results, Pareto fronts, heat maps of the first two axes.
+#: The device model's validated median error on energy per inference (docs/validation.md), in %: differences
+#: between sweep points below it are within the model's uncertainty.
+MODEL_RESOLUTION_PCT = 3.0
+
+
+def sweep_report(manifest: dict, df: pd.DataFrame, resolution_pct: float = MODEL_RESOLUTION_PCT) -> HtmlReport:
+    """Report for a sweep: results, Pareto fronts, heat maps of the first two axes. ``resolution_pct``: the
+    relative difference below which points are called within the model's uncertainty of each other.
 
     ``manifest`` and ``df`` are a sweep store's (:meth:`~dslsim.sweep.store.SweepStore.manifest` and
     :meth:`~dslsim.sweep.store.SweepStore.table`).
@@ -177,6 +183,14 @@ def sweep_report(manifest: dict, df: pd.DataFrame) -> HtmlReport:
     df = df.assign(always_on_power_mW=df["always_on_power_W"] * 1e3, latency_p99_ms=df["latency_p99_s"] * 1e3,
                    point=_label(df, axes))
     ok = df["keeps_up"].astype(bool) if "keeps_up" in df else pd.Series(True, index=df.index)
+    life = df.loc[ok, "battery_life_h"].dropna()
+    if len(life) > 1 and life.median() > 0:
+        spread = 100.0 * (life.max() - life.min()) / life.median()
+        if spread < resolution_pct:
+            rep.text(f"Battery life varies by {spread:.2f} % across the points that keep up: less than the device "
+                     f"model's own error ({resolution_pct:g} %, the median error on energy per inference in "
+                     f"docs/validation.md), so these points are within the model's uncertainty of each other. "
+                     f"The plots below stretch their axes over that spread.", note=True)
     if not ok.all():
         rep.text(f"{int((~ok).sum())} of {len(df)} points do not keep up (a growing queue, or more deadline misses "
                  f"than allowed): they have no battery life, are on no Pareto front and rank last below.", note=True)

@@ -287,6 +287,8 @@ def heatmap(df: pd.DataFrame, row: str, col: str, value: str, value_label: str |
     """A metric over two sweep axes (mean over any other axes). Every combination of the axes' values gets a
     cell: one with no finished point says 'missing', one whose points do not keep up (``feasible`` False, so the
     metric is NaN) says so, hatched; neither is dropped from the map."""
+    from matplotlib.patches import Rectangle
+
     rows = list(dict.fromkeys(df[row]))
     cols = list(dict.fromkeys(df[col]))
     table = df.pivot_table(index=row, columns=col, values=value, aggfunc="mean", sort=False, dropna=False)
