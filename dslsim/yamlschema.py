@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dslsim.units import _NUMBER, _UNIT_NAME, expected
-from dslsim.yamldoc import PROVENANCE_KEYS, Node
+from dslsim.yamldoc import PROVENANCE_KEYS, UNCERTAINTY_KEYS, Node
 
 #: The JSON Schema dialect written. The schemas keep to keywords that draft-07 tools (the YAML language server
 #: behind most editors) read the same way: no prefixItems, unevaluated* or dynamic references. Descriptions, titles
@@ -183,25 +183,51 @@ class Obj(Field):
 # JSON Schema -----------------------------------------------------------------------------------------------------
 
 #: Shapes every document shares, under ``$defs``: a provenance note, a quantity with a unit, a plain number, and
-#: the ``{value: ..., source: ...}`` form of each (what :meth:`Node.quantity` reads).
+#: the mapping form of each (what :meth:`Node.quantity` reads: the value, its provenance and its range).
 _NOTE = {"description": "where the numbers here come from (source), or why they are what they are (assumed)",
          "type": "string", "pattern": r"\S"}
 # patternErrorMessage is the YAML language server's: what an editor says instead of quoting the pattern.
-_SHARED = {
+_QUANTITY = {"title": "a number and its unit", "description": "a number and its unit, such as '200 MHz'",
+             "type": "string", "pattern": WITH_UNIT, "maxLength": MAX_QUANTITY_TEXT,
+             "patternErrorMessage": "a number and then its unit, such as '200 MHz' or '40 uA/MHz'"}
+_NUMBER_TEXT = {"type": "string", "pattern": UNIT_OPTIONAL, "maxLength": MAX_QUANTITY_TEXT,
+                "patternErrorMessage": "a plain number such as 0.9 (a unit such as '%' may follow)"}
+_SHARED: dict[str, Any] = {
     "note": _NOTE,
-    "quantity": {"title": "a number and its unit", "description": "a number and its unit, such as '200 MHz'",
-                 "type": "string", "pattern": WITH_UNIT, "maxLength": MAX_QUANTITY_TEXT,
-                 "patternErrorMessage": "a number and then its unit, such as '200 MHz' or '40 uA/MHz'"},
+    "quantity": _QUANTITY,
     "number": {"title": "a plain number", "description": "a plain number (a unit such as '%' may follow)",
-               "anyOf": [{"type": "number", "minimum": 0},
-                         {"type": "string", "pattern": UNIT_OPTIONAL, "maxLength": MAX_QUANTITY_TEXT,
-                          "patternErrorMessage": "a plain number such as 0.9 (a unit such as '%' may follow)"}]},
+               "anyOf": [{"type": "number", "minimum": 0}, _NUMBER_TEXT]},
 }
-for _plain in ("quantity", "number"):
-    _SHARED[f"sourced_{_plain}"] = {
-        "title": "{value, source, assumed}", "description": "the value with where it comes from", "type": "object",
-        "properties": {"value": {"$ref": f"#/$defs/{_plain}"}, **{k: {"$ref": "#/$defs/note"} for k in PROVENANCE_KEYS}},
-        "required": ["value"], "additionalProperties": False}
+
+
+def _range_keys(plain: str) -> dict[str, Any]:
+    """The schema of each key a value mapping states its range with (:data:`dslsim.yamldoc.UNCERTAINTY_KEYS`);
+    a key added there without a shape here stops generation rather than go undescribed."""
+    bound = _QUANTITY if plain == "quantity" else {"anyOf": [{"type": "number"}, _NUMBER_TEXT]}
+    shapes = {
+        "tolerance": {"description": "the value's relative tolerance, from 0 to under 100 %: '10 %' or 0.1",
+                      "anyOf": [{"type": "number", "minimum": 0, "exclusiveMaximum": 1},
+                                {"type": "string", "pattern": rf"^\s*{_NUMBER}\s*%?\s*$"}]},
+        "min": {"description": "the lowest the value may be, in its unit (not with tolerance)", **bound},
+        "max": {"description": "the highest the value may be, in its unit (not with tolerance)", **bound},
+    }
+    unknown = [k for k in UNCERTAINTY_KEYS if k not in shapes]
+    if unknown:
+        raise ValueError(f"no JSON Schema for the value mapping's keys {unknown}: describe them in _range_keys")
+    return {k: shapes[k] for k in UNCERTAINTY_KEYS}
+
+
+def _shared() -> dict[str, Any]:
+    """The ``$defs`` every schema carries, the mapping forms included."""
+    shared = dict(_SHARED)
+    for plain in ("quantity", "number"):
+        shared[f"sourced_{plain}"] = {
+            "title": "{value, source, ...}", "description": "the value with where it comes from and its range",
+            "type": "object",
+            "properties": {"value": {"$ref": f"#/$defs/{plain}"}, **_range_keys(plain),
+                           **{k: {"$ref": "#/$defs/note"} for k in PROVENANCE_KEYS}},
+            "required": ["value"], "additionalProperties": False}
+    return shared
 
 
 def json_schema(root: Obj, title: str, defs: dict[str, Obj] | None = None) -> dict[str, Any]:
@@ -210,7 +236,7 @@ def json_schema(root: Obj, title: str, defs: dict[str, Obj] | None = None) -> di
     defs = defs or {}
     body = _schema(root, defs)
     return {"$schema": DIALECT, "title": title, **body,
-            "$defs": {**_SHARED, **{kind: _schema(obj, defs) for kind, obj in defs.items()}}}
+            "$defs": {**_shared(), **{kind: _schema(obj, defs) for kind, obj in defs.items()}}}
 
 
 def _schema(spec: Field, defs: dict[str, Obj]) -> dict[str, Any]:
