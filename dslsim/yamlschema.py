@@ -234,9 +234,29 @@ def json_schema(root: Obj, title: str, defs: dict[str, Obj] | None = None) -> di
     """The JSON Schema of documents declared by ``root``; ``defs`` holds the document kinds a :class:`Ref`
     names (embedded under ``$defs``, so the schema is one self-contained file)."""
     defs = defs or {}
-    body = _schema(root, defs)
-    return {"$schema": DIALECT, "title": title, **body,
-            "$defs": {**_shared(), **{kind: _schema(obj, defs) for kind, obj in defs.items()}}}
+    schema = {"$schema": DIALECT, "title": title, **_schema(root, defs),
+              "$defs": {**_shared(), **{kind: _schema(obj, defs) for kind, obj in defs.items()}}}
+    used = _refs(schema, schema["$defs"])
+    schema["$defs"] = {name: shape for name, shape in schema["$defs"].items() if name in used}
+    return schema
+
+
+def _refs(schema: Any, shapes: dict[str, Any]) -> set[str]:
+    """The ``$defs`` names ``schema`` refers to, directly or through each other (the rest is left out)."""
+    found: set[str] = set()
+    stack = [schema]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            ref = item.get("$ref", "")
+            name = ref.removeprefix("#/$defs/") if isinstance(ref, str) else ""
+            if name in shapes and name not in found:
+                found.add(name)
+                stack.append(shapes[name])
+            stack.extend(v for k, v in item.items() if k != "$defs")
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
 
 
 def _schema(spec: Field, defs: dict[str, Obj]) -> dict[str, Any]:
