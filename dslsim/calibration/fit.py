@@ -41,7 +41,8 @@ from dslsim.errors import DslsimError, InputError, describe
 from dslsim.cost import op_outputs, pin_voltage
 from dslsim.hw.load import load_profile, profile_path
 from dslsim.hw.profile import Core, Profile
-from dslsim.calibration.currents import DatasheetCurrents, fit_table, load_datasheet_currents, voltage_exponent
+from dslsim.calibration.currents import (DatasheetCurrents, fit_table, leave_one_clock_out, load_datasheet_currents,
+                                        voltage_exponent)
 from dslsim.trace.model_ops import read_model_ops
 from dslsim.trace.schema import Op
 
@@ -321,6 +322,10 @@ def _datasheet_currents(node: dict, core: Core, sysm: System, watts: float, wher
     if core.supply.regulator == "smps":  # the tables' currents turn into power at their own supply voltage
         node["supply"]["datasheet_voltage"] = f"{ds.voltage:g} V"
     lines = {state: fit_table(table, ds.voltages, voltage_exponent(ds.regulator)) for state, table in ds.tables.items()}
+    # Each fitted current carries its fit's spread: the largest leave-one-clock-out error of its board and state.
+    spread: dict[str, float] = {}
+    for row in leave_one_clock_out(ds):
+        spread[row["state"]] = max(spread.get(row["state"], 0.0), abs(row["err_pct"]))
     label_of = {opp: lbl for lbl, opp in ds.ranges.items()}
     keys = {"run": ("base_current", "run_current"), "sleep": ("idle_base_current", "idle_current")}
     for point, spec in zip(node["opps"], core.opps):
@@ -338,8 +343,9 @@ def _datasheet_currents(node: dict, core: Core, sysm: System, watts: float, wher
                 how = (f"{table.source} (typ, 25 degC): fitted with every range's floor and one switched "
                        f"capacitance (part per MHz ~ Vcore^{voltage_exponent(ds.regulator)}) on relative error; "
                        f"{line.clocks} clock(s) of range {label}")
-                point[base_key] = {"value": f"{_number(line.base * 1e6)} uA", "source": f"{how}: the floor"}
-                point[slope_key] = {"value": f"{_number(line.per_hz * factor * 1e12)} uA/MHz",
+                tol = {"tolerance": f"{spread[state]:.2g} %"} if state in spread else {}
+                point[base_key] = {"value": f"{_number(line.base * 1e6)} uA", **tol, "source": f"{how}: the floor"}
+                point[slope_key] = {"value": f"{_number(line.per_hz * factor * 1e12)} uA/MHz", **tol,
                                     "source": f"{how}: the part per MHz{extra}"}
                 continue
             if not fits:
