@@ -169,3 +169,19 @@ def test_discriminator_losses_at_known_logits():
     adv, fm = generator_losses(disc, x, x.clone())
     assert adv.item() == pytest.approx(0.75)
     assert fm.item() == pytest.approx(0.0, abs=1e-7)
+
+
+def test_over_seeds_gives_mean_and_student_t_interval():
+    """Two seeds with values 1 and 3: mean 2, sample standard deviation sqrt 2, so the 95 % half-width is
+    t(0.975, 1) x sqrt(2) / sqrt(2) = 12.7062; a constant column has half-width 0; names are kept."""
+    import pandas as pd
+
+    from dslsim.cli.model_cmd import over_seeds
+
+    tables = [pd.DataFrame({"routing": ["a"], "x": [1.0], "k": [5.0]}),
+              pd.DataFrame({"routing": ["a"], "x": [3.0], "k": [5.0]})]
+    out = over_seeds(tables, ["routing"])
+    assert out["routing"].tolist() == ["a"]
+    assert out["x"].iloc[0] == pytest.approx(2.0)
+    assert out["x_ci95"].iloc[0] == pytest.approx(12.7062047, rel=1e-6)
+    assert out["k_ci95"].iloc[0] == 0.0

@@ -48,7 +48,7 @@ _run_options = _options(
 
 
 _seeds_option = click.option("--seeds", "n_seeds", type=click.IntRange(min=1), default=1, show_default=True,
-                             help="Repeat on this many scene seeds (--seed, --seed+1, ...): mean and 95 %% "
+                             help="Repeat on this many scene seeds (--seed, --seed+1, ...): mean and 95 % "
                                   "interval over seeds.")
 _budget_options = _options(
     click.option("--light-budget", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
@@ -117,6 +117,8 @@ def _echo_table(df, csv_out: str | None) -> None:
               help="Latent frames the switch sees (the current one and the ones before it).")
 @click.option("--residual-full/--separate-full", default=True, show_default=True,
               help="Full path = light decoder + a refinement (starts equal to light), or a decoder of its own.")
+@click.option("--light-width", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Channel width of the light decoder (0: C // 4); a narrower checkpoint's grows (--init-from).")
 @click.option("--light-codebooks", type=click.IntRange(min=0), default=0, show_default=True,
               help="The light decoder reads only the first N quantizers (a lower bitrate); 0: all of them.")
 @click.option("--switch-detail", is_flag=True,
@@ -162,7 +164,7 @@ def _echo_table(df, csv_out: str | None) -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--fresh", is_flag=True, help="Start over even if --out exists.")
 def train(out, time_budget, steps, width, embed_dim, n_q, codebook_size, switch_context, residual_full,
-          light_codebooks, switch_detail, switch_target, init_from, agc_seconds, sample_rate,
+          light_width, light_codebooks, switch_detail, switch_target, init_from, agc_seconds, sample_rate,
           target_full_share, batch, clip_seconds, lr, speech_dirs, wav_dir, frame_floor, waveform_weight,
           stft_weight, adv_weight, fm_weight, adv_start, disc_lr, clean_share, threads, seed, fresh):
     """Train DSL-SoundStream without labels (and the supervised GC switch), with checkpoints and resume.
@@ -186,7 +188,8 @@ def train(out, time_budget, steps, width, embed_dim, n_q, codebook_size, switch_
         raise DslsimError("give --steps or a --time-budget; training needs an end.")
     codec = CodecConfig(sample_rate=int(sample_rate), width=width, embed_dim=embed_dim or 4 * width, n_q=n_q,
                         codebook_size=codebook_size, switch_context=switch_context, residual_full=residual_full,
-                        agc_seconds=agc_seconds, light_codebooks=light_codebooks, switch_detail=switch_detail)
+                        agc_seconds=agc_seconds, light_codebooks=light_codebooks, switch_detail=switch_detail,
+                        light_width=light_width)
     if light_codebooks > n_q:
         raise DslsimError(f"--light-codebooks is {light_codebooks}; expected at most --n-q ({n_q}).")
     cfg = TrainConfig(steps=steps, time_budget_s=budget, batch=batch, seconds=clip_seconds, seed=seed, lr=lr,
