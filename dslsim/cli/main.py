@@ -53,6 +53,7 @@ def cli() -> None:
 def _register() -> None:
     from dslsim.cli.compare_cmd import compare
     from dslsim.cli.early_exit_cmd import early_exit
+    from dslsim.cli.measured_cmd import compare_measured
     from dslsim.cli.model_cmd import model, train
     from dslsim.cli.profiles_cmd import profiles
     from dslsim.cli.report_cmd import report
@@ -61,7 +62,8 @@ def _register() -> None:
     from dslsim.cli.trace_cmd import trace
     from dslsim.cli.validate_cmd import calibrate, validate
 
-    for command in (simulate, compare, sweep, report, trace, profiles, calibrate, validate, train, model):
+    for command in (simulate, compare, compare_measured, sweep, report, trace, profiles, calibrate, validate, train,
+                    model):
         cli.add_command(command)
     model.add_command(early_exit)
 
