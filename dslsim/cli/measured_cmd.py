@@ -127,7 +127,7 @@ def compare_measured(csv_file, profile, trace_path, scenario, voltage, side, inc
 
     from dslsim.hw.load import load_profile
     from dslsim.report.export import json_safe
-    from dslsim.report.measured.compare import compare_measured as compare
+    from dslsim.report.measured.compare import check_voltage, compare_measured as compare
     from dslsim.report.measured.reader import read_measurement
     from dslsim.report.measured.render import html_report, render_text, write_tables
     from dslsim.sim.run import simulate
@@ -143,7 +143,10 @@ def compare_measured(csv_file, profile, trace_path, scenario, voltage, side, inc
     # The file first: a bad CSV is refused before any simulation runs.
     measurement = read_measurement(csv_file, header=header, columns=_columns(columns),
                                    max_bytes=int(max_mb * 2**20))
-    p, t = load_profile(profile), read_trace(trace_path)
+    p = load_profile(profile)
+    if volts is None and measurement.voltage_V is None:  # before the simulation, with the profile's rails as a hint
+        check_voltage(measurement, p, volts)
+    t = read_trace(trace_path)
     scn = load_scenario(scenario, p)
     result = simulate(p, t, scn, baseline=False, window=(0.0, t.duration), max_miss_rate=max_misses / 100.0)
     cmp = compare(measurement, result, p, t, voltage=volts, side=side, include_floor=include_floor, offset=shift,

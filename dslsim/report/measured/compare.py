@@ -287,6 +287,17 @@ def _fit(measured: PowerSteps, simulated: PowerSteps, offset: float, span: tuple
             "r2": float(1 - np.sum(residual ** 2) / total) if total > 0 else math.nan, "bin_s": bin_s}
 
 
+def check_voltage(measurement: Measurement, profile: Profile, voltage: float | None) -> None:
+    """Refuse a non-positive ``voltage``, or none for a measurement without a voltage column (naming the profile's
+    rail voltages as a hint)."""
+    if voltage is not None and not (math.isfinite(voltage) and voltage > 0):
+        raise DslsimError(f"--voltage {voltage!r}: expected a positive rail voltage.")
+    if voltage is None and measurement.voltage_V is None:
+        rails = sorted({f"{c.supply.voltage:g} V" for c in profile.cores.values() if c.supply is not None})
+        raise DslsimError(f"{measurement.source}: no voltage column, so the rail voltage is needed: give --voltage"
+                          + (f" (the profile's cores are supplied at {', '.join(rails)})" if rails else "") + ".")
+
+
 def compare_measured(measurement: Measurement, result: SimResult, profile: Profile, trace: Trace, *,
                      voltage: float | None = None, side: str = "rail", include_floor: bool = True,
                      offset: float | None = None, window: float | None = None,
@@ -306,12 +317,7 @@ def compare_measured(measurement: Measurement, result: SimResult, profile: Profi
     0 otherwise. ``trace_name``: how the trace is named in the output (its file or shipped name).
     """
     m = measurement
-    if voltage is not None and not (math.isfinite(voltage) and voltage > 0):
-        raise DslsimError(f"--voltage {voltage!r}: expected a positive rail voltage.")
-    if voltage is None and m.voltage_V is None:
-        rails = sorted({f"{c.supply.voltage:g} V" for c in profile.cores.values() if c.supply is not None})
-        raise DslsimError(f"{m.source}: no voltage column, so the rail voltage is needed: give --voltage"
-                          + (f" (the profile's cores are supplied at {', '.join(rails)})" if rails else "") + ".")
+    check_voltage(m, profile, voltage)
     voltage_source = f"--voltage {voltage:g} V" if voltage is not None else f"column {m.columns['voltage']!r}"
     sim = simulated_power(result, profile, side=side, include_floor=include_floor)
     watts = m.power_W(voltage)
