@@ -115,3 +115,22 @@ def test_paired_differences_cancel_what_both_runs_share():
     head = pd.DataFrame({"figure": ["always-on power", "battery life", "latency p50"]})
     marks = mark_within(head, a, steady)["difference"].tolist()
     assert marks == ["beyond the model's uncertainty", "within the model's uncertainty", ""]
+
+
+def test_efficiencies_and_per_point_currents_are_drawn_and_undrawn_ranges_refused():
+    from dslsim.sim.uncertainty import uncertain_numbers
+
+    doc = copy.deepcopy(SIMPLE)
+    doc["battery"]["converter_efficiency"] = {"value": 0.95, "tolerance": "10 %"}
+    doc["cores"]["a"]["opps"][1]["freq"] = {"value": "100 MHz", "tolerance": "5 %"}
+    with pytest.raises(InputError, match=r"cores\.a\.opps\[1\]\.freq\.tolerance"):
+        uncertain_numbers(copy.deepcopy(doc), Tolerances())
+    doc["cores"]["a"]["opps"][1]["freq"] = "100 MHz"
+    doc["cores"]["a"]["supply"] = {"voltage": "1 V"}
+    doc["cores"]["a"]["peripherals"] = {"sai": {"current_per_mhz": {"half": "1 uA/MHz", "full": {
+        "value": "2 uA/MHz", "tolerance": "20 %"}}}}
+    found = {u.path: (u.low, u.high, u.cap) for u in uncertain_numbers(copy.deepcopy(doc), Tolerances())}
+    assert found["battery.converter_efficiency"] == (pytest.approx(0.9), pytest.approx(1.1), 1.0)
+    assert found["cores.a.peripherals.sai.current_per_mhz.full"][:2] == (pytest.approx(0.8), pytest.approx(1.2))
+    _, draws = _run(doc, n=200)
+    assert draws["battery_power_W"].notna().all()        # efficiencies never pass 1: every draw loads

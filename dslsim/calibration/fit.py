@@ -329,8 +329,9 @@ def _datasheet_currents(node: dict, core: Core, sysm: System, watts: float, wher
     label_of = {opp: lbl for lbl, opp in ds.ranges.items()}
     keys = {"run": ("base_current", "run_current"), "sleep": ("idle_base_current", "idle_current")}
     for point, spec in zip(node["opps"], core.opps):
-        for key in ("run_current", "idle_current", "base_current", "idle_base_current"):
-            point.pop(key, None)
+        for state in lines:   # a state without a table keeps the profile's own figures
+            for key in keys[state]:
+                point.pop(key, None)
         for state, (base_key, slope_key) in keys.items():
             fits = lines.get(state, {})
             label = label_of.get(spec.name)
@@ -343,7 +344,7 @@ def _datasheet_currents(node: dict, core: Core, sysm: System, watts: float, wher
                 how = (f"{table.source} (typ, 25 degC): fitted with every range's floor and one switched "
                        f"capacitance (part per MHz ~ Vcore^{voltage_exponent(ds.regulator)}) on relative error; "
                        f"{line.clocks} clock(s) of range {label}")
-                tol = {"tolerance": f"{spread[state]:.2g} %"} if state in spread else {}
+                tol = {"tolerance": f"{min(spread[state], 99.0):.3g} %"} if state in spread else {}
                 point[base_key] = {"value": f"{_number(line.base * 1e6)} uA", **tol, "source": f"{how}: the floor"}
                 point[slope_key] = {"value": f"{_number(line.per_hz * factor * 1e12)} uA/MHz", **tol,
                                     "source": f"{how}: the part per MHz{extra}"}

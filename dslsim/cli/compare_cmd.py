@@ -21,7 +21,8 @@ from dslsim.errors import DslsimError
 @feasibility_options
 def compare(runs, profile, trace_path, scenarios, csv_prefix, draws, max_misses, anyway):
     """Compare two runs: headline figures and every core's and link's power by state, with deltas and ratios
-    (second against first).
+    (second against first). The first row says whether each keeps up; saved runs keep the verdict (and the
+    --max-misses allowance) they were simulated with.
 
     \b
     Examples:

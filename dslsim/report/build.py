@@ -187,9 +187,10 @@ def sweep_report(manifest: dict, df: pd.DataFrame, resolution_pct: float = MODEL
     if len(life) > 1 and life.median() > 0:
         spread = 100.0 * (life.max() - life.min()) / life.median()
         if spread < resolution_pct:
-            rep.text(f"Battery life varies by {spread:.2f} % across the points that keep up: less than the device "
-                     f"model's own error ({resolution_pct:g} %, the median error on energy per inference in "
-                     f"docs/validation.md), so these points are within the model's uncertainty of each other. "
+            rep.text(f"Battery life varies by {spread:.2f} % across the points that keep up: less than "
+                     f"{resolution_pct:g} %, the device model's median error on energy per inference where it was "
+                     f"validated (STM32 boards at their measured clocks, docs/validation.md; unvalidated profiles "
+                     f"are likely less certain), so these points are within the model's uncertainty of each other. "
                      f"The plots below stretch their axes over that spread.", note=True)
     if not ok.all():
         rep.text(f"{int((~ok).sum())} of {len(df)} points do not keep up (a growing queue, or more deadline misses "

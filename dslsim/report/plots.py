@@ -313,7 +313,10 @@ def heatmap(df: pd.DataFrame, row: str, col: str, value: str, value_label: str |
                 ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="///", edgecolor="#b00020"))
                 ax.text(j, i, "does not\nkeep up", ha="center", va="center", fontsize=7, color="#b00020")
             elif np.isfinite(v):
-                ax.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize=8, color=text_color(im.cmap(im.norm(v))))
+                # A cell whose other points do not keep up says how many: its value is the mean of the rest.
+                note = f"\n{n_bad}/{int(count.iat[i, j])} do not\nkeep up" if n_bad else ""
+                ax.text(j, i, f"{v:.3g}{note}", ha="center", va="center", fontsize=8 if not note else 6,
+                        color=text_color(im.cmap(im.norm(v))))
     fig.colorbar(im, ax=ax, label=value_label or value)
     fig.tight_layout()
     return fig, table.reset_index()

@@ -48,9 +48,8 @@ class Resource:
     """The sleep states the core could enter (its streaming peripherals keep running there) when the scenario gives
     it neither a sleep policy nor a declared idle mode (it then never sleeps, perhaps by oversight), else empty."""
     settled_power: float = 0.0
-    """What the core would draw with no work at all and no streaming peripherals: its deepest sleep state in the
-    scenario's policy, else its waiting power (clock-gated Sleep, or the run power when it busy-polls). The
-    device's own idle drain, against which a feature's drain is counted."""
+    """What the core draws when the device does nothing (:func:`device_idle_power`): the reference a feature's
+    own drain is counted against, whatever the scenario's clock, policy or streaming."""
     idle_mode: str = "clock-gated"
     """How the core waits between jobs (:data:`~dslsim.sim.scenario.IDLE_MODES`)."""
     streaming: tuple[str, ...] = ()
@@ -118,6 +117,16 @@ class Plan:
     """The file the profile was read from ('' when given in code)."""
 
 
+def device_idle_power(core) -> float:
+    """A core's power when the device does nothing at all: its deepest sleep state (the profile's last), or, with
+    none, waiting clock-gated at its lowest operating point. Scenario-independent, so that what a scenario forces
+    (a streaming audio interface that keeps the core out of Stop, a high clock while waiting) is the feature's."""
+    if core.sleep_states:
+        return core.sleep_states[-1].power
+    lowest = min(core.opps, key=lambda o: (o.freq, o.voltage))
+    return idle_power(core, core.clock(lowest.name))
+
+
 def _state_sources(name: str, clock, streams: tuple[str, ...], policy, busy_poll: bool,
                    profile: Profile) -> dict[str, tuple[str, ...]]:
     """The profile key paths behind each state of core ``name`` (see :attr:`Resource.sources`)."""
@@ -164,8 +173,7 @@ def build_plan(meta: TraceMeta, profile: Profile, scenario: Scenario,
         running = active_power(core, clock) + peripheral_power(core, clock, streams)
         waiting = running if busy_poll else idle_power(core, clock) + peripheral_power(core, clock, streams)
         policy = scenario.sleep.get(name, ())
-        settled = core.sleep_state(policy[-1][0]).power if policy else \
-            active_power(core, clock) if busy_poll else idle_power(core, clock)
+        settled = device_idle_power(core)
         index[name] = len(resources)
         resources.append(Resource(name=name, is_core=True, drop_when_busy=scenario.busy_policy(name) == "drop",
                                   active_power=running, idle_power=waiting, sleep=tuple(states), opp=clock.label,

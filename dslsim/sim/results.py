@@ -214,7 +214,7 @@ def summarize(latency: np.ndarray, codes: np.ndarray, out: EngineOutput, resourc
     nan = float("nan")
     life_h = life_s / 3600.0 if keeps_up else nan
     current = battery_power / battery.voltage if keeps_up else nan
-    # The same device doing nothing: floor and settled cores, no streaming peripheral (the feature's own).
+    # The same device doing nothing (its floor, every core in its deepest sleep state): the feature's own drain is the rest.
     settled = sum(r.settled_power for r in plan.resources if r.is_core)
     idle_device = (settled + plan.floor_power) / battery.converter_efficiency + plan.battery_floor_power
     feature_current = (battery_power - idle_device) / battery.voltage if keeps_up else nan

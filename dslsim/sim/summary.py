@@ -92,8 +92,8 @@ class Summary(Mapping):
     charge_per_day_Ah: float
     battery_pct_per_day: float
     idle_device_power_W: float
-    """What the same device draws from its battery doing nothing: its floor, and every core settled (its deepest
-    sleep state in the scenario, else waiting) with no streaming peripheral."""
+    """What the same device draws from its battery doing nothing: its floor, and every core in its deepest sleep
+    state (or, with none, waiting clock-gated at its lowest operating point), no peripheral streaming."""
     feature_power_W: float
     """The feature's own drain at the battery: :attr:`battery_power_W` less :attr:`idle_device_power_W`."""
     feature_current_A: float

@@ -30,6 +30,7 @@ from dslsim.sim.plan import Plan, build_plan
 from dslsim.sim.results import SimResult
 from dslsim.sim.scenario import Scenario
 from dslsim.trace.schema import Trace
+from dslsim.errors import InputError
 from dslsim.units import parse_quantity
 from dslsim.yamldoc import PROVENANCE_KEYS, UNCERTAINTY_KEYS, spread_factors
 
@@ -37,7 +38,10 @@ from dslsim.yamldoc import PROVENANCE_KEYS, UNCERTAINTY_KEYS, spread_factors
 #: sample varies.
 UNCERTAIN_KEYS = {"run_current": "A/Hz", "idle_current": "A/Hz", "base_current": "A", "idle_base_current": "A",
                   "current_per_mhz": "A/Hz", "leakage": "W", "power": "W", "energy_per_mac": "J",
-                  "energy_per_byte": "J/B", "entry_energy": "J", "exit_energy": "J", "capacity": "A*h"}
+                  "energy_per_byte": "J/B", "entry_energy": "J", "exit_energy": "J", "capacity": "A*h",
+                  "converter_efficiency": "", "usable_fraction": "", "efficiency": ""}
+#: Of those, the shares that cannot pass 1 whatever is drawn.
+FRACTIONS = ("converter_efficiency", "usable_fraction", "efficiency")
 #: The percentiles a band spans.
 BAND = (5.0, 95.0)
 
@@ -68,14 +72,24 @@ class Uncertain:
     """Lowest factor on the nominal value."""
     high: float
     """Highest factor on the nominal value."""
+    cap: float = math.inf
+    """The drawn value's ceiling (1 for an efficiency or a share)."""
 
 
-def _scale(raw: Any, factor: float) -> Any:
-    """``raw`` (a number, or a text that starts with one: '45 mAh') times ``factor``, in the same form."""
+def _scale(raw: Any, factor: float, cap: float = math.inf) -> Any:
+    """``raw`` (a number, or a text that starts with one: '45 mAh') times ``factor``, no higher than ``cap``, in
+    the same form."""
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-        return raw * factor
+        return min(raw * factor, cap)
     match = _NUMBER.match(str(raw))
-    return f"{float(match.group(1)) * factor!r}{match.group(2)}" if match else raw
+    if not match:
+        return raw
+    number = float(match.group(1)) * factor
+    if match.group(2).strip().startswith("%"):   # a share written in %
+        number = min(number, 100.0 * cap)
+    elif not match.group(2).strip():
+        number = min(number, cap)
+    return f"{number!r}{match.group(2)}"
 
 
 def _range(node: dict, key: str, path: str, source: str, tolerances: Tolerances, assumed: bool) \
@@ -96,23 +110,34 @@ def uncertain_numbers(document: dict, tolerances: Tolerances, source: str = "<pr
     lose their range keys (the loader then reads them as usual)."""
     found: list[Uncertain] = []
 
+    def draw(node: dict, key: Any, value: Any, name: str, sub: str, here: bool) -> None:
+        """Record ``node[key]`` (a bare number or a value mapping) under the drawn key ``name``."""
+        if isinstance(value, dict):
+            low, high = _range(value, name, sub, source, tolerances, here or "assumed" in value)
+            for k in UNCERTAINTY_KEYS:
+                value.pop(k, None)
+            node, key = value, "value"
+        else:
+            low, high = _range({}, name, sub, source, tolerances, here)
+        if (low, high) != (1.0, 1.0):
+            found.append(Uncertain(sub, node, key, low, high, cap=1.0 if name in FRACTIONS else math.inf))
+
     def walk(node: Any, path: str, assumed: bool) -> None:
         if isinstance(node, dict):
             here = assumed or "assumed" in node
             for key, value in list(node.items()):
-                if key in PROVENANCE_KEYS or key in UNCERTAINTY_KEYS or (not path and key == "default_scenario"):
+                if key in PROVENANCE_KEYS or (not path and key == "default_scenario"):
                     continue
                 sub = f"{path}.{key}" if path else str(key)
-                if key in UNCERTAIN_KEYS and isinstance(value, dict) and "value" in value:
-                    low, high = _range(value, key, sub, source, tolerances, here or "assumed" in value)
-                    for k in UNCERTAINTY_KEYS:
-                        value.pop(k, None)
-                    if (low, high) != (1.0, 1.0):
-                        found.append(Uncertain(sub, value, "value", low, high))
-                elif key in UNCERTAIN_KEYS and not isinstance(value, (dict, list)):
-                    low, high = _range({}, key, sub, source, tolerances, here)
-                    if (low, high) != (1.0, 1.0):
-                        found.append(Uncertain(sub, node, key, low, high))
+                if key in UNCERTAINTY_KEYS:   # a drawn number's mapping never gets here: this one is not drawn
+                    raise InputError(source, sub, f"a range on '{path}'", "ranges only on the numbers an "
+                                     f"uncertainty draw varies: {', '.join(UNCERTAIN_KEYS)}")
+                if key in UNCERTAIN_KEYS and isinstance(value, dict) and "value" not in value:
+                    for opp, item in list(value.items()):   # one per operating point
+                        if opp not in PROVENANCE_KEYS:
+                            draw(value, opp, item, key, f"{sub}.{opp}", here or "assumed" in value)
+                elif key in UNCERTAIN_KEYS and not isinstance(value, list):
+                    draw(node, key, value, key, sub, here)
                 else:
                     walk(value, sub, here)
         elif isinstance(node, list):
@@ -172,7 +197,7 @@ def samples(result: SimResult, document: dict, profile: Profile, trace: Trace, s
         doc = copy.deepcopy(document)
         numbers = uncertain_numbers(doc, tolerances, profile.source_file or "<profile>")
         for u in numbers:
-            u.container[u.key] = _scale(u.container[u.key], rng.uniform(u.low, u.high))
+            u.container[u.key] = _scale(u.container[u.key], rng.uniform(u.low, u.high), u.cap)
         sample = parse_profile(doc, profile.source_file)
         plan = build_plan(trace.meta, sample, scenario, s.max_miss_rate)
         compute = price(plan) / s.duration_s
