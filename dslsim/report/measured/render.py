@@ -215,7 +215,7 @@ def html_report(c: MeasuredComparison):
             *([("clock drift", describe_drift(c) + ".")] if describe_drift(c) else []),
             ("compared", f"{c.span[1] - c.span[0]:,.3f} s of the measurement ({_clock(c.span[0])} to "
                          f"{_clock(c.span[1])} s)."),
-            ("fit", _fit_text(f) + " A slope off 1 is a gain error (currents per MHz, the clock), an intercept a "
+            ("fit", _fit_text(f) + ". A slope off 1 is a gain error (currents per MHz, the clock), an intercept a "
                                    "constant one (floor, idle or sleep currents)." if math.isfinite(f["slope"])
              else "n/a: the simulated power does not vary.")]
     for label, text in rows:
