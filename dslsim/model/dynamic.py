@@ -39,6 +39,7 @@ from torch import nn
 
 from dslsim.errors import DslsimError
 from dslsim.model.graph import _hooked_ops
+from dslsim.trace.frames import frame_table
 from dslsim.trace.schema import DTYPE_BYTES, Decision, Op, Stage, Trace, TraceMeta
 
 __all__ = ["Decision", "DynamicNetwork", "measure_stages", "dynamic_trace"]
@@ -134,8 +135,7 @@ def dynamic_trace(net: DynamicNetwork, stages: Mapping[str, Stage], scores: Mapp
                      paths={p: list(s) for p, s in net.paths.items()}, stages=dict(stages),
                      dense_path=net.dense_path, decisions=tuple(net.decisions), fallback_path=net.fallback_path,
                      source=dict(source or {}))
-    frames = pd.DataFrame({"frame": np.arange(n, dtype=np.int64),
-                           "t_arrival": np.arange(n, dtype=np.float64) / frame_rate})
+    frames = frame_table(n, frame_rate)
     for column, values in scores.items():
         frames[column] = np.asarray(values, dtype=np.float32)
     extra = dict(extra or {})

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -16,15 +14,6 @@ from dslsim.model.losses import per_frame_mel_distance
 from dslsim.errors import DslsimError
 from dslsim.trace.budget import BudgetController
 from dslsim.trace.schema import Decision, Trace, TraceMeta, switch_decision
-
-
-def file_digest(path: str | Path) -> str:
-    """sha256 of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def export_trace(model: DSLCodec, audio: np.ndarray, threshold: float | None = None, labels: np.ndarray | None = None,

@@ -45,18 +45,6 @@ def multiscale_mel_distance(y: torch.Tensor, x: torch.Tensor, sr: int, linear_we
     return total / len(SCALES)
 
 
-def reconstruction_loss(y: torch.Tensor, x: torch.Tensor, sr: int, linear_mel_weight: float = 0.1,
-                        waveform_weight: float = 100.0) -> torch.Tensor:
-    """Training loss: :func:`multiscale_mel_distance` with the linear-mel term at ``linear_mel_weight``, plus
-    ``waveform_weight`` * MSE of the waveforms.
-
-    Mel terms alone leave the phase free, so the output matches spectra but not waveforms (SI-SDR near -35 dB
-    on held-out scenes); the waveform term at this weight is what makes SI-SDR meaningful. The linear-mel term is
-    kept small because its scale follows loudness and would otherwise dominate the log-mel one.
-    """
-    return multiscale_mel_distance(y, x, sr, linear_mel_weight) + waveform_weight * F.mse_loss(y, x)
-
-
 def frame_relative_error(y: torch.Tensor, x: torch.Tensor, hop: int, floor: float = 1e-2) -> torch.Tensor:
     """Per-frame waveform error relative to the frame's energy: (B, frames).
 
