@@ -40,7 +40,7 @@ UNCERTAIN_KEYS = {"run_current": "A/Hz", "idle_current": "A/Hz", "base_current":
                   "current_per_mhz": "A/Hz", "leakage": "W", "power": "W", "energy_per_mac": "J",
                   "energy_per_byte": "J/B", "entry_energy": "J", "exit_energy": "J", "capacity": "A*h",
                   "converter_efficiency": "", "usable_fraction": "", "efficiency": ""}
-#: Of those, the shares that cannot pass 1 whatever is drawn.
+#: Of those, the shares: drawn only within a range they state themselves, and never past 1.
 FRACTIONS = ("converter_efficiency", "usable_fraction", "efficiency")
 #: The percentiles a band spans.
 BAND = (5.0, 95.0)
@@ -112,6 +112,9 @@ def uncertain_numbers(document: dict, tolerances: Tolerances, source: str = "<pr
 
     def draw(node: dict, key: Any, value: Any, name: str, sub: str, here: bool) -> None:
         """Record ``node[key]`` (a bare number or a value mapping) under the drawn key ``name``."""
+        stated = isinstance(value, dict) and any(k in value for k in UNCERTAINTY_KEYS)
+        if name in FRACTIONS and not stated:
+            return   # a share is drawn only within a range of its own: a default +-30 % would mean nothing
         if isinstance(value, dict):
             low, high = _range(value, name, sub, source, tolerances, here or "assumed" in value)
             for k in UNCERTAINTY_KEYS:
