@@ -46,6 +46,11 @@ def test_the_wheel_carries_every_top_level_profile_and_trace(tmp_path):
     expected = {f"dslsim/data/profiles/{p.name}" for p in (ROOT / "hw_profiles").glob("*.yaml")}
     expected |= {f"dslsim/data/traces/{p.name}" for p in (ROOT / "traces").glob("*.parquet")}
     expected |= {"dslsim/data/traces/README.md", "dslsim/data/validation/mlperf-tiny.yaml"}
+    # Every file of the package's data folder (measurements, datasheet tables, cells, models) goes too: a
+    # measurement file that names a table the wheel lacks cannot be read outside the checkout.
+    data = ROOT / "dslsim" / "data"
+    expected |= {f"dslsim/data/{f.relative_to(data).as_posix()}" for f in data.rglob("*")
+                 if f.is_file() and "__pycache__" not in f.parts}
     assert len(expected) >= 7 + 5 + 2
     assert expected <= names, sorted(expected - names)
     assert not any(n.startswith(("hw_profiles/", "traces/")) for n in names)   # inside the package only
