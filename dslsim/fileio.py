@@ -1,16 +1,52 @@
-"""File output and identity: atomic writes (beside the target, then a rename, so nothing is ever half-written) and
-a file's sha256, read in blocks."""
+"""File input, output and identity: bounded reads of input files (a regular file no larger than its kind allows, so
+a symlink to an endless device or a mistaken multi-GB file is refused before it is read), atomic writes (beside
+the target, then a rename, so nothing is ever half-written) and a file's sha256, read in blocks."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Callable, Iterator
 
 from dslsim.errors import DslsimError
+
+
+def check_input_file(path: str | Path, max_bytes: int, what: str) -> int:
+    """The size of input ``path`` in bytes, once it is known to be a regular, non-empty file of at most
+    ``max_bytes``; otherwise an error naming the file and what was expected (``what``: 'a profile (YAML)')."""
+    path = Path(path)
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise DslsimError(f"{path}: no such file; expected {what}.") from None
+    except OSError as exc:
+        raise DslsimError(f"{path}: cannot be read ({exc.strerror}); expected {what}.") from None
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file (a pipe or a device)"
+        raise DslsimError(f"{path}: {kind}; expected {what}.")
+    if info.st_size > max_bytes:
+        raise DslsimError(f"{path}: {info.st_size:,} bytes; {what} is read only up to {max_bytes:,} bytes.")
+    if info.st_size == 0:
+        raise DslsimError(f"{path}: empty; expected {what}.")
+    return info.st_size
+
+
+def read_input_bytes(path: str | Path, max_bytes: int, what: str) -> bytes:
+    """The bytes of input ``path`` after :func:`check_input_file`, reading no more than ``max_bytes`` even if the
+    file grows meanwhile."""
+    check_input_file(path, max_bytes, what)
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(max_bytes + 1)
+    except OSError as exc:
+        raise DslsimError(f"{path}: cannot be read ({exc.strerror}); expected {what}.") from None
+    if len(data) > max_bytes:
+        raise DslsimError(f"{path}: more than {max_bytes:,} bytes; {what} is read only up to that.")
+    return data
 
 
 @contextlib.contextmanager

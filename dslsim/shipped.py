@@ -136,6 +136,8 @@ def resolve_shipped(name_or_path: str | Path, kind: str) -> Path:
         return path
     if path.is_dir():
         raise DslsimError(f"{name_or_path}: a folder, not a {kind} file.")
+    if path.exists():   # a pipe or a device: never read (it may not end)
+        raise DslsimError(f"{name_or_path}: not a regular file (a pipe or a device); expected a {kind} file.")
     name = shipped_name(path, kind)
     if name is not None:
         return _shipped(kind)[name]

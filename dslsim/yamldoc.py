@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from dslsim.errors import DslsimError, InputError, describe, first_line
+from dslsim.fileio import read_input_bytes
 from dslsim.units import expected, parse_quantity
 
 #: Keys that carry provenance for a value or for every value below them.
@@ -51,6 +52,8 @@ def spread_factors(data: dict, value: float, unit: str, source: Any, path: str) 
 #: expand to billions of values for whatever walks them) or a stack-exhausting nest does.
 MAX_EXPANDED = 1_000_000
 MAX_DEPTH = 50
+#: Largest YAML file read (a profile, scenario, sweep spec or measurement file is a few kB to a few hundred kB).
+MAX_YAML_BYTES = 16 * 2**20
 
 
 def _strict_loader():
@@ -114,10 +117,8 @@ def load_yaml(path: str | Path) -> Any:
 
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DslsimError(f"{path}: no such file.") from None
-    except (OSError, UnicodeDecodeError) as exc:
+        text = read_input_bytes(path, MAX_YAML_BYTES, "a YAML document").decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise DslsimError(f"{path}: cannot be read as UTF-8 text ({exc}).") from None
     try:
         return yaml.load(text, Loader=_strict_loader())  # noqa: S506 (a SafeLoader subclass)

@@ -270,14 +270,14 @@ def import_android(xml, out, name, voltage, speeds) -> None:
 
     import yaml
 
-    from dslsim.fileio import write_text_atomic
-    from dslsim.hw.android import android_profile, parse_power_profile
+    from dslsim.fileio import read_input_bytes, write_text_atomic
+    from dslsim.hw.android import MAX_BYTES, android_profile, parse_power_profile
     from dslsim.hw.load import parse_profile
     from dslsim.units import parse_quantity
 
     volts = parse_quantity(voltage, "V", "--voltage", "", strictly_positive=True)
     try:
-        text = Path(xml).read_text(encoding="utf-8")
+        text = read_input_bytes(xml, MAX_BYTES, "an Android power_profile.xml").decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise DslsimError(f"{xml}: cannot be read as text ({exc}).") from None
     doc, unmapped = android_profile(parse_power_profile(text, xml), Path(xml).name, name or Path(out).stem, volts,

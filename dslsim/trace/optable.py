@@ -19,15 +19,19 @@ act_out_bytes, dtype``; ``macs`` is required, bytes default to 0 and dtype to in
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from dslsim.errors import DslsimError, InputError, describe, first_line
+from dslsim.fileio import read_input_bytes
 from dslsim.trace.frames import frame_count, frame_table
 from dslsim.trace.schema import Op, Stage, Trace, TraceMeta, op_from_dict
 
+#: Largest op table read (a model's table is one row per op: kB).
+MAX_TABLE_BYTES = 16 * 2**20
 #: The one path of a static model's trace.
 PATH = "inference"
 
@@ -46,10 +50,9 @@ def read_op_table(path: str | Path) -> tuple[Op, ...]:
         return tuple(op_from_dict(op, str(path), f"ops[{i}]", f"op{i}") for i, op in enumerate(raw))
     if path.suffix.lower() != ".csv":
         raise DslsimError(f"{path}: an op table is a .csv or .yaml file (or give a .tflite model).")
+    data = read_input_bytes(path, MAX_TABLE_BYTES, "an op table (CSV)")
     try:
-        table = pd.read_csv(path)
-    except FileNotFoundError:
-        raise DslsimError(f"{path}: no such file.") from None
+        table = pd.read_csv(io.BytesIO(data))
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise DslsimError(f"{path}: not a readable CSV table ({first_line(exc)}).") from None
     missing = {"kind", "macs"} - set(table.columns)

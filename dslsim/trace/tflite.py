@@ -28,6 +28,10 @@ from pathlib import Path
 import numpy as np
 
 from dslsim.errors import DslsimError
+from dslsim.fileio import read_input_bytes
+
+#: Largest .tflite file read (always-on models are kB to a few MB; a 2 GB flatbuffer is the format's own limit).
+MAX_MODEL_BYTES = 512 * 2**20
 from dslsim.trace.schema import Op
 
 #: TFLite tensor type codes -> (dtype name, bytes per element).
@@ -69,10 +73,7 @@ def read_tflite(path: str | Path) -> TFLiteGraph:
     except ImportError:
         raise DslsimError("reading .tflite models needs the 'tflite' package: pip install tflite") from None
     path = Path(path)
-    try:
-        buf = path.read_bytes()
-    except OSError as exc:
-        raise DslsimError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
+    buf = read_input_bytes(path, MAX_MODEL_BYTES, "a TensorFlow Lite model (.tflite)")
     if len(buf) < 8 or buf[4:8] != b"TFL3":
         raise DslsimError(f"{path}: not a TensorFlow Lite flatbuffer (no 'TFL3' identifier).")
     try:
