@@ -48,3 +48,15 @@ def test_size_is_bounded_before_reading(tmp_path):
         check_input_file(tmp_path / "empty.yaml", 100, "a YAML document")
     with pytest.raises(DslsimError, match="a folder"):
         check_input_file(tmp_path, 100, "a YAML document")
+
+
+@pytest.mark.parametrize("end", ["9**9**9", "1 ms" + " " * 100, True])
+def test_a_sweep_range_end_is_a_quantity_before_pint_sees_it(tmp_path, end):
+    import yaml
+
+    spec = {"name": "r", "base": {"profile": "watch", "trace": "dsl-75hz-10min"},
+            "axes": {"scenario.sleep.big.core_off": {"range": ["1 ms", end], "steps": 3}}}
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(spec))
+    r = CliRunner().invoke(cli, ["sweep", str(tmp_path / "s.yaml"), "--check"])
+    assert r.exit_code == 2, r.output
+    assert "s.yaml" in r.output and "range[1]" in r.output

@@ -205,7 +205,7 @@ def _axes(root: Node, source: str) -> dict[str, list[Any]]:
 
 def _range(spec: dict, source: str, where: str) -> list[Any]:
     """Expand {range: [a, b], steps: n, scale: linear|log} into values, keeping the unit of the ends."""
-    from dslsim.units import registry
+    from dslsim.units import QUANTITY, registry
 
     node = Node(spec, source, where, sourced=True)
     RANGE.check(node)
@@ -216,6 +216,11 @@ def _range(spec: dict, source: str, where: str) -> list[Any]:
         raise InputError(source, f"{where}.steps", describe(steps), f"a whole number from 1 to {MAX_STEPS:,}")
     if scale not in SCALES:
         raise InputError(source, f"{where}.scale", repr(scale), "linear or log")
+    for i, end in enumerate(ends):   # only 'number unit' text reaches pint: an expression could run for ever
+        text = str(end)
+        match = QUANTITY.match(text) if len(text) <= 64 and not isinstance(end, bool) else None
+        if match is None or len(match.group("number")) > 30:
+            raise InputError(source, f"{where}.range[{i}]", describe(end), "a number with a unit, e.g. '1 ms'")
     try:
         lo, hi = (registry().Quantity(str(e)) for e in ends)
         hi = hi.to(lo.units)
