@@ -157,3 +157,25 @@ def test_the_model_resolution_is_the_validated_error():
 
     measured = error_summary(leave_one_out(load_measurements(MEASUREMENTS)))["energy_median_abs_err_pct"]
     assert MODEL_RESOLUTION_PCT == pytest.approx(round(measured, 1))
+
+
+def test_a_sweep_spec_states_its_miss_allowance(tmp_path):
+    """'max_misses' reaches every point: a 0.5 ms deadline most frames miss does not keep up at 1 % and does at
+    100 % (the earbud's queue stays stable), and a store made with one allowance is not resumed with another."""
+    import yaml
+
+    from dslsim.sweep.run import run_sweep
+    from dslsim.sweep.spec import load_spec
+
+    def spec(name, allow):
+        doc = {"name": name, "base": {"profile": "earbud", "trace": "dsl-75hz-10min"}, "baseline": False,
+               "max_misses": allow, "axes": {"scenario.deadline": ["0.5 ms"]}}
+        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(doc))
+        return load_spec(tmp_path / f"{name}.yaml")
+
+    strict, lax = spec("strict", "1 %"), spec("lax", "100 %")
+    assert strict.digest() != lax.digest()
+    assert list(run_sweep(strict, tmp_path / "strict", jobs=1)["keeps_up"]) == [False]
+    assert list(run_sweep(lax, tmp_path / "lax", jobs=1)["keeps_up"]) == [True]
+    with pytest.raises(Exception, match="max_misses"):
+        spec("bad", "150 %")

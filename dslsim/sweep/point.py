@@ -25,6 +25,7 @@ def _trace(path: str, mtime: float):
 def run_point(task: dict[str, Any]) -> dict[str, Any]:
     """Simulate one point and return its row: axis values, point id, headline figures, quality if known."""
     from dslsim.hw.load import parse_profile
+    from dslsim.sim.plan import DEFAULT_MAX_MISS_RATE
     from dslsim.sim.run import simulate
     from dslsim.sim.scenario import parse_scenario
     from dslsim.units import si_value
@@ -39,7 +40,8 @@ def run_point(task: dict[str, Any]) -> dict[str, Any]:
         trace = trace.rethreshold(thresholds[""] if "" in thresholds else thresholds)
     if len(_BASELINES) > 64:
         _BASELINES.clear()
-    result = simulate(profile, trace, scenario, baseline=task["baseline"], baseline_cache=_BASELINES)
+    result = simulate(profile, trace, scenario, baseline=task["baseline"], baseline_cache=_BASELINES,
+                      max_miss_rate=task.get("max_miss_rate", DEFAULT_MAX_MISS_RATE))
     s = result.summary
     row: dict[str, Any] = {"point_id": task["id"]}
     for axis, value in task["point"].items():

@@ -59,14 +59,17 @@ class SweepSpec:
     baseline: bool
     axes: dict[str, list[Any]]
     points: list[dict[str, Any]] = field(default_factory=list)
+    max_miss_rate: float = 0.01
+    """The share of frames a point may have miss their deadline and still keep up (``max_misses``)."""
     optional_stages: tuple[str, ...] = ()
     """The default scenario's own placements (see :attr:`dslsim.sim.scenario.Scenario.optional_stages`)."""
 
     def digest(self) -> str:
         """Identity of the base and axes: a store made for another base is not resumed."""
         h = hashlib.sha256()
-        h.update(json.dumps([self.profile_doc, self.scenario_doc, self.baseline, self.axes], sort_keys=True,
-                            default=str).encode())
+        # The allowance changes every point's verdict: a store made with another one is not resumed.
+        h.update(json.dumps([self.profile_doc, self.scenario_doc, self.baseline, self.axes, self.max_miss_rate],
+                            sort_keys=True, default=str).encode())
         return hash_file(self.trace_file, h).hexdigest()[:16]
 
     def task(self, point: dict[str, Any]) -> dict[str, Any]:
@@ -74,7 +77,8 @@ class SweepSpec:
         profile, scenario, thresholds = apply_point(self, point)
         return {"id": point_id(point), "point": point, "profile": profile, "profile_source": self.profile_file,
                 "scenario": scenario, "scenario_source": self.scenario_source, "trace": self.trace_file,
-                "thresholds": thresholds, "baseline": self.baseline, "optional_stages": list(self.optional_stages)}
+                "thresholds": thresholds, "baseline": self.baseline, "optional_stages": list(self.optional_stages),
+                "max_miss_rate": self.max_miss_rate}
 
 
 def point_id(point: dict[str, Any]) -> str:
@@ -165,6 +169,7 @@ def parse_spec(data: Any, source: str = "<sweep>", base_dir: str | Path = ".", d
                      profile_doc=profile_doc, scenario_doc=copy.deepcopy(scenario_doc),
                      scenario_source=scenario_source, trace_file=str(trace_file),
                      baseline=_flag(root, "baseline", True), axes=axes,
+                     max_miss_rate=_share(root, "max_misses"),
                      optional_stages=() if base.data.get("scenario")
                      else tuple((scenario_doc or {}).get("placement", {})))
     spec.points = _points(root, axes, source)
@@ -201,6 +206,14 @@ def _axes(root: Node, source: str) -> dict[str, list[Any]]:
                              "distinct values")
         axes[str(axis)] = values
     return axes
+
+
+def _share(root: Node, key: str) -> float:
+    """A share from 0 to 1 ('5 %' or 0.05) under ``key``."""
+    value = SPEC.quantity(root, key)
+    if value > 1.0:
+        raise InputError(root.source, root.at(key), describe(root.data.get(key)), "a share from 0 to 100 %")
+    return value
 
 
 def _range(spec: dict, source: str, where: str) -> list[Any]:

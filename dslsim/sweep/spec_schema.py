@@ -3,7 +3,7 @@ these declarations, and ``dslsim profiles schema --kind sweep`` writes them as J
 
 from __future__ import annotations
 
-from dslsim.yamlschema import AnyOf, Anything, Flag, Integer, List, Map, Obj, Text
+from dslsim.yamlschema import AnyOf, Anything, Flag, Integer, List, Map, Obj, Quantity, Text
 
 __all__ = ["SPEC", "BASE", "RANGE", "SAMPLE", "ROOTS", "SCALES", "MAX_POINTS", "MAX_STEPS", "NAME_PATTERN",
            "AXIS_PATTERN"]
@@ -48,6 +48,9 @@ SPEC = Obj({
     "base": BASE,
     "baseline": Flag(doc="also run every point with all frames on the dense path (battery gain vs. it)",
                      default=True),
+    "max_misses": Quantity("", default=0.01, maximum=1.0,
+                           doc="share of frames that may miss their deadline (dropped ones included) in a point that "
+                               "keeps up: '5 %' or 0.05 (default 1 %)"),
     "axes": Map(AnyOf((List(Anything(doc="a value the path takes")), RANGE)), required=True, min_entries=1,
                 key_pattern=AXIS_PATTERN,
                 doc="dotted path (profile.<field>, scenario.<field>, trace.threshold[.<decision>]) -> its values: a "
