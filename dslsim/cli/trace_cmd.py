@@ -307,8 +307,14 @@ def info(path):
 @click.option("--seed", default=1, show_default=True, type=int, help="Seed of the generated scene.")
 @click.option("--speech-dir", "speech_dirs", type=click.Path(file_okay=False, exists=True), multiple=True,
               help="Build the generated scene from this recorded speech (*.wav) instead of generated speech.")
+@click.option("--light-budget", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
+              metavar="SHARE", help="Route by an online light-budget controller holding this share of frames on "
+                                    "the light path (e.g. 0.8) on the audio itself, instead of a fixed threshold.")
+@click.option("--budget-time-constant", type=click.FloatRange(0, min_open=True), default=10.0, show_default=True,
+              metavar="S", help="With --light-budget: the controller's memory (seconds of audio).")
 @frontend_options("pcm")
-def export(out, audio, demo_seconds, checkpoint, threshold, route, seed, speech_dirs, frontend, decimation):
+def export(out, audio, demo_seconds, checkpoint, threshold, route, seed, speech_dirs, light_budget,
+           budget_time_constant, frontend, decimation):
     """Export a trace from a trained model: per-frame path, score, both paths' distortion, measured op graph.
 
     \b
@@ -316,6 +322,7 @@ def export(out, audio, demo_seconds, checkpoint, threshold, route, seed, speech_
       dslsim trace export model.parquet                      # shipped model, generated 60 s scene
       dslsim trace export mine.parquet --audio speech.wav --threshold 0.6
       dslsim trace export fr.parquet --speech-dir /usr/share/asterisk/sounds/fr_CA_f_June --demo-seconds 600
+      dslsim trace export held.parquet --light-budget 0.8          # the budget held on this audio, per frame
       dslsim simulate -p earbud -t model.parquet
     """
     from dslsim.cli.model_cmd import SHIPPED_CHECKPOINT, need_torch
@@ -350,9 +357,13 @@ def export(out, audio, demo_seconds, checkpoint, threshold, route, seed, speech_
     if len(samples) < cfg.hop:
         raise DslsimError(f"the audio is shorter than one frame ({cfg.hop} samples at {cfg.sample_rate} Hz).")
     source.update(checkpoint_source(ckpt))
+    if light_budget is not None and (threshold is not None or route != "dsl"):
+        raise DslsimError("--light-budget routes the DSL switch by its own per-frame threshold: give it without "
+                          "--threshold and --route gc.")
+    budget = model.budget_controller(light_budget, budget_time_constant) if light_budget is not None else None
     with tqdm(total=len(samples) // cfg.hop, desc="export", unit="frame", dynamic_ncols=True, disable=None) as bar:
         t = export_trace(model, np.asarray(samples), threshold=threshold, labels=labels, source=source, route=route,
-                         progress=bar.update)
+                         progress=bar.update, budget=budget)
     t = _add_frontend(t, frontend, decimation)
     write_trace(t, out)
     click.echo(f"wrote {out}: {len(t):,} frames at {cfg.frame_rate:g} frames/s, light share "
