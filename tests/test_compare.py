@@ -72,3 +72,23 @@ def test_cli_compares_a_scenario_with_the_default(tmp_path):
     assert len(pd.read_csv(tmp_path / "cmp-headline.csv")) == 1 + 10      # whether each keeps up, then the headline
     bad = CliRunner().invoke(cli, ["compare", str(tmp_path)])
     assert bad.exit_code == 2 and "two run folders" in bad.output
+
+
+@pytest.mark.parametrize("damage, says", [
+    (lambda d: (d / "summary.json").write_text("[1, 2]"), "summary.json: found list"),
+    (lambda d: (d / "summary.json").write_text("{not json"), "summary.json: not JSON"),
+    (lambda d: (d / "run.json").unlink(), "no run.json"),
+    (lambda d: (d / "resources.parquet").write_bytes(b"PAR1 not really"), "resources.parquet: not a readable table"),
+    (lambda d: (d / "resources.parquet").write_bytes(b""), "resources.parquet: empty"),
+])
+def test_a_damaged_run_folder_is_refused_by_file(tmp_path, damage, says):
+    """Every way a saved run can be broken ends in one line naming the file, exit 2, never an internal error."""
+    runner = CliRunner()
+    for name in ("a", "b"):
+        r = runner.invoke(cli, ["simulate", "-p", "earbud", "-t", "dsl-75hz-10min", "--no-baseline", "--out",
+                                str(tmp_path / name), "--format", "parquet", "--no-frames"])
+        assert r.exit_code == 0, r.output
+    damage(tmp_path / "b")
+    r = runner.invoke(cli, ["compare", str(tmp_path / "a"), str(tmp_path / "b")])
+    assert r.exit_code == 2, r.output
+    assert says in r.output and "Traceback" not in r.output

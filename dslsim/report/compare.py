@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dslsim.errors import DslsimError
+from dslsim.errors import DslsimError, first_line
+from dslsim.fileio import check_input_file, read_input_bytes
 from dslsim.sim.figures import FIGURES, HEADLINE
 from dslsim.sim.results import SimResult
 from dslsim.sim.summary import Summary
@@ -47,24 +48,52 @@ class Run:
 
     @classmethod
     def read(cls, folder: str | Path, name: str | None = None) -> "Run":
-        """A run that ``simulate --out`` wrote; refuses a folder whose files come from two different runs."""
+        """A run that ``simulate --out`` wrote; refuses a folder whose files come from two different runs, and
+        names the file and what is wrong with it when one is not what ``simulate`` writes."""
         folder = Path(folder)
-        try:
-            stamp = json.loads((folder / "run.json").read_text())
-            summary = json.loads((folder / "summary.json").read_text())
-        except FileNotFoundError:
-            raise DslsimError(f"{folder}: not a saved run (no run.json and summary.json); write one with "
-                              f"'dslsim simulate ... --out {folder}'.") from None
-        except (OSError, ValueError) as exc:
-            raise DslsimError(f"{folder}: unreadable run files ({exc}).") from None
+        docs = {}
+        for file in ("run.json", "summary.json"):
+            path = folder / file
+            if not path.exists():
+                raise DslsimError(f"{folder}: not a saved run (no {file}); write one with "
+                                  f"'dslsim simulate ... --out {folder}'.")
+            try:
+                docs[file] = json.loads(read_input_bytes(path, MAX_RUN_JSON_BYTES, f"a run's {file}"))
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise DslsimError(f"{path}: not JSON ({exc}).") from None
+            if not isinstance(docs[file], dict):
+                raise DslsimError(f"{path}: found {type(docs[file]).__name__}, expected a JSON object as "
+                                  f"'dslsim simulate --out' writes it.")
+        stamp, summary = docs["run.json"], docs["summary.json"]
         if stamp.get("run_id") != summary.get("run_id") or not stamp.get("complete"):
             raise DslsimError(f"{folder}: its files come from different or unfinished runs; simulate again.")
+        flat = summary.get("summary")
+        if not isinstance(flat, dict) or not flat:
+            raise DslsimError(f"{folder / 'summary.json'}: summary: found {type(flat).__name__}, expected the run's "
+                              f"figures as an object.")
         table = next((folder / f"resources.{ext}" for ext in ("parquet", "csv") if (folder / f"resources.{ext}")
                       .is_file()), None)
         if table is None:
             raise DslsimError(f"{folder}: no resources table (write the run with --format csv or parquet).")
-        resources = pd.read_parquet(table) if table.suffix == ".parquet" else pd.read_csv(table)
-        return cls(name or folder.name, Summary.from_dict(summary["summary"]), resources)
+        check_input_file(table, MAX_RUN_TABLE_BYTES, "a run's resources table")
+        try:
+            resources = pd.read_parquet(table) if table.suffix == ".parquet" else pd.read_csv(table)
+        except Exception as exc:  # pyarrow's and pandas' many errors for a corrupt or empty file
+            raise DslsimError(f"{table}: not a readable table ({first_line(exc)}).") from None
+        missing = [c for c in ("resource", "component", "time_s") if c not in resources.columns]
+        if missing or not ("power_W" in resources.columns or "power_mW" in resources.columns):
+            raise DslsimError(f"{table}: columns {list(resources.columns)}; expected resource, component, time_s "
+                              f"and power_W as 'dslsim simulate --out' writes them.")
+        try:
+            return cls(name or folder.name, Summary.from_dict(flat), resources)
+        except (TypeError, ValueError) as exc:
+            raise DslsimError(f"{folder / 'summary.json'}: summary: not the figures a run has ({exc}).") from None
+
+
+#: Largest run.json / summary.json read (a run's are a few kB).
+MAX_RUN_JSON_BYTES = 16 * 2**20
+#: Largest resources table read (one row per resource and state: kB).
+MAX_RUN_TABLE_BYTES = 256 * 2**20
 
 
 def _ratio(a: float, b: float) -> float:
