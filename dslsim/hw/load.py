@@ -11,7 +11,7 @@ from pathlib import Path
 
 from dslsim.yamldoc import Node, Provenance, load_yaml
 from dslsim.yamlschema import Obj
-from dslsim.errors import DslsimError, InputError, describe
+from dslsim.errors import InputError, describe
 from dslsim.hw.profile import Battery, Core, Link, OpCost, OperatingPoint, Peripheral, Profile, SleepState, Supply
 from dslsim.hw.schema import (BATTERY, CORE, FLOOR_ITEM, IDLE, KINETIC, LINK, MEMORY, OP_COST, OPP, OPP_CURRENT,
                               PERIPHERAL, PERIPHERAL_CURRENT, PLATFORM, PROFILE, RESERVED_STATES, SLEEP_STATE, SUPPLY)

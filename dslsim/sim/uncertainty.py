@@ -19,7 +19,7 @@ import copy
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,7 +31,7 @@ from dslsim.sim.results import SimResult
 from dslsim.sim.scenario import Scenario
 from dslsim.trace.schema import Trace
 from dslsim.errors import InputError
-from dslsim.units import parse_quantity
+from dslsim.units import _NUMBER as NUMBER_PATTERN, parse_quantity
 from dslsim.yamldoc import PROVENANCE_KEYS, UNCERTAINTY_KEYS, spread_factors
 
 #: The profile keys whose numbers set power and energy (and the battery's capacity), with their units: what a
@@ -45,7 +45,8 @@ FRACTIONS = ("converter_efficiency", "usable_fraction", "efficiency")
 #: The percentiles a band spans.
 BAND = (5.0, 95.0)
 
-_NUMBER = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)(.*)$", re.S)
+#: A number at the start of a quantity's text, in the loader's own number grammar, and the rest (its unit).
+_LEADING = re.compile(rf"^\s*({NUMBER_PATTERN})(.*)$", re.S)
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def _scale(raw: Any, factor: float, cap: float = math.inf) -> Any:
     the same form."""
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
         return min(raw * factor, cap)
-    match = _NUMBER.match(str(raw))
+    match = _LEADING.match(str(raw))
     if not match:
         return raw
     number = float(match.group(1)) * factor
@@ -224,15 +225,3 @@ def bands(draws: pd.DataFrame) -> dict[str, tuple[float, float, float]]:
             lo, mid, hi = np.nanpercentile(values, [BAND[0], 50.0, BAND[1]])
             out[col] = (float(lo), float(mid), float(hi))
     return out
-
-
-def within_band(a: tuple[float, float, float], b_value: float) -> bool:
-    """Whether ``b_value`` lies inside band ``a``: a difference no larger than the model's uncertainty."""
-    return a[0] <= b_value <= a[2]
-
-
-def iter_bands(result_bands: dict[str, tuple[float, float, float]]) -> Iterator[tuple[str, tuple]]:
-    """The bands in reading order (power, draw, life, feature's share)."""
-    for key in ("always_on_power_W", "battery_power_W", "battery_life_h", "feature_pct_per_day"):
-        if key in result_bands:
-            yield key, result_bands[key]
