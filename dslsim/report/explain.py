@@ -34,9 +34,10 @@ def _notes(profile_file: str) -> list[dict[str, str]]:
         return []
 
 
-def _source_of(key: str, rows: list[dict[str, str]]) -> str:
-    """The notes covering ``key`` (a number's path, or a mapping's: every number under it), each once."""
-    found = [r for r in rows if r["key"] == key or r["key"].startswith(key + ".") or r["key"].startswith(key + "[")]
+def _sources_of(keys: tuple[str, ...], rows: list[dict[str, str]]) -> str:
+    """The notes covering ``keys`` (numbers' paths, or mappings': every number under them), each note once."""
+    found = [r for key in keys for r in rows   # in the order of the keys: the state's own numbers first
+             if r["key"] == key or r["key"].startswith(key + ".") or r["key"].startswith(key + "[")]
     notes = []
     for r in found:
         note = r["source"] or (f"assumed: {r['assumed']}" if r["assumed"] else "")
@@ -82,7 +83,7 @@ def contributors(result: SimResult, top: int | None = 8) -> pd.DataFrame:
         "battery_mW": 1e3 * df["power_W"],
         "share_pct": 100.0 * df["power_W"] / total if total > 0 else float("nan"),
         "key_paths": [", ".join(k) for k in df["key_paths"]],
-        "sources": [" | ".join(_source_of(k, notes) for k in keys) if keys else "" for keys in df["key_paths"]],
+        "sources": [_sources_of(keys, notes) if keys else "" for keys in df["key_paths"]],
     })
 
 
