@@ -53,6 +53,7 @@ def cli() -> None:
 def _register() -> None:
     from dslsim.cli.compare_cmd import compare
     from dslsim.cli.early_exit_cmd import early_exit
+    from dslsim.cli.from_model_cmd import from_model
     from dslsim.cli.measured_cmd import compare_measured
     from dslsim.cli.model_cmd import model, train
     from dslsim.cli.profiles_cmd import profiles
@@ -66,6 +67,7 @@ def _register() -> None:
                     model):
         cli.add_command(command)
     model.add_command(early_exit)
+    trace.add_command(from_model)
 
 
 _register()
