@@ -206,3 +206,92 @@ def test_bad_cell_files_are_refused_with_the_key_path(tmp_path, body, message):
         load_cell(path)
     r = CliRunner().invoke(cli, ["profiles", "fit-battery", str(path)])
     assert r.exit_code == 2 and "Traceback" not in r.output
+
+
+# --- numbers that are well formed but physically wrong ----------------------------------------------------------
+
+def test_a_tiny_rate_constant_leaves_the_bound_charge_out_not_the_cell_full():
+    """k -> 0: the bound well never refills the available one, so the cell lasts c x capacity / I (here 0.6 x 1 Ah
+    at 0.1 A: 6 h). The textbook closed form lost every digit of k't and never emptied (an infinite life)."""
+    for k in (1e-12, 1e-20, 1e-300):
+        cell = KiBaM(capacity_ah=1.0, c=0.6, k=k)
+        assert cell.lifetime_constant(0.1) == pytest.approx(0.6 * 3600 / 0.1, rel=1e-7)   # k = 1e-12 adds 2e-8
+        assert cell.lifetime([(1.0, 0.1), (1.0, 0.0)], max_periods=30_000) == pytest.approx(2 * 21600, rel=1e-6)
+
+
+@pytest.mark.parametrize("k", [1e-14, 1e-9, 1e-5, 1e-2])
+def test_one_step_matches_the_equations_solved_in_high_precision(k):
+    """The wells after one step against the same closed form evaluated with 50 digits (mpmath), where the
+    cancellation of k't - 1 + e^-k't cannot bite."""
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 50
+    cell, t, current = KiBaM(capacity_ah=0.05, c=0.3, k=k), 5000.0, 0.002
+    y1, y2 = 0.3 * 180.0, 0.7 * 180.0
+    kp = mpmath.mpf(k) / (mpmath.mpf("0.3") * mpmath.mpf("0.7"))
+    e = mpmath.exp(-kp * t)
+    y0 = mpmath.mpf(y1 + y2)
+    ramp = (kp * t - 1 + e) / kp
+    exact1 = y1 * e + (y0 * kp * mpmath.mpf("0.3") - current) * (1 - e) / kp - current * mpmath.mpf("0.3") * ramp
+    exact2 = y2 * e + y0 * mpmath.mpf("0.7") * (1 - e) - current * mpmath.mpf("0.7") * ramp
+    got = cell.step(y1, y2, current, t)
+    assert got[0] == pytest.approx(float(exact1), rel=1e-12) and got[1] == pytest.approx(float(exact2), rel=1e-12)
+
+
+def test_a_profile_battery_with_a_tiny_rate_constant_has_a_finite_life():
+    import copy
+
+    from conftest import SIMPLE
+    from dslsim.hw.load import parse_profile
+
+    doc = copy.deepcopy(SIMPLE)
+    doc["battery"]["kinetic"] = {"c": 0.5, "k": "1e-30 Hz"}
+    with pytest.warns(Warning, match="rate constant"):
+        battery = parse_profile(doc, "tiny-k.yaml").battery
+    # 100 mAh x 0.5 usable, of which the available half: 25 mAh at 1 mW / 4 V = 0.25 mA -> 100 h.
+    assert battery.lifetime_s(1e-3) / 3600 == pytest.approx(100.0, rel=1e-9)
+
+
+@pytest.mark.parametrize("items, where, expected", [
+    # NaN and infinite C-rates: found by YAML as floats, refused before the fit (was an internal error).
+    ("[{c_rate: .nan, time: 10 h}, {c_rate: 0.5, time: 1.9 h}, {c_rate: 1, time: 0.9 h}]",
+     "discharges.items[0].c_rate", "finite positive number"),
+    ("[{c_rate: .inf, time: 10 h}, {c_rate: 0.5, time: 1.9 h}, {c_rate: 1, time: 0.9 h}]",
+     "discharges.items[0].c_rate", "finite positive number"),
+    # Longer at 1C than at 0.1C: 10x the current for 10x the time is 100x the charge.
+    ("[{c_rate: 0.1, time: 1 h}, {c_rate: 0.5, time: 1.9 h}, {c_rate: 1, time: 10 h}]",
+     "discharges.items[1].time", "shorter time at a higher current"),
+    # A current in A where mA was meant: 1000 C.
+    ("[{current: 1000 A, time: 3.6 s}, {current: 2000 A, time: 1.7 s}, {current: 5000 A, time: 0.6 s}]",
+     "discharges.items[0].current", "at most 100 C"),
+])
+def test_impossible_discharges_are_refused_before_any_fit(tmp_path, items, where, expected):
+    path = tmp_path / "cell.yaml"
+    path.write_text(f"name: x\nnominal_capacity: 1 Ah\ndischarges:\n  items: {items}\n")
+    r = CliRunner().invoke(cli, ["profiles", "fit-battery", str(path)])
+    assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+    assert f"{path}: {where}" in r.output and expected in r.output
+    assert "for a profile" not in r.output           # no paste-ready block
+
+
+def test_without_a_nominal_capacity_the_c_rates_of_the_fitted_one_are_checked(tmp_path):
+    """Currents only, in A where mA was meant: 100 A for 8 s is 0.22 Ah, so the fit gives about 0.22 Ah and the
+    discharges run at 400 C and more, which no cell does."""
+    path = tmp_path / "cell.yaml"
+    path.write_text("name: x\ndischarges: {items: [{current: 100 A, time: 8 s}, {current: 500 A, time: 1.5 s}, "
+                    "{current: 1000 A, time: 0.7 s}]}\n")
+    r = CliRunner().invoke(cli, ["profiles", "fit-battery", str(path)])
+    assert r.exit_code == 2 and "for a profile" not in r.output, r.output
+    assert "discharges.items[0].current" in r.output and "at most 100 C" in r.output
+
+
+def test_implausible_but_possible_rates_are_fitted_with_a_warning(tmp_path):
+    """30 C is possible (power cells), not plausible for a wearable: the fit runs, one warning gives the range
+    and its source."""
+    truth = KiBaM(capacity_ah=0.1, c=0.6, k=1e-3)
+    rows = ", ".join(f"{{current: {i} A, time: {truth.lifetime_constant(i)!r} s}}" for i in (0.01, 0.5, 3.0))
+    path = tmp_path / "cell.yaml"
+    path.write_text(f"name: x\nnominal_capacity: 100 mAh\ndischarges: {{items: [{rows}]}}\n")
+    r = CliRunner().invoke(cli, ["profiles", "fit-battery", str(path)])
+    assert r.exit_code == 0, r.output
+    assert "warning:" in r.output and "30 C" in r.output and "0.0001 to 20 C" in r.output and "Molicel" in r.output
+    assert r.output.count("warning:") == 1 and "for a profile" in r.output

@@ -313,11 +313,11 @@ def fit_battery(cell, markdown, csv_out) -> None:
     from pathlib import Path
 
     from dslsim.fileio import write_atomic, write_text_atomic
-    from dslsim.hw.cellfit import fit_kibam, load_cell, validation_table
+    from dslsim.hw.cellfit import fit_cell, load_cell, validation_table
     from dslsim.report.validation import battery_markdown
 
     data = load_cell(cell)
-    fitted = fit_kibam(data.discharges)
+    fitted = fit_cell(data)
     df = validation_table(data, fitted)
     click.echo(f"{data.source_file}: {len(df)} constant-current discharges of {data.name}")
     held_out = "kibam_held_out_err_pct" in df

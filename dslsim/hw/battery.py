@@ -24,6 +24,14 @@ import math
 from dataclasses import dataclass
 
 
+def _phi(x: float) -> float:
+    """(e^-x - 1 + x) / x^2 for x >= 0, accurate to a few ulp: a Taylor series below 1e-2 (terms to x^5, the next
+    below 1e-15 of the sum), the closed form with expm1 above."""
+    if x < 1e-2:
+        return 0.5 - x / 6.0 + x * x / 24.0 - x ** 3 / 120.0 + x ** 4 / 720.0 - x ** 5 / 5040.0
+    return (math.expm1(-x) + x) / (x * x)
+
+
 @dataclass(frozen=True)
 class KiBaM:
     """A cell of ``capacity_ah`` with available fraction ``c`` (0 < c < 1) and valve rate ``k`` (1/s)."""
@@ -43,13 +51,22 @@ class KiBaM:
         return self.c * q, (1.0 - self.c) * q
 
     def step(self, y1: float, y2: float, current: float, t: float) -> tuple[float, float]:
-        """The wells after ``t`` seconds at a constant ``current`` (A), from (``y1``, ``y2``) A·s."""
+        """The wells after ``t`` seconds at a constant ``current`` (A), from (``y1``, ``y2``) A·s.
+
+        Written with x = k't so that no term cancels: (1 - e^-x) / k' = t (1 - e^-x) / x and the ramp
+        (k't - 1 + e^-x) / k' = t x phi(x), phi(x) = (e^-x - 1 + x) / x^2 (a series for small x). The textbook form
+        loses every digit once k't is below ~1e-16 (a rate constant of 1e-20 /s left the available well full for
+        ever, an infinite battery life); this one tends to the right limit, y1 - I t, as k goes to 0.
+        """
         kp, c = self.k_prime, self.c
         y0 = y1 + y2
-        e = math.exp(-kp * t)
-        ramp = (kp * t - 1.0 + e) / kp
-        return (y1 * e + (y0 * kp * c - current) * (1.0 - e) / kp - current * c * ramp,
-                y2 * e + y0 * (1.0 - c) * (1.0 - e) - current * (1.0 - c) * ramp)
+        x = kp * t
+        e = math.exp(-x)
+        one_minus_e = -math.expm1(-x)
+        drain = t * one_minus_e / x if x > 0 else t          # (1 - e^-x) / k'
+        ramp = t * x * _phi(x)                               # (k't - 1 + e^-x) / k'
+        return (y1 * e + y0 * c * one_minus_e - current * drain - current * c * ramp,
+                y2 * e + y0 * (1.0 - c) * one_minus_e - current * (1.0 - c) * ramp)
 
     def time_to_empty(self, y1: float, y2: float, current: float, t_max: float) -> float | None:
         """When the available well first reaches zero within ``t_max`` seconds at ``current``, or None.

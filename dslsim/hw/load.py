@@ -2,13 +2,16 @@
 
 Which keys each mapping may hold, which are required, and each value's unit and default come from the declarations
 in :mod:`dslsim.hw.schema` (the JSON Schema editors use is generated from the same); this module adds the checks
-that span keys (names that must match, a supply for currents, one cost form per op kind).
+that span keys (names that must match, a supply for currents, one cost form per op kind), the physics across keys
+(an LDO's output no higher than its input) and the plausibility of the numbers (:mod:`dslsim.plausible`: cycles
+per MAC by core kind, currents per MHz, the cell's capacity and rate constant, converter efficiencies).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from dslsim import plausible
 from dslsim.yamldoc import Node, Provenance, load_yaml
 from dslsim.yamlschema import Obj
 from dslsim.errors import InputError, describe
@@ -83,12 +86,15 @@ def _battery(node: Node) -> Battery:
         if c >= 1:
             raise InputError(node.source, model.at("c"), repr(model.data.get("c")),
                              "the available well's share of the charge, between 0 and 1")
-        kinetic = (c, KINETIC.quantity(model, "k"))
+        kinetic = (c, plausible.check("kinetic_k", KINETIC.quantity(model, "k"), node.source, model.at("k")))
     return Battery(
-        capacity_ah=BATTERY.quantity(node, "capacity"),
+        capacity_ah=plausible.check("cell_capacity", BATTERY.quantity(node, "capacity"), node.source,
+                                    node.at("capacity")),
         voltage=BATTERY.quantity(node, "voltage"),
         usable_fraction=_fraction(BATTERY, node, "usable_fraction"),
-        converter_efficiency=_fraction(BATTERY, node, "converter_efficiency"),
+        converter_efficiency=plausible.check("converter_efficiency",
+                                             _fraction(BATTERY, node, "converter_efficiency"), node.source,
+                                             node.at("converter_efficiency")),
         kinetic=kinetic,
         self_discharge=_share(BATTERY, node, "self_discharge_per_month"),
     )
@@ -143,6 +149,15 @@ def _core(name: str, node: Node) -> Core:
                                or point.idle_base_current):
             raise InputError(node.source, item.path, "currents with no supply voltage to turn them into power",
                              f"a 'supply' block under {node.path} (voltage, regulator)")
+        if supply is not None and supply.regulator == "ldo" and point.voltage > supply.voltage:
+            # A linear regulator only drops voltage; the cost model would otherwise take the LDO as lossless.
+            raise InputError(node.source, item.at("voltage"), f"{point.voltage:g} V, above the LDO's input "
+                             f"{supply.voltage:g} V ({node.at('supply')}.voltage)",
+                             "a core voltage no higher than the rail an LDO drops it from (or regulator: smps for a "
+                             "converter that can raise it)")
+        for key, rng in (("run_current", "run_current_per_mhz"), ("idle_current", "idle_current_per_mhz")):
+            if getattr(point, key) > 0:
+                plausible.check(rng, getattr(point, key), node.source, item.at(key))
         opps.append(point)
     names = [p.name for p in opps]
     if len(set(names)) != len(names):
@@ -155,6 +170,14 @@ def _core(name: str, node: Node) -> Core:
                              "exactly one of them")
         cycles_per_mac = OP_COST.quantity(item, "cycles_per_mac") if item.has("cycles_per_mac") \
             else 1.0 / OP_COST.quantity(item, "macs_per_cycle")
+        kind_of_core = node.data.get("kind")
+        if cycles_per_mac > 0 and (kind in plausible.MAC_OP_KINDS or kind == "default") \
+                and f"cycles_per_mac.{kind_of_core}" in plausible.RANGES:
+            # Only MAC kinds (and the default, which may stand for them): other kinds count elements or outputs.
+            given = "cycles_per_mac" if item.has("cycles_per_mac") else "macs_per_cycle"
+            plausible.check(f"cycles_per_mac.{kind_of_core}", cycles_per_mac, node.source, item.at(given),
+                            f"{1 / cycles_per_mac:.4g} MACs per cycle" if given == "cycles_per_mac" else
+                            f"{cycles_per_mac:.4g} cycles per MAC")
         op_costs[kind] = OpCost(cycles_per_mac=cycles_per_mac,
                                 energy_per_mac=OP_COST.quantity(item, "energy_per_mac"),
                                 cycles_per_op=OP_COST.quantity(item, "cycles_per_op"),
@@ -232,8 +255,10 @@ def _supply(node: Node) -> Supply:
     if regulator != "smps" and node.has("efficiency"):
         raise InputError(node.source, node.at("efficiency"), repr(node.data["efficiency"]),
                          f"no efficiency for regulator '{regulator}' (an LDO's follows from its voltages)")
-    return Supply(voltage=SUPPLY.quantity(node, "voltage"), regulator=regulator,
-                  efficiency=_fraction(SUPPLY, node, "efficiency"),
+    efficiency = _fraction(SUPPLY, node, "efficiency")
+    if regulator == "smps":
+        plausible.check("converter_efficiency", efficiency, node.source, node.at("efficiency"))
+    return Supply(voltage=SUPPLY.quantity(node, "voltage"), regulator=regulator, efficiency=efficiency,
                   datasheet_voltage=SUPPLY.quantity(node, "datasheet_voltage")
                   if node.has("datasheet_voltage") else None)
 
