@@ -52,6 +52,7 @@ def cli() -> None:
 
 def _register() -> None:
     from dslsim.cli.compare_cmd import compare
+    from dslsim.cli.compose_cmd import compose
     from dslsim.cli.early_exit_cmd import early_exit
     from dslsim.cli.from_model_cmd import from_model
     from dslsim.cli.measured_cmd import compare_measured
@@ -68,6 +69,7 @@ def _register() -> None:
         cli.add_command(command)
     model.add_command(early_exit)
     trace.add_command(from_model)
+    trace.add_command(compose)
 
 
 _register()
