@@ -134,7 +134,8 @@ RANGES: dict[str, Range] = {
     "cell_capacity": Range(
         "the capacity of a battery cell", "mAh", 1000.0, 5.0, 20000.0,
         "from coin and ring cells (CR1025: about 30 mAh) to tablet packs (about 10 Ah); the shipped profiles hold "
-        "49.7 mAh (earbud) to 4614 mAh (phone)"),
+        "49.7 mAh (earbud) to 4614 mAh (phone)",
+        possible_low=0.0, why_impossible="a cell that holds no charge powers nothing"),
     "kinetic_k": Range(
         "the rate constant k of a kinetic battery model", "1/s", 1.0, 1e-6, 1e-1,
         "the Enertech Li-ion cell shipped with dslsim fits k = 1.5e-4 /s (docs/battery.md); below 1e-6 /s the "
@@ -180,7 +181,8 @@ def check(key: str, value: float, source: Any, key_path: str, context: str = "")
                  if too_low else f"at most {_num(rng.possible_high, rng.unit)} {rng.unit}")
         raise InputError(source, key_path, found, f"{rng.what} {bound}: {rng.why_impossible}")
     if (rng.low is not None and shown < rng.low) or (rng.high is not None and shown > rng.high):
-        warn(f"{source}: {key_path}: {found} is outside the plausible range of {rng.what}, {rng.describe()} ({rng.source}); "
+        warn(f"{source}: {key_path}: {found} is outside the plausible range of {rng.what}, {rng.describe()} "
+             f"({rng.source}); "
              f"check it.")
     return value
 

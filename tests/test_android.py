@@ -64,7 +64,7 @@ def test_xml_with_entities_or_missing_keys_is_refused():
     values = parse_power_profile('<device><item name="battery.capacity">100</item></device>', "x.xml")
     with pytest.raises(DslsimError, match="cpu.clusters.cores"):
         android_profile(values, "x.xml")
-    with pytest.raises(DslsimError, match="expected a number"):
+    with pytest.raises(DslsimError, match=r"y\.xml: cpu\.idle: found .lots. \(str\), expected a finite number"):
         parse_power_profile('<device><item name="cpu.idle">lots</item></device>', "y.xml")
 
 
@@ -157,3 +157,48 @@ def test_cli_per_policy_speeds(tmp_path):
     assert r.exit_code != 0 and "expected POLICY=KHZ" in r.output and "Traceback" not in r.output
     r = CliRunner().invoke(cli, args)
     assert r.exit_code != 0 and "scaling_available_frequencies" in r.output
+
+
+CLASSIC = ('<device name="Android"><item name="battery.capacity">2915</item><item name="cpu.suspend">1.3</item>'
+           '<item name="cpu.idle">3.9</item><item name="cpu.active">18.33</item>'
+           '<array name="cpu.clusters.cores"><value>4</value></array>'
+           '<array name="cpu.core_speeds.cluster0"><value>{s0}</value><value>{s1}</value></array>'
+           '<array name="cpu.core_power.cluster0"><value>{c0}</value><value>40</value></array>'
+           '<item name="cpu.cluster_power.cluster0">2.41</item></device>')
+
+
+@pytest.mark.parametrize("values, where, expected", [
+    ({"s0": 0}, "cpu.core_speeds.cluster0[0]", "above 0 kHz"),                        # was a ZeroDivisionError
+    ({"s1": 1_000_000_000}, "cpu.core_speeds.cluster0[1]", "at most 1e+07 kHz"),      # Hz where kHz is meant
+    ({"s1": 300_000}, "cpu.core_speeds.cluster0[1]", "lowest first"),                 # one speed twice
+    # -10 mA + 2.41 + 18.33 = +10.7 mA: a positive sum the loader would have taken without a word.
+    ({"c0": -10}, "cpu.core_power.cluster0[0]", "at least 0 mA"),
+    ({"c0": "nan"}, "cpu.core_power.cluster0[0]", "a finite number"),
+])
+def test_impossible_numbers_in_the_xml_are_refused_naming_the_xml(tmp_path, values, where, expected):
+    xml = tmp_path / "power_profile.xml"
+    xml.write_text(CLASSIC.format(**{"s0": 300_000, "s1": 1_000_000, "c0": 10, **values}))
+    out = tmp_path / "out" / "phone.yaml"
+    r = CliRunner().invoke(cli, ["profiles", "import-android", str(xml), "--out", str(out)])
+    assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+    assert f"{xml}: {where}" in r.output and expected in r.output
+    assert str(out) not in r.output and not out.exists()          # the output is neither blamed nor written
+
+
+def test_speeds_for_a_classic_layout_file_are_refused_not_ignored(tmp_path):
+    xml = tmp_path / "power_profile.xml"
+    xml.write_text(CLASSIC.format(s0=300_000, s1=1_000_000, c0=10))
+    r = CliRunner().invoke(cli, ["profiles", "import-android", str(xml), "--out", str(tmp_path / "p.yaml"),
+                                 "--speeds", "0=500000,1500000"])
+    assert r.exit_code == 2 and "classic layout" in r.output and "--speeds" in r.output
+    assert not (tmp_path / "p.yaml").exists()
+
+
+def test_an_implausible_current_is_imported_with_a_warning(tmp_path):
+    """8 A for one core: possible on paper, beyond any phone (the Pixel 6's X1 draws 2 A at its top speed)."""
+    xml = tmp_path / "power_profile.xml"
+    xml.write_text(CLASSIC.format(s0=300_000, s1=1_000_000, c0=8000))
+    out = tmp_path / "p.yaml"
+    r = CliRunner().invoke(cli, ["profiles", "import-android", str(xml), "--out", str(out)])
+    assert r.exit_code == 0 and out.exists(), r.output
+    assert "warning:" in r.output and "cpu.core_power.cluster0[0]: 8000 mA" in r.output and "Pixel 6" in r.output

@@ -281,8 +281,9 @@ def import_android(xml, out, name, voltage, speeds) -> None:
     except (OSError, UnicodeDecodeError) as exc:
         raise DslsimError(f"{xml}: cannot be read as text ({exc}).") from None
     doc, unmapped = android_profile(parse_power_profile(text, xml), Path(xml).name, name or Path(out).stem, volts,
-                                    _policy_speeds(speeds))
-    parse_profile(doc, out)  # what is written must load
+                                    _policy_speeds(speeds), path=xml)
+    # What is written must load; a failure here is the XML's (the output is not written yet), so it is named.
+    parse_profile(doc, f"{xml} (as imported)")
     header = (f"# Imported by `dslsim profiles import-android` from {Path(xml).name}: Android power_profile.xml "
               f"currents are at the battery.\n# Compute rates (ops) are assumed; fit them with `dslsim calibrate`.\n")
     write_text_atomic(out, header + yaml.safe_dump(doc, sort_keys=False, width=120))

@@ -33,11 +33,13 @@ the per-policy one is read, as the framework does.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 import xml.etree.ElementTree as ElementTree
 
-from dslsim.errors import DslsimError
+from dslsim import plausible
+from dslsim.errors import DslsimError, InputError, describe
 
 #: Keys the import maps (prefixes for per-cluster keys).
 MAPPED = ("battery.capacity", "cpu.suspend", "cpu.idle", "cpu.active", "cpu.clusters.cores", "cpu.core_speeds.",
@@ -61,18 +63,53 @@ def parse_power_profile(text: str, source: str) -> dict[str, float | list[float]
     values: dict[str, float | list[float]] = {}
 
     def number(element, where: str) -> float:
+        text = (element.text or "").strip()
         try:
-            return float((element.text or "").strip())
+            value = float(text)
         except ValueError:
-            raise DslsimError(f"{source}: {where} holds {element.text!r}; expected a number.") from None
+            value = math.nan
+        if not math.isfinite(value):
+            raise InputError(source, where, describe(element.text), "a finite number") from None
+        return value
 
     for element in root:
         name = element.get("name")
+        if name in values:
+            raise InputError(source, name, "a second element of this name", "each item and array once (Android "
+                             "reads one of them; which is not defined)")
         if element.tag == "item" and name:
-            values[name] = number(element, f"item '{name}'")
+            values[name] = number(element, name)
         elif element.tag == "array" and name:
-            values[name] = [number(v, f"array '{name}'") for v in element.findall("value")]
+            values[name] = [number(v, f"{name}[{i}]") for i, v in enumerate(element.findall("value"))]
     return values
+
+
+#: Prefixes of the keys that hold currents (mA) and CPU speeds (kHz), in either layout and the pre-2017 names.
+CURRENT_KEYS = ("battery.", "cpu.suspend", "cpu.idle", "cpu.awake", "cpu.active", "cpu.core_power.",
+                "cpu.cluster_power.", "cpu.scaling_policy_power.", "cpu.scaling_step_power.")
+SPEED_KEYS = ("cpu.core_speeds.", "cpu.speeds.")
+
+
+def check_values(values: dict, source: str) -> None:
+    """The numbers the import maps, against :mod:`dslsim.plausible`, before anything is derived from them (a
+    negative current would cancel others in the sums; 0 kHz would divide by zero): currents in mA not negative,
+    speeds in kHz above 0 and at most 10 GHz, increasing within a cluster, and the capacity a cell's. Errors name
+    the file and the item or array entry (``cpu.core_speeds.cluster0[1]``)."""
+    for key, value in values.items():
+        entries = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
+        for i, v in entries:
+            where = key if i is None else f"{key}[{i}]"
+            if key == "battery.capacity":
+                plausible.check("cell_capacity", v / 1e3, source, where)
+            elif key.startswith(SPEED_KEYS):
+                plausible.check("android_speed_khz", v, source, where)
+            elif key.startswith(CURRENT_KEYS):
+                plausible.check("android_current_ma", v, source, where)
+        if key.startswith(SPEED_KEYS) and isinstance(value, list):
+            for i, (a, b) in enumerate(zip(value, value[1:])):
+                if b <= a:
+                    raise InputError(source, f"{key}[{i + 1}]", f"{b:g} kHz after {a:g} kHz",
+                                     "each speed once, lowest first (one operating point per speed)")
 
 
 #: Names of the pre-2017 layout (Android 7 and older) and the ones they became (AOSP change b/67752294).
@@ -138,8 +175,10 @@ def _cpu_groups(values: dict, source: str, speeds: dict[int, list[float]]) -> li
                     f"{source}: the per-policy layout gives no frequencies; pass policy {policy}'s with --speeds "
                     f"{policy}=KHZ,KHZ,... (from /sys/devices/system/cpu/cpufreq/policy{policy}/"
                     f"scaling_available_frequencies, {len(steps)} of them, lowest first).")
-            if any(b <= a for a, b in zip(given, given[1:])) or min(given) <= 0:
-                raise DslsimError(f"{source}: --speeds for policy {policy} must be positive kHz, lowest first; "
+            for i, khz in enumerate(given):
+                plausible.check("android_speed_khz", khz, "--speeds", f"policy {policy}, speed {i + 1}")
+            if any(b <= a for a, b in zip(given, given[1:])):
+                raise DslsimError(f"{source}: --speeds for policy {policy} must be kHz, lowest first; "
                                   f"found {', '.join(f'{x:g}' for x in given)}.")
             if len(given) != len(steps):
                 raise DslsimError(f"{source}: policy {policy} lists {len(steps)} step currents but --speeds gives "
@@ -153,6 +192,10 @@ def _cpu_groups(values: dict, source: str, speeds: dict[int, list[float]]) -> li
             raise DslsimError(f"{source}: --speeds names policy {unused[0]}, which the file does not describe "
                               f"(it has {', '.join(map(str, policies))}).")
         return groups
+    if speeds:
+        raise DslsimError(f"{source}: --speeds gives policy {sorted(speeds)[0]}'s frequencies, but the file is in the "
+                          f"classic layout, whose speeds are its own (cpu.core_speeds.clusterN); --speeds is for the "
+                          f"per-policy layout (cpu.scaling_step_power.policyN) only.")
     clusters = values.get("cpu.clusters.cores")
     if not isinstance(clusters, list) or not clusters:
         raise DslsimError(f"{source}: neither the classic layout (array 'cpu.clusters.cores') nor the per-policy "
@@ -170,12 +213,16 @@ def _cpu_groups(values: dict, source: str, speeds: dict[int, list[float]]) -> li
 
 
 def android_profile(values: dict, source: str, name: str = "android", voltage: float = 3.85,
-                    speeds: dict[int, list[float]] | None = None) -> tuple[dict, list[str]]:
+                    speeds: dict[int, list[float]] | None = None, path: str | None = None) -> tuple[dict, list[str]]:
     """(a dslsim profile document, the keys it did not map) from a parsed power profile; ``voltage``: the
     battery's nominal voltage (the XML gives currents only), which turns currents into power; ``speeds``: for the
-    per-policy layout, each policy's frequencies in kHz (policy number -> one per step). Files in the pre-2017
-    layout (``cpu.speeds.clusterN``, ``cpu.active.clusterN``, ``cpu.awake``) are read under the newer names."""
+    per-policy layout, each policy's frequencies in kHz (policy number -> one per step), refused for the classic
+    one. Files in the pre-2017 layout (``cpu.speeds.clusterN``, ``cpu.active.clusterN``, ``cpu.awake``) are read
+    under the newer names. ``source`` names the file in the sources written; errors name ``path`` (default: the
+    same), the file as the user gave it."""
+    check_values(values, path or source)
     values = _modern(values)
+    label, source = source, path or source
 
     def get(key: str, index: int = 0) -> float:
         """An item, or an array's entry for cluster ``index`` (some files give ``cpu.active`` per cluster, the
@@ -193,18 +240,20 @@ def android_profile(values: dict, source: str, name: str = "android", voltage: f
     v_note = f"{voltage:g} V assumed nominal: power_profile.xml gives currents only"
     doc: dict = {
         "name": name,
-        "description": f"Imported from {source} (Android power_profile.xml): currents at the battery, one core per "
-                       f"CPU {'scaling policy' if groups[0].key.startswith('policy') else 'cluster'}; compute "
+        "description": f"Imported from {label} (Android power_profile.xml): currents at the battery, one core "
+                       f"per CPU {'scaling policy' if groups[0].key.startswith('policy') else 'cluster'}; compute "
                        f"rates assumed.",
         "battery": {
-            "capacity": {"value": f"{get('battery.capacity'):g} mAh", "source": f"{source}: battery.capacity"},
+            "capacity": {"value": f"{get('battery.capacity'):g} mAh",
+                         "source": f"{label}: battery.capacity"},
             "voltage": {"value": f"{voltage:g} V", "assumed": v_note},
             "converter_efficiency": {"value": 1.0, "assumed": "the XML's currents are at the battery: converter "
                                                                "losses are inside them"},
         },
         "platform": {"floor": {"suspend": {
             "power": {"value": f"{get('cpu.suspend') * 1e-3 * voltage:.6g} W",
-                      "source": f"{source}: cpu.suspend, {get('cpu.suspend'):g} mA at the battery x {voltage:g} V"},
+                      "source": f"{label}: cpu.suspend, {get('cpu.suspend'):g} mA at the battery x "
+                                f"{voltage:g} V"},
             "at": "battery"}}},
         "cores": {},
     }
@@ -212,20 +261,24 @@ def android_profile(values: dict, source: str, name: str = "android", voltage: f
         key = group.key
         active = get("cpu.active", index)
         opps = []
-        for khz, core_ma in sorted(zip(group.speeds, group.currents)):
+        for step, (khz, core_ma) in enumerate(sorted(zip(group.speeds, group.currents))):
             hz = khz * 1e3
             run = (core_ma + group.shared + active) * 1e-3 / hz * 1e6       # A per MHz
-            opps.append({"name": f"{khz / 1e3:g}MHz", "freq": f"{khz / 1e3:g} MHz", "voltage": "1 V",
+            plausible.check("run_current_per_mhz", run * 1e-6, source, f"{group.step_key}[{step}]",
+                            f"({core_ma:g} + {group.shared:g} + {active:g}) mA at {khz:g} kHz")
+            mhz = f"{khz / 1e3:.10g}"       # every digit: two speeds may not round to one name
+            opps.append({"name": f"{mhz}MHz", "freq": f"{mhz} MHz", "voltage": "1 V",
                          "run_current": _sourced(f"{run:.12g} A/MHz", f"{group.step_key} + {group.shared_key} + "
-                                                 f"cpu.active at {khz:g} kHz{group.speeds_note}", source,
+                                                 f"cpu.active at {khz:g} kHz{group.speeds_note}", label,
                                                  ", over the clock"),
                          "idle_current": _sourced(f"{get('cpu.idle') * 1e-3 / hz * 1e6:.12g} A/MHz", "cpu.idle",
-                                                  source, ", the device awake with every CPU idle, counted per core"),
+                                                  label, ", the device awake with every CPU idle, counted per "
+                                                         "core"),
                          "assumed": "core voltage 1 V (the XML has none; currents at the battery do not need it)"})
         doc["cores"][key] = {
             "kind": "cpu",
             "supply": {"voltage": f"{voltage:g} V", "regulator": "none",
-                       "source": f"{source}: currents are at the battery", "assumed": v_note},
+                       "source": f"{label}: currents are at the battery", "assumed": v_note},
             "opps": opps,
             "ops": {"default": {"macs_per_cycle": 1.0,
                                 "assumed": "power_profile.xml says nothing of compute rate: 1 MAC per cycle; "

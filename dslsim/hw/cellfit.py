@@ -131,9 +131,9 @@ def _check_physics(ordered: tuple[Discharge, ...], source: str) -> None:
         if fast.charge_ah > slow.charge_ah * (1 + CHARGE_RISE_TOLERANCE):
             plausible.warn(f"{source}: {fast.where}: {fast.charge_ah * 1e3:.4g} mAh delivered at "
                            f"{fast.current_a * 1e3:.4g} mA, {100 * (fast.charge_ah / slow.charge_ah - 1):.0f} % more "
-                           f"than the {slow.charge_ah * 1e3:.4g} mAh at {slow.current_a * 1e3:.4g} mA ({slow.where}); a "
-                           f"cell delivers less charge at a higher current, and the kinetic model cannot follow this; "
-                           f"check the times.")
+                           f"than the {slow.charge_ah * 1e3:.4g} mAh at {slow.current_a * 1e3:.4g} mA ({slow.where}); "
+                           f"a cell delivers less charge at a higher current, and the kinetic model cannot follow "
+                           f"this; check the times.")
 
 
 def check_fit(cell: CellData, fitted: KiBaM) -> KiBaM:
