@@ -140,9 +140,9 @@ def test_missing_files_and_unknown_profile():
 
 def test_bad_synth_arguments():
     r = invoke("trace", "synth", "x.parquet", "--light-share", "1.5")
-    assert r.exit_code == 2 and "light share" in r.output
+    assert r.exit_code == 2 and "'--light-share': found 1.5, expected a share in (0, 1)" in r.output
     r = invoke("trace", "synth", "x.parquet", "--duration", "ten")
-    assert r.exit_code == 2 and "--duration" in r.output
+    assert r.exit_code == 2 and "'--duration': found 'ten' (str) (not a number with a unit), expected a time" in r.output
 
 
 def test_real_console_script_exit_code_and_stderr(tmp_path):

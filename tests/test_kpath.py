@@ -200,3 +200,44 @@ def test_layer_subset_trace_paths_are_the_subsets():
         t.rethreshold(0.5)
     with pytest.raises(DslsimError, match="distinct block numbers"):
         layer_subset_trace(duration=10.0, blocks=2, subsets=["1", "3"], shares=[0.5, 0.5])
+
+
+def test_more_paths_than_a_frame_code_holds_are_refused():
+    """Frames store their path as an int8 code: 128 shares would wrap the 128th level to -128 (an internal
+    OverflowError before); 127 still work."""
+    from dslsim.trace.kpath import difficulty_levels
+
+    with pytest.raises(DslsimError, match="at most 127 paths"):
+        difficulty_levels(100, [1 / 128] * 128, 5.0, seed=0)
+    levels = difficulty_levels(20_000, [1 / 127] * 127, 1.0, seed=0)
+    assert levels.min() == 0 and levels.max() == 126
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, True])
+def test_a_seed_must_be_a_whole_number_at_least_zero(seed):
+    from dslsim.trace.kpath import early_exit_trace
+    from dslsim.trace.synth import synth_trace
+
+    for make in (early_exit_trace, synth_trace):
+        with pytest.raises(DslsimError, match="seed"):
+            make(duration=1.0, seed=seed)
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--kind", "early-exit", "--shares", ",".join(["0.005"] * 200)], "'--shares': found 200 numbers"),
+    (["--kind", "layer-subset", "--subsets", "+,a", "--shares", "0.5,0.5"], "'--subsets': found the subset '+'"),
+    (["--kind", "layer-subset", "--subsets", "1,1", "--shares", "0.5,0.5"], "'1' twice"),
+    (["--seed", "-1"], "'--seed': found -1, expected a whole number >= 0"),
+    (["--kind", "early-exit", "--thresholds", "nan"], "'--thresholds': found 'nan'"),
+    (["--shares", "0.5,0.5"], "--shares does not apply to --kind dsl"),
+    (["--thresholds", "0.5"], "--thresholds does not apply to --kind dsl"),
+    (["--steps", "8"], "--steps does not apply to --kind dsl"),
+    (["--kind", "early-exit", "--light-share", "0.3"], "--light-share does not apply to --kind early-exit"),
+    (["--kind", "iterated-block", "--subsets", "1,2"], "--subsets does not apply to --kind iterated-block"),
+    (["--kind", "layer-subset", "--thresholds", "0.5"], "--thresholds does not apply to --kind layer-subset"),
+])
+def test_synth_options_are_typed_and_refused_for_other_kinds(tmp_path, args, expected):
+    out = tmp_path / "t.parquet"
+    r = CliRunner().invoke(cli, ["trace", "synth", str(out), "--duration", "5 s", *args])
+    assert r.exit_code == 2 and "Traceback" not in r.output and expected in r.output, r.output
+    assert not out.exists()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from dslsim.cli.params import (MAX_PATHS, NumberList, Quantity, Seed, Share, Shares, Subsets, Threshold, option,
+                               refuse_inapplicable)
 from dslsim.errors import DslsimError
 
 
@@ -46,40 +48,52 @@ def trace() -> None:
     """
 
 
+#: Which --kind each kind-specific option of ``trace synth`` is for (given for another kind, it is refused).
+SYNTH_APPLIES = {"light_share": ("dsl",), "embed_dim": ("dsl",),
+                 "shares": ("early-exit", "iterated-block", "layer-subset"),
+                 "steps": ("early-exit", "iterated-block", "layer-subset"),
+                 "thresholds": ("early-exit", "iterated-block"), "subsets": ("layer-subset",)}
+
+
 @trace.command()
 @click.argument("out", type=click.Path(dir_okay=False))
-@click.option("--duration", default="10 min", show_default=True, help="Length, with a unit ('90 s', '24 h').")
-@click.option("--frame-rate", default=75.0, show_default=True, type=float,
-              help="Frames per second (75 = 24 kHz / 320-sample hop; 50 = 16 kHz).")
-@click.option("--light-share", default=0.8, show_default=True, type=float,
-              help="Target share of frames on the light path (stationary share of the Markov chain).")
-@click.option("--mean-burst", default="0.5 s", show_default=True, help="Mean length of a full-path burst.")
-@click.option("--seed", default=0, show_default=True, type=int, help="Random seed (same seed, same trace).")
-@click.option("--width", default=None, type=int,
-              help="Channel width: C of the SoundStream-shaped graph (default 16; 32 = paper size), or of the "
-                   "K-path kinds' conv blocks (default 64).")
-@click.option("--embed-dim", default=None, type=int, help="Embedding dimension D (default 4C; dsl only).")
+@option("--duration", type=Quantity("s", 0, min_open=True), default="10 min", show_default=True,
+        help="Length, with a unit ('90 s', '24 h').")
+@option("--frame-rate", type=Quantity("Hz", 1e-6, 1e9, bare_unit="Hz"), default="75 Hz", show_default=True,
+        help="Frames per second (75 = 24 kHz / 320-sample hop; 50 = 16 kHz).")
+@option("--light-share", type=Share(min_open=True, max_open=True), default=0.8, show_default=True,
+        help="dsl: target share of frames on the light path (stationary share of the Markov chain).")
+@option("--mean-burst", type=Quantity("s", 0, min_open=True), default="0.5 s", show_default=True,
+        help="Mean length of a full-path burst (dsl) or of a run at one difficulty (K-path kinds).")
+@option("--seed", type=Seed(), default=0, show_default=True, help="Random seed (same seed, same trace).")
+@option("--width", default=None, type=click.IntRange(min=1),
+        help="Channel width: C of the SoundStream-shaped graph (default 16; 32 = paper size), or of the "
+             "K-path kinds' conv blocks (default 64).")
+@option("--embed-dim", default=None, type=click.IntRange(min=1), help="dsl: embedding dimension D (default 4C).")
 @click.option("--kind", type=click.Choice(["dsl", "early-exit", "iterated-block", "layer-subset"]), default="dsl",
               show_default=True,
               help="dsl: two paths (light, full); early-exit: K exits after a chain of blocks; iterated-block: "
                    "one block run 1..N times; layer-subset: a policy picks which blocks run (--subsets).")
-@click.option("--subsets", default=None, metavar="1,1+3,...",
-              help="layer-subset: the block subsets the policy picks, one path each (default 1,1+3,1+2+3,1+2+3+4).")
-@click.option("--shares", default=None, metavar="S1,S2,...",
-              help="K-path kinds: each path's share of frames, summing to 1 (default 0.6,0.25,0.15 for early-exit, "
-                   "0.5,0.3,0.15,0.05 for iterated-block, 0.5,0.25,0.15,0.1 for layer-subset).")
-@click.option("--thresholds", default=None, metavar="T1,...",
-              help="K-path kinds: one threshold per decision (K - 1), or one for all (default 0.8 for the exits' "
-                   "confidence, 0.1 for the iterations' residual).")
-@click.option("--steps", default=16, show_default=True, type=int,
-              help="K-path kinds: time steps per frame each block convolves.")
+@option("--subsets", default=None, type=Subsets(), metavar="1,1+3,...",
+        help="layer-subset: the block subsets the policy picks, one path each (default 1,1+3,1+2+3,1+2+3+4).")
+@option("--shares", default=None, type=Shares(), metavar="S1,S2,...",
+        help="K-path kinds: each path's share of frames, summing to 1 (default 0.6,0.25,0.15 for early-exit, "
+             "0.5,0.3,0.15,0.05 for iterated-block, 0.5,0.25,0.15,0.1 for layer-subset).")
+@option("--thresholds", default=None, metavar="T1,...",
+        type=NumberList(Threshold(min_open=True, max_open=True), max_items=MAX_PATHS - 1, example="0.8,0.7"),
+        help="early-exit, iterated-block: one threshold per decision (K - 1), or one for all (default 0.8 for the "
+             "exits' confidence, 0.1 for the iterations' residual).")
+@option("--steps", default=16, show_default=True, type=click.IntRange(min=1),
+        help="K-path kinds: time steps per frame each block convolves.")
 @frontend_options("pcm")
-def synth(out, duration, frame_rate, light_share, mean_burst, seed, width, embed_dim, kind, subsets, shares,
+@click.pass_context
+def synth(ctx, out, duration, frame_rate, light_share, mean_burst, seed, width, embed_dim, kind, subsets, shares,
           thresholds, steps, frontend, decimation):
     """Write a seeded synthetic trace: Markov routing over an op graph. 'dsl': a two-state chain over a
     DSL-SoundStream (--light-share); 'early-exit' and 'iterated-block': K difficulty levels in bursts (--shares),
     with per-frame scores for every decision (so sweeps can move each threshold) and a per-path error column;
-    'layer-subset': the same levels pick block subsets, with no decisions.
+    'layer-subset': the same levels pick block subsets, with no decisions. An option for other kinds than the
+    one chosen is refused, not ignored.
 
     \b
     Examples:
@@ -90,31 +104,26 @@ def synth(out, duration, frame_rate, light_share, mean_burst, seed, width, embed
     """
     from dslsim.trace.io import write_trace
 
-    if (width is not None and width < 1) or (embed_dim is not None and embed_dim < 1) or steps < 1:
-        raise DslsimError(f"--width {width} / --embed-dim {embed_dim} / --steps {steps}: expected positive whole "
-                          f"numbers.")
-    seconds, burst = _seconds(duration, "duration"), _seconds(mean_burst, "mean-burst")
+    refuse_inapplicable(ctx, "--kind", kind, SYNTH_APPLIES)
     if kind == "dsl":
         from dslsim.trace.synth import synth_trace
 
-        t = synth_trace(duration=seconds, frame_rate=frame_rate, light_share=light_share, mean_burst=burst, seed=seed,
-                        width=width or 16, embed_dim=embed_dim or 4 * (width or 16))
+        t = synth_trace(duration=duration, frame_rate=frame_rate, light_share=light_share, mean_burst=mean_burst,
+                        seed=seed, width=width or 16, embed_dim=embed_dim or 4 * (width or 16))
     else:
         from dslsim.trace.kpath import early_exit_trace, iterated_block_trace, layer_subset_trace
 
         make = {"early-exit": early_exit_trace, "iterated-block": iterated_block_trace,
                 "layer-subset": layer_subset_trace}[kind]
-        if kind == "layer-subset" and thresholds:
-            raise DslsimError("--thresholds: a layer-subset policy has no thresholds (its choice is the path).")
-        if kind != "layer-subset" and subsets:
-            raise DslsimError("--subsets is for --kind layer-subset.")
-        options = {"shares": comma_numbers(shares, "--shares"),
-                   "thresholds": comma_numbers(thresholds, "--thresholds")}
-        options = {k: (v[0] if k == "thresholds" and len(v) == 1 else v) for k, v in options.items() if v}
+        options: dict = {}
+        if shares:
+            options["shares"] = list(shares)
+        if thresholds:
+            options["thresholds"] = thresholds[0] if len(thresholds) == 1 else list(thresholds)
         if subsets:
-            options["subsets"] = subsets.split(",")
-            options["blocks"] = max(int(b) for s in options["subsets"] for b in s.split("+") if b.isdigit())
-        t = make(duration=seconds, frame_rate=frame_rate, mean_burst=burst, seed=seed, width=width or 64,
+            options["subsets"] = ["+".join(map(str, s)) for s in subsets]
+            options["blocks"] = max(b for s in subsets for b in s)
+        t = make(duration=duration, frame_rate=frame_rate, mean_burst=mean_burst, seed=seed, width=width or 64,
                  steps=steps, **options)
     t = _add_frontend(t, frontend, decimation)
     write_trace(t, out)

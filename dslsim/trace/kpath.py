@@ -31,8 +31,8 @@ import pandas as pd
 from dslsim.errors import DslsimError
 from dslsim.trace.frames import frame_count, frame_table
 from dslsim.trace.graph import _Builder
-from dslsim.trace.schema import DTYPE_BYTES, Decision, Stage, Trace, TraceMeta
-from dslsim.trace.synth import float32_on_side
+from dslsim.trace.schema import DTYPE_BYTES, MAX_PATHS, Decision, Stage, Trace, TraceMeta
+from dslsim.trace.synth import check_seed, float32_on_side
 
 
 def difficulty_levels(n_frames: int, shares: Sequence[float], mean_burst_frames: float, seed: int) -> np.ndarray:
@@ -41,6 +41,10 @@ def difficulty_levels(n_frames: int, shares: Sequence[float], mean_burst_frames:
     Each frame keeps the previous level, except that with probability 1 / ``mean_burst_frames`` a fresh level is
     drawn from ``shares`` (possibly the same one). The first level is drawn from ``shares``.
     """
+    if len(shares) > MAX_PATHS:
+        # Frames store their path as an 8-bit code: a 128th level would wrap around to a negative one.
+        raise DslsimError(f"{len(shares)} shares: a trace holds at most {MAX_PATHS} paths (one share each).")
+    check_seed(seed)
     p = np.asarray(shares, dtype=np.float64)
     if p.ndim != 1 or len(p) < 2 or np.any(~np.isfinite(p)) or np.any(p < 0) or not math.isclose(p.sum(), 1.0,
                                                                                                     abs_tol=1e-6):
@@ -239,12 +243,14 @@ def layer_subset_trace(duration: float, frame_rate: float = 50.0, blocks: int = 
     network (``policy``: a linear layer over the pooled stem output) runs on every frame."""
     if len(subsets) != len(shares):
         raise DslsimError(f"{len(subsets)} subsets and {len(shares)} shares: expected one share per subset.")
+    if not isinstance(blocks, int) or isinstance(blocks, bool) or blocks < 1:
+        raise DslsimError(f"{blocks!r} blocks: expected a positive whole number.")
     chosen = []
     for subset in subsets:
-        try:
-            members = [int(b) for b in str(subset).split("+")]
-        except ValueError:
-            raise DslsimError(f"subset {subset!r}: expected block numbers joined by '+', e.g. 1+3.") from None
+        parts = str(subset).split("+")
+        if not all(b.strip().isdigit() for b in parts):
+            raise DslsimError(f"subset {subset!r}: expected block numbers joined by '+', e.g. 1+3.")
+        members = [int(b) for b in parts]
         if not members or any(not 1 <= b <= blocks for b in members) or len(set(members)) != len(members):
             raise DslsimError(f"subset {subset!r}: expected distinct block numbers from 1 to {blocks}.")
         chosen.append(sorted(members))

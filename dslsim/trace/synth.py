@@ -21,6 +21,13 @@ from dslsim.trace.graph import dsl_soundstream_graph
 from dslsim.trace.schema import Trace, TraceMeta, switch_decision
 
 
+def check_seed(seed: object) -> int:
+    """``seed`` once it is a whole number >= 0 (numpy's generators refuse negative seeds with a bare ValueError)."""
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise DslsimError(f"seed {seed!r}: expected a whole number >= 0.")
+    return int(seed)
+
+
 def markov_routing(n_frames: int, light_share: float, mean_burst_frames: float, seed: int) -> np.ndarray:
     """Boolean array, True where a frame is in a burst (full path), from a two-state Markov chain.
 
@@ -30,7 +37,8 @@ def markov_routing(n_frames: int, light_share: float, mean_burst_frames: float, 
     """
     if not 0.0 < light_share < 1.0:
         raise DslsimError(f"light share {light_share!r}: expected a number strictly between 0 and 1.")
-    if mean_burst_frames < 1.0:
+    check_seed(seed)
+    if not mean_burst_frames >= 1.0:         # also refuses nan
         raise DslsimError(f"mean burst of {mean_burst_frames:g} frames: expected at least one frame per burst.")
     q = 1.0 - light_share
     leave = 1.0 / mean_burst_frames
