@@ -752,17 +752,28 @@ class _LevelChain:
         return out
 
 
+def slot_seed(seed: int, day: int, slot: int) -> int:
+    """The seed of slot ``slot`` of day ``day`` (0-based) of a composition with seed ``seed``: a 64-bit whole
+    number mixed from the three (numpy's SeedSequence), so that every day and slot draws a stream of its own, the
+    same for the same seed. A synthetic slot routes as ``markov_routing`` or ``difficulty_levels`` would with it.
+
+    >>> slot_seed(1, 0, 0) == slot_seed(1, 0, 0) != slot_seed(1, 1, 0)
+    True
+    """
+    return int(np.random.SeedSequence([seed, day, slot]).generate_state(1, np.uint64)[0])
+
+
 class _SynthStream:
     """One slot of a synthetic scene: path codes from its chain, each decision's score drawn on the side that
     routes the frame to its path (as ``dslsim trace synth`` draws them: Beta(5, 2) into the firing range,
     Beta(2, 5) into the other), from streams of their own so that a window's size never changes a number."""
 
-    def __init__(self, meta: TraceMeta, settings: SynthSettings, key: list[int]):
+    def __init__(self, meta: TraceMeta, settings: SynthSettings, seed: int):
         paths = list(meta.paths)
         self.meta = meta
         self.dense = paths.index(meta.dense_path)
         rate = meta.frame_rate
-        route = np.random.default_rng([*key, 0])
+        route = np.random.default_rng(seed)
         if settings.light_share is not None:
             chain = _BurstChain(route, settings.light_share, settings.mean_burst * rate)
             light = 1 - self.dense
@@ -772,8 +783,8 @@ class _SynthStream:
             self.next_codes = levels.take
         takers = _first_takers(meta)
         self.taker = np.array([len(meta.decisions) if t is None else t for t in takers], dtype=np.int64)
-        self.high = [np.random.default_rng([*key, 1, j]) for j in range(len(meta.decisions))]
-        self.low = [np.random.default_rng([*key, 2, j]) for j in range(len(meta.decisions))]
+        self.high = [np.random.default_rng([seed, 1, j]) for j in range(len(meta.decisions))]
+        self.low = [np.random.default_rng([seed, 2, j]) for j in range(len(meta.decisions))]
 
     def take(self, n: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """The next ``n`` frames: path codes and the scene's columns."""
@@ -911,7 +922,7 @@ def _slot_streams(schedule: Schedule, days: int, seed: int) -> Iterator[tuple[in
             scene = schedule.scenes[slot.scene]
             if scene.synth is not None:
                 # Each day and slot draws its own seeded streams: a fresh day, the same file for the same seed.
-                stream: Any = _SynthStream(schedule.meta, scene.synth, [seed, day, i])
+                stream: Any = _SynthStream(schedule.meta, scene.synth, slot_seed(seed, day, i))
             else:
                 stream = _TraceStream(*prepared[scene.name])
             yield names.index(slot.scene), first, stop, stream, f"{slot.key} (scene '{slot.scene}') on day {day + 1}"
