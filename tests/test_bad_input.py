@@ -175,3 +175,63 @@ def test_output_piped_into_head_stops_quietly(tmp_path):
                           capture_output=True, text=True)
     assert proc.stdout.count("trace.threshold=") == 2
     assert "error" not in proc.stderr.lower() and "Traceback" not in proc.stderr, proc.stderr
+
+
+def _rewrite_trace(tmp_path, frames_edit=None, meta_edit=None, name="t.parquet"):
+    """The shipped trace's first 300 frames written with edited frames or metadata, bypassing write_trace's own
+    checks (as a file from another tool, or damaged, would be)."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from dslsim.trace.io import META_KEY, read_trace
+
+    t = read_trace(SHIPPED_TRACE)
+    frames, meta = t.frames.head(300).copy(), t.meta.to_json()
+    if frames_edit:
+        frames_edit(frames)
+    if meta_edit:
+        meta_edit(meta)
+    table = pa.Table.from_pandas(frames, preserve_index=False)
+    path = tmp_path / name
+    pq.write_table(table.replace_schema_metadata({META_KEY: json.dumps(meta).encode()}), path)
+    return path
+
+
+@pytest.mark.parametrize("frames_edit, meta_edit, where, expected", [
+    # A typo'd top-level key was accepted and its content dropped.
+    (None, lambda m: m.update(decisons=[]), "metadata.decisons", "an unknown key"),
+    (None, lambda m: m["stages"]["encoder"].update(opz=[]), "metadata.stages.encoder.opz", "only 'ops'"),
+    (None, lambda m: m["stages"]["encoder"]["ops"][0].update(weight_byte=3), "metadata.stages.encoder.ops[0]"
+     ".weight_byte", "an unknown key"),
+    # Text in a path's error column ended in an internal error where the error is averaged (sweeps, K-path export).
+    (lambda f: f.__setitem__("err_light", "bad"), None, "column 'err_light'", "as numbers"),
+    (lambda f: f.__setitem__("err_full", [float("inf")] + [0.1] * (len(f) - 1)), None, "column 'err_full' row 0",
+     "as a finite number"),
+])
+def test_trace_files_with_unknown_keys_or_bad_error_columns_are_refused(tmp_path, frames_edit, meta_edit, where,
+                                                                        expected):
+    path = _rewrite_trace(tmp_path, frames_edit, meta_edit)
+    r = invoke("trace", "info", path)
+    assert r.exit_code == 2 and f"{path}: {where}" in r.output and expected in r.output, r.output
+
+
+@pytest.mark.parametrize("name, text, where", [
+    ("ops.csv", "name,kind,macs,weight_byte\nc,conv2d,100,5\n", "column 'weight_byte'"),
+    ("ops.csv", "name,kind,macs,macs\nc,conv2d,100,5\n", "column 'macs.1'"),          # pandas renames a repeat
+    ("ops.yaml", "ops:\n  - {name: c, kind: conv2d, macs: 100, act_out_byte: 5}\n", "ops[0].act_out_byte"),
+])
+def test_op_table_typos_are_refused_not_dropped(tmp_path, name, text, where):
+    table = tmp_path / name
+    table.write_text(text)
+    r = invoke("trace", "from-model", table, tmp_path / "t.parquet", "--rate", "2 Hz")
+    assert r.exit_code == 2 and f"{table}: {where}" in r.output and "weight_bytes" in r.output, r.output
+    assert not (tmp_path / "t.parquet").exists()
+
+
+def test_a_spreadsheets_empty_trailing_column_is_not_a_typo(tmp_path):
+    table = tmp_path / "ops.csv"
+    table.write_text("name,kind,macs,\nc,conv2d,100,\n")
+    r = invoke("trace", "from-model", table, tmp_path / "t.parquet", "--rate", "2 Hz")
+    assert r.exit_code == 0, r.output

@@ -28,7 +28,7 @@ import pandas as pd
 from dslsim.errors import DslsimError, InputError, describe, first_line
 from dslsim.fileio import read_input_bytes
 from dslsim.trace.frames import frame_count, frame_table
-from dslsim.trace.schema import Op, Stage, Trace, TraceMeta, op_from_dict
+from dslsim.trace.schema import OP_KEYS, Op, Stage, Trace, TraceMeta, op_from_dict
 
 #: Largest op table read (a model's table is one row per op: kB).
 MAX_TABLE_BYTES = 16 * 2**20
@@ -37,7 +37,8 @@ PATH = "inference"
 
 
 def read_op_table(path: str | Path) -> tuple[Op, ...]:
-    """Ops from a CSV or YAML op table; errors name the file, the row and the column."""
+    """Ops from a CSV or YAML op table; errors name the file, the row and the column. A column or key dslsim does not
+    know (``weight_byte``) is refused, not dropped."""
     path = Path(path)
     if path.suffix.lower() in (".yaml", ".yml"):
         from dslsim.yamldoc import load_yaml
@@ -55,6 +56,12 @@ def read_op_table(path: str | Path) -> tuple[Op, ...]:
         table = pd.read_csv(io.BytesIO(data))
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise DslsimError(f"{path}: not a readable CSV table ({first_line(exc)}).") from None
+    # A spreadsheet's trailing comma adds an empty 'Unnamed: N' column: harmless. Any other column dslsim does not
+    # know is a typo ('weight_byte') whose values would be dropped without a word.
+    table = table.drop(columns=[c for c in table.columns if str(c).startswith("Unnamed:") and table[c].isna().all()])
+    unknown = [c for c in table.columns if c not in OP_KEYS]
+    if unknown:
+        raise InputError(path, f"column {unknown[0]!r}", "an unknown column", f"one of {list(OP_KEYS)} (a typo?)")
     missing = {"kind", "macs"} - set(table.columns)
     if missing:
         raise InputError(path, "columns", describe(list(table.columns)), f"the columns kind and macs (missing "

@@ -43,6 +43,15 @@ KNOWN_OP_KINDS = ("conv1d", "conv_transpose1d", "conv2d", "depthwise_conv2d", "p
 
 #: Most paths a trace may declare (frames store their path as an 8-bit code).
 MAX_PATHS = 127
+#: The metadata keys of each format version (an unknown one, 'decisons', is a typo that would be dropped).
+META_KEYS = {1: ("format", "version", "frame_rate", "sample_rate", "hop", "threshold", "dense_path", "source",
+                 "paths", "stages"),
+             2: ("format", "version", "frame_rate", "sample_rate", "hop", "dense_path", "decisions", "fallback_path",
+                 "source", "paths", "stages")}
+#: The keys of an op (in trace metadata, and the columns of an op table).
+OP_KEYS = ("name", "kind", "macs", "weight_bytes", "act_in_bytes", "act_out_bytes", "dtype")
+#: Per-frame columns of a path's error (``err_<path>``), which :meth:`Trace.routed_error` averages.
+ERROR_PREFIX = "err_"
 
 #: Bytes per element of the dtypes a trace may declare.
 DTYPE_BYTES = {"int8": 1, "uint8": 1, "bool": 1, "int16": 2, "float16": 2, "bfloat16": 2, "int32": 4, "float32": 4,
@@ -225,6 +234,10 @@ class TraceMeta:
         if version not in READS or isinstance(version, bool):
             raise InputError(source, "metadata.version", describe(version),
                              f"one of {list(READS)} (the trace format versions this dslsim reads)")
+        unknown = [k for k in data if k not in META_KEYS[version]]
+        if unknown:
+            raise InputError(source, f"metadata.{unknown[0]}", "an unknown key",
+                             f"one of {list(META_KEYS[version])}, the keys of trace format v{version} (a typo?)")
         frame_rate = _positive(data, "frame_rate", source)
         sample_rate = _positive(data, "sample_rate", source)
         hop = data.get("hop")
@@ -391,6 +404,19 @@ class Trace:
             if outside.any():
                 bad = int(np.argmax(outside))
                 raise InputError(source, f"column '{column}' row {bad}", repr(s[bad]), "a score in [0, 1]")
+        for name in names:
+            column = f"{ERROR_PREFIX}{name}"
+            if column not in frames.columns:
+                continue
+            try:
+                err = frames[column].to_numpy(dtype=np.float64, na_value=np.nan)
+            except (TypeError, ValueError):
+                raise InputError(source, f"column '{column}'", f"dtype {frames[column].dtype}",
+                                 f"the per-frame error of path '{name}' as numbers") from None
+            if not np.isfinite(err).all():
+                bad = int(np.argmax(~np.isfinite(err)))
+                raise InputError(source, f"column '{column}' row {bad}", repr(err[bad]),
+                                 f"the per-frame error of path '{name}' as a finite number")
         if self.meta.decisions:
             routed = self.meta.route(frames)
             stored = frames["path"].cat.codes.to_numpy()
@@ -482,6 +508,9 @@ def _stages(raw: Any, source: str) -> dict[str, Stage]:
     for name, body in raw.items():
         where = f"metadata.stages.{name}"
         ops_raw = body.get("ops") if isinstance(body, dict) else None
+        if isinstance(body, dict) and set(body) - {"ops"}:
+            raise InputError(source, f"{where}.{sorted(map(str, set(body) - {'ops'}))[0]}", "an unknown key",
+                             "only 'ops', the stage's op list")
         if not isinstance(ops_raw, list) or not ops_raw:
             raise InputError(source, f"{where}.ops", describe(ops_raw), "a non-empty list of ops (the op graph)")
         ops = [op_from_dict(op, source, f"{where}.ops[{i}]", f"op{i}") for i, op in enumerate(ops_raw)]
@@ -493,6 +522,9 @@ def op_from_dict(op: Any, source: str, at: str, default_name: str) -> Op:
     """Validate one op given as a mapping (name, kind, macs, weight/activation bytes, dtype)."""
     if not isinstance(op, dict):
         raise InputError(source, at, describe(op), "an object with name, kind, macs, bytes and dtype")
+    unknown = [k for k in op if k not in OP_KEYS]
+    if unknown:
+        raise InputError(source, f"{at}.{unknown[0]}", "an unknown key", f"one of {list(OP_KEYS)} (a typo?)")
     kind = op.get("kind")
     if not isinstance(kind, str) or not kind:
         raise InputError(source, f"{at}.kind", describe(kind), f"an op kind such as {KNOWN_OP_KINDS}")
