@@ -92,3 +92,33 @@ def test_a_damaged_run_folder_is_refused_by_file(tmp_path, damage, says):
     r = runner.invoke(cli, ["compare", str(tmp_path / "a"), str(tmp_path / "b")])
     assert r.exit_code == 2, r.output
     assert says in r.output and "Traceback" not in r.output
+
+
+def test_runs_named_like_the_tables_own_columns_keep_their_figures(runs, tmp_path):
+    """Run folders called 'figure' and 'delta': their columns used to overwrite the table's own (the labels and
+    the deltas). Each keeps its own column, and the delta is still b - a, taken from the summaries."""
+    a, b = runs
+    write_result(a, tmp_path / "figure", ("csv",), frames=False)
+    write_result(b, tmp_path / "delta", ("csv",), frames=False)
+    r = CliRunner().invoke(cli, ["compare", str(tmp_path / "figure"), str(tmp_path / "delta"),
+                                 "--csv", str(tmp_path / "cmp")])
+    assert r.exit_code == 0, r.output
+    head = pd.read_csv(tmp_path / "cmp-headline.csv").set_index("figure")
+    assert list(head.columns) == ["unit", "figure (run)", "delta (run)", "delta", "ratio"]
+    row = head.loc["battery life"]
+    assert float(row["figure (run)"]) == pytest.approx(a.summary["battery_life_h"])
+    assert row["delta"] == pytest.approx(b.summary["battery_life_h"] - a.summary["battery_life_h"])
+    states = pd.read_csv(tmp_path / "cmp-states.csv")
+    assert {"power_mW_figure (run)", "power_mW_delta (run)", "delta_power_mW"} <= set(states.columns)
+
+
+@pytest.mark.parametrize("key, value", [("battery_life_h", "long"), ("always_on_power_W", [1]),
+                                        ("share_light", True), ("keeps_up", "yes")])
+def test_a_summary_figure_of_the_wrong_type_is_refused_by_key(runs, tmp_path, key, value):
+    for name, run in zip("ab", runs):
+        write_result(run, tmp_path / name, ("csv",), frames=False)
+    doc = json.loads((tmp_path / "b" / "summary.json").read_text())
+    doc["summary"][key] = value
+    (tmp_path / "b" / "summary.json").write_text(json.dumps(doc))
+    r = CliRunner().invoke(cli, ["compare", str(tmp_path / "a"), str(tmp_path / "b")])
+    assert r.exit_code == 2 and f"{tmp_path / 'b' / 'summary.json'}: summary.{key}: found" in r.output, r.output

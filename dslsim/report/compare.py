@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dslsim.errors import DslsimError, first_line
+from dslsim.errors import DslsimError, InputError, describe, first_line
 from dslsim.fileio import check_input_file, read_input_bytes
 from dslsim.sim.figures import FIGURES, HEADLINE
 from dslsim.sim.results import SimResult
@@ -71,6 +71,7 @@ class Run:
         if not isinstance(flat, dict) or not flat:
             raise DslsimError(f"{folder / 'summary.json'}: summary: found {type(flat).__name__}, expected the run's "
                               f"figures as an object.")
+        _check_figures(flat, folder / "summary.json")
         table = next((folder / f"resources.{ext}" for ext in ("parquet", "csv") if (folder / f"resources.{ext}")
                       .is_file()), None)
         if table is None:
@@ -88,6 +89,18 @@ class Run:
             return cls(name or folder.name, Summary.from_dict(flat), resources)
         except (TypeError, ValueError) as exc:
             raise DslsimError(f"{folder / 'summary.json'}: summary: not the figures a run has ({exc}).") from None
+
+
+def _check_figures(flat: dict, path: Path) -> None:
+    """The figures a comparison reads from a saved summary are numbers (or null, read as NaN), and 'keeps_up' a
+    true or false when present: a text figure ended in an internal error where it was converted."""
+    for key, value in flat.items():
+        numeric = key in HEADLINE or key.startswith(("share_", "energy_per_frame_"))
+        if numeric and value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise InputError(path, f"summary.{key}", describe(value), "a number or null, as 'dslsim simulate --out' "
+                             "writes it")
+        if key == "keeps_up" and value is not None and not isinstance(value, bool):
+            raise InputError(path, "summary.keeps_up", describe(value), "true or false")
 
 
 #: Largest run.json / summary.json read (a run's are a few kB).
@@ -127,22 +140,43 @@ def mark_within(head: pd.DataFrame, draws_a: pd.DataFrame, draws_b: pd.DataFrame
     return head.assign(difference=verdicts)
 
 
+#: The headline table's own columns (:func:`compare`, :func:`mark_within`): a run's column may not take their names.
+HEADLINE_COLUMNS = ("figure", "unit", "delta", "ratio", "difference")
+
+
+def column_names(a: str, b: str) -> tuple[str, str]:
+    """The columns two runs get in the comparison tables: their names, except that a name the tables use for
+    their own columns gets ' (run)' (a run folder called 'delta' overwrote the deltas) and two equal names get
+    '-1' and '-2'.
+
+    >>> column_names("delta", "figure"), column_names("a", "a")
+    (('delta (run)', 'figure (run)'), ('a-1', 'a-2'))
+    """
+    names = [f"{n} (run)" if n in HEADLINE_COLUMNS else n for n in (a, b)]
+    if names[0] == names[1]:
+        names = [f"{names[0]}-1", f"{names[1]}-2"]
+    return names[0], names[1]
+
+
 def compare(a: Run, b: Run) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(headline table, per-state table) of ``b`` against ``a``: delta = b - a, ratio = b / a. The headline
     rows are :data:`~dslsim.sim.figures.HEADLINE`, in the units reports show them in.
 
     Per state, each resource's rows (power states, 'dynamic', 'transitions') are matched by resource and
-    component; a row one run lacks (a core only one of them uses, another sleep state) counts as zero there.
+    component; a row one run lacks (a core only one of them uses, another sleep state) counts as zero there. The
+    runs' columns are named by :func:`column_names`.
     """
+    name_a, name_b = column_names(a.name, b.name)
     rows = []
     for figure in (FIGURES[key] for key in HEADLINE):
         va, vb = figure.shown(getattr(a.summary, figure.key)), figure.shown(getattr(b.summary, figure.key))
-        rows.append({"figure": figure.label, "unit": figure.unit, a.name: va, b.name: vb, "delta": vb - va,
+        rows.append({"figure": figure.label, "unit": figure.unit, name_a: va, name_b: vb, "delta": vb - va,
                      "ratio": _ratio(va, vb)})
     # Whether each run keeps up leads the table: a run that does not has no battery figures to compare.
-    verdict = {"figure": "keeps up", "unit": "", a.name: _keeps_up(a.summary), b.name: _keeps_up(b.summary),
+    verdict = {"figure": "keeps up", "unit": "", name_a: _keeps_up(a.summary), name_b: _keeps_up(b.summary),
                "delta": float("nan"), "ratio": float("nan")}
     head = pd.DataFrame([verdict] + rows)
+    a, b = Run(name_a, a.summary, a.resources), Run(name_b, b.summary, b.resources)
     keys = ["resource", "component"]
     def shown(resources: pd.DataFrame) -> pd.DataFrame:  # mW, as the text report prints; older runs have it
         if "power_mW" not in resources.columns:
