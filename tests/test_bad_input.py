@@ -235,3 +235,25 @@ def test_a_spreadsheets_empty_trailing_column_is_not_a_typo(tmp_path):
     table.write_text("name,kind,macs,\nc,conv2d,100,\n")
     r = invoke("trace", "from-model", table, tmp_path / "t.parquet", "--rate", "2 Hz")
     assert r.exit_code == 0, r.output
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('{"points": [', "manifest.json: not JSON"),
+    ("[1, 2]", "manifest.json: found [1, 2] (list), expected a JSON object"),
+    ('{"name": "s"}', "manifest.json: points: found nothing"),
+    ('{"points": [{"id": 3}]}', "manifest.json: points[0]: found"),
+])
+def test_a_damaged_sweep_manifest_is_refused_by_file_and_key(tmp_path, text, expected):
+    """A manifest cut short or rewritten ended in an internal error in 'report --sweep' and in a resumed sweep;
+    the resumed sweep refuses to guess which results are whose and says how to start over."""
+    store = tmp_path / "store"
+    spec = tmp_path / "s.yaml"
+    spec.write_text(yaml.safe_dump({"name": "s", "base": {"profile": "watch", "trace": str(SHIPPED_TRACE)},
+                                    "axes": {"scenario.opp.big": ["low"]}}))
+    assert invoke("sweep", spec, "--out", store, "--jobs", "1").exit_code == 0
+    (store / "manifest.json").write_text(text)
+    r = invoke("report", "--sweep", store, "--out", tmp_path / "r.html")
+    assert r.exit_code == 2 and expected in r.output and not (tmp_path / "r.html").exists(), r.output
+    r = invoke("sweep", spec, "--out", store, "--jobs", "1")
+    assert r.exit_code == 2 and expected in r.output and "--fresh" in r.output, r.output
+    assert (store / "manifest.json").read_text() == text          # nothing rewritten behind the user's back

@@ -57,7 +57,8 @@ def report(profile, trace_path, scenario, window, sweep_dir, out, data_dir, draw
 
         store = SweepStore(sweep_dir)
         table = store.table()
-        rep = sweep_report(store.manifest(), table, **({"resolution_pct": resolution} if resolution else {}))
+        manifest = store.manifest(require=("name", "axes", "profile", "scenario", "trace"))
+        rep = sweep_report(manifest, table, **({"resolution_pct": resolution} if resolution else {}))
         failed = int((~table["keeps_up"].astype(bool)).sum()) if "keeps_up" in table else 0
         runs = [("sweep", [f"{failed} of {len(table)} points do not keep up: they have no battery life and are on "
                            f"no Pareto front"] if failed else [], True)]

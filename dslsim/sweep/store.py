@@ -21,9 +21,17 @@ from typing import Any
 
 import pandas as pd
 
-from dslsim.errors import DslsimError
-from dslsim.fileio import write_atomic, write_text_atomic
+from dslsim.errors import DslsimError, InputError, describe, first_line
+from dslsim.fileio import check_input_file, read_input_bytes, write_atomic, write_text_atomic
 from dslsim.sweep.spec import SweepSpec, point_id
+
+
+#: Largest manifest read (a 100,000-point sweep's is a few tens of MB).
+MAX_MANIFEST_BYTES = 512 * 2**20
+#: Largest point file read (one row: a few kB).
+MAX_POINT_BYTES = 16 * 2**20
+#: The keys :meth:`SweepStore.open` writes into a manifest.
+MANIFEST_KEYS = ("name", "source", "digest", "profile", "scenario", "trace", "baseline", "axes", "points")
 
 
 class SweepStore:
@@ -38,7 +46,12 @@ class SweepStore:
         manifest = self.root / "manifest.json"
         digest = spec.digest()
         if manifest.exists() and not fresh:
-            old = json.loads(manifest.read_text())
+            try:
+                old = self.manifest()
+            except DslsimError as exc:
+                # Its points may still be good; only the user can say whether to discard them.
+                raise DslsimError(f"{exc} Its results cannot be matched to this sweep: use another --out folder, "
+                                  f"or --fresh to discard them.") from None
             if old.get("digest") != digest:
                 raise DslsimError(
                     f"{self.root}: holds results of another sweep base (profile, scenario, trace or axes changed); "
@@ -61,11 +74,12 @@ class SweepStore:
         """A point file's row, or None if it is not one (a damaged or foreign file)."""
         try:
             if path.suffix == ".json":
-                row = json.loads(path.read_text())
+                row = json.loads(read_input_bytes(path, MAX_POINT_BYTES, "a sweep point (JSON)"))
             else:
+                check_input_file(path, MAX_POINT_BYTES, "a sweep point (Parquet)")
                 rows = pd.read_parquet(path).to_dict("records")
                 row = rows[0] if len(rows) == 1 else None
-        except Exception:  # json and pyarrow raise several types for a damaged file
+        except Exception:  # json, pyarrow and the bounded reader raise several types for a damaged file
             return None
         return row if isinstance(row, dict) and row.get("point_id") == path.stem else None
 
@@ -84,12 +98,33 @@ class SweepStore:
         """Write one point's row atomically."""
         write_text_atomic(self.points_dir / f"{row['point_id']}.json", json.dumps(row, default=_plain))
 
-    def manifest(self) -> dict[str, Any]:
-        """The manifest written by :meth:`open`."""
+    def manifest(self, require: tuple[str, ...] = ("points",)) -> dict[str, Any]:
+        """The manifest written by :meth:`open`, read through the bounded reader and checked: a JSON object with
+        the keys ``require`` (a report needs more of :data:`MANIFEST_KEYS` than resuming does; stores of earlier
+        versions lack some), ``points`` a list of objects with a text ``id``, ``axes`` (if there) an object. A
+        damaged one is an error naming the file and the key, never an internal error."""
         path = self.root / "manifest.json"
         if not path.exists():
             raise DslsimError(f"{self.root}: not a sweep folder (no manifest.json); run 'dslsim sweep' first.")
-        return json.loads(path.read_text())
+        try:
+            data = json.loads(read_input_bytes(path, MAX_MANIFEST_BYTES, "a sweep manifest (JSON)"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise DslsimError(f"{path}: not JSON ({first_line(exc)}); a sweep writes it whole, so it was damaged "
+                              f"after.") from None
+        if not isinstance(data, dict):
+            raise InputError(path, "", describe(data), "a JSON object, as 'dslsim sweep' writes it")
+        for key in ("points", *require):
+            if key not in data:
+                raise InputError(path, key, "nothing", "this key, as 'dslsim sweep' writes it")
+        if "axes" in data and not isinstance(data["axes"], dict):
+            raise InputError(path, "axes", describe(data["axes"]), "an object of the swept keys")
+        points = data["points"]
+        if not isinstance(points, list):
+            raise InputError(path, "points", describe(points), "a list of the sweep's points")
+        for i, point in enumerate(points):
+            if not isinstance(point, dict) or not isinstance(point.get("id"), str):
+                raise InputError(path, f"points[{i}]", describe(point), "an object with a text 'id'")
+        return data
 
     def table(self) -> pd.DataFrame:
         """All finished rows, in the manifest's point order."""
