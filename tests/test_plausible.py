@@ -104,3 +104,38 @@ def test_the_cli_prints_a_plausibility_warning_once_as_one_line(tmp_path):
     assert r.exit_code == 0, r.output
     lines = [line for line in r.output.splitlines() if line.startswith("warning:")]
     assert len(lines) == 1 and "5 to 20000 mAh" in lines[0] and "PlausibilityWarning" not in r.output
+
+
+def _measurements(tmp_path, edit) -> "Path":
+    """The shipped MLPerf Tiny measurement file with absolute paths, edited."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    folder = root / "dslsim" / "data" / "validation"
+    spec = yaml.safe_load((folder / "mlperf-tiny.yaml").read_text())
+    for model in spec["models"].values():
+        model["file"] = str(folder / model["file"])
+    for name, system in spec["systems"].items():
+        system["profile"] = str(root / "hw_profiles" / f"{name}.yaml")
+        if "datasheet" in system:
+            system["datasheet"]["file"] = str(folder / system["datasheet"]["file"])
+    edit(spec)
+    path = tmp_path / "bench.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+def test_calibrate_refuses_a_fit_no_microcontroller_could_run(tmp_path):
+    """'160 kHz' for 160 MHz: the measured latencies then say 1000x fewer cycles, 0.0012 cycles per MAC (over 800
+    MACs per cycle on a Cortex-M33); refused with the file, the system and the clock, and nothing written."""
+    bench = _measurements(tmp_path, lambda s: s["systems"]["stm32u575"].update(clock="160 kHz"))
+    out = tmp_path / "profiles"
+    r = CliRunner().invoke(cli, ["calibrate", str(bench), "--out-dir", str(out)])
+    assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+    assert f"{bench}: systems.stm32u575: found 0.00122" in r.output and "systems.stm32u575.clock = 0.16 MHz" in r.output
+    assert "above 1/32 cycles/MAC" in r.output and not out.exists()
+
+
+def test_calibrating_the_shipped_measurements_raises_no_plausibility_warning(tmp_path):
+    r = CliRunner().invoke(cli, ["calibrate", str(_measurements(tmp_path, lambda s: None))])
+    assert r.exit_code == 0 and "warning" not in r.output, r.output

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dslsim import plausible
 from dslsim.yamldoc import Node, load_yaml
 from dslsim.errors import DslsimError, InputError, describe
 from dslsim.cost import op_outputs, pin_voltage
@@ -47,7 +48,7 @@ from dslsim.trace.model_ops import read_model_ops
 from dslsim.trace.schema import Op
 
 #: Op kinds whose MACs are multiply-accumulates (the rest only have output and invocation costs).
-MAC_KINDS = ("conv1d", "conv_transpose1d", "conv2d", "depthwise_conv2d", "pointwise_conv2d", "linear", "vq_search")
+MAC_KINDS = plausible.MAC_OP_KINDS
 #: Op kinds a calibrated core gets an entry for.
 CALIBRATED_KINDS = MAC_KINDS + ("pooling", "elementwise", "softmax", "reshape", "generic")
 #: Front-end kinds (not in the measurements): they get the MAC kinds' costs, marked as assumed, unless the profile
@@ -221,6 +222,8 @@ def fit(data: MeasurementSet, exclude_model: str | None = None) -> Calibration:
         watts = [m.energy / m.latency for m in rows if m.system == s]
         power[s] = float(math.exp(np.mean(np.log(watts))))
     cal = Calibration(float(shape[0]), float(shape[1]), float(shape[2]), speed, power, [])
+    for s in systems:
+        _check_plausible(data, s, cal)
     for m in rows:
         t = cal.cycles(m.system, data.models[m.model]) / data.systems[m.system].clock
         cal.residuals.append({"system": m.system, "model": m.model, "latency_s": m.latency, "fit_latency_s": t,
@@ -228,6 +231,23 @@ def fit(data: MeasurementSet, exclude_model: str | None = None) -> Calibration:
                               "fit_energy_J": power[m.system] * t,
                               "energy_err_pct": 100 * (power[m.system] * t / m.energy - 1)})
     return cal
+
+
+def _check_plausible(data: MeasurementSet, system: str, cal: Calibration) -> None:
+    """A system's fitted cycles per MAC against its core kind's range (:mod:`dslsim.plausible`: refused when no
+    such core could run that fast, which is what a clock typed in kHz gives), and its run power per MHz against the
+    range of currents per MHz (warned)."""
+    sysm = data.systems[system]
+    core = data.profile(system).cores[sysm.core]
+    where = f"systems.{system}"
+    how = f"fitted from its latencies at systems.{system}.clock = {sysm.clock / 1e6:g} MHz"
+    key = f"cycles_per_mac.{core.kind}"
+    if key in plausible.RANGES:
+        plausible.check(key, cal.speed[system] * cal.cycles_per_mac, data.path, where, how)
+    pins = pin_voltage(core)
+    if pins > 0:
+        plausible.check("run_current_per_mhz", cal.power[system] / (pins * sysm.clock), data.path, where,
+                        f"{cal.power[system] * 1e3:.4g} mW measured at {sysm.clock / 1e6:g} MHz and {pins:g} V")
 
 
 def calibrated_profile_data(data: MeasurementSet, cal: Calibration, system: str) -> dict:
