@@ -257,3 +257,23 @@ def test_a_damaged_sweep_manifest_is_refused_by_file_and_key(tmp_path, text, exp
     r = invoke("sweep", spec, "--out", store, "--jobs", "1")
     assert r.exit_code == 2 and expected in r.output and "--fresh" in r.output, r.output
     assert (store / "manifest.json").read_text() == text          # nothing rewritten behind the user's back
+
+
+@pytest.mark.parametrize("rate", ["0", "-16000", "nan", "16 kHz/s"])
+def test_add_frontend_refuses_a_sample_rate_instead_of_replacing_it(tmp_path, rate):
+    """'--sample-rate 0' was taken as 'not given' and replaced by the trace's own rate without a word."""
+    r = invoke("trace", "add-frontend", SHIPPED_TRACE, tmp_path / "fe.parquet", "--sample-rate", rate)
+    assert r.exit_code == 2 and "'--sample-rate': found" in r.output and "a frequency" in r.output, r.output
+    assert not (tmp_path / "fe.parquet").exists()
+
+
+def test_export_names_the_audio_that_is_shorter_than_a_frame(tmp_path):
+    pytest.importorskip("torch")
+    import numpy as np
+    from scipy.io import wavfile
+
+    wav = tmp_path / "short.wav"
+    wavfile.write(wav, 16000, np.zeros(100, dtype=np.int16))        # 100 samples; a frame of the shipped model is 320
+    r = invoke("trace", "export", tmp_path / "t.parquet", "--audio", wav)
+    assert r.exit_code == 2 and f"{wav}: 100 samples at 16000 Hz, shorter than one frame" in r.output, r.output
+    assert "320 samples" in r.output and not (tmp_path / "t.parquet").exists()

@@ -144,7 +144,8 @@ class Quantity(Typed):
     def describe(self) -> str:
         span = self.range.span()
         bare = f"; a bare number is in {self.bare_unit}" if self.bare_unit else ""
-        return f"{self.range.what}{f', {span} {self.unit}' if span else ''}{bare}"
+        where = (f" in {span} {self.unit}" if span.startswith(("(", "[")) else f", {span} {self.unit}") if span else ""
+        return f"{self.range.what}{where}{bare}"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
         from dslsim.units import parse_quantity

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from dslsim.cli.params import (MAX_PATHS, NumberList, Quantity, Seed, Share, Shares, Subsets, Threshold, option,
-                               refuse_inapplicable)
+from dslsim.cli.params import (MAX_PATHS, Number, NumberList, Quantity, Seed, Share, Shares, Subsets, Threshold,
+                               option, refuse_inapplicable)
 from dslsim.errors import DslsimError
 
 
@@ -149,7 +149,8 @@ def comma_numbers(text: str | None, option: str) -> list[float]:
               help="Feature extraction after capture ('none': the model takes PCM, as a codec does).")
 @click.option("--decimation", type=click.Choice(["hardware", "software"]), default="hardware", show_default=True,
               help="PDM-to-PCM in a hardware block, or a CIC + FIR on the core.")
-@click.option("--sample-rate", type=float, default=None, help="Audio sample rate (default: the trace's).")
+@option("--sample-rate", type=Quantity("Hz", 1.0, 768e3, bare_unit="Hz"), default=None,
+        help="Audio sample rate (default: the trace's), e.g. 16000 or '16 kHz'.")
 @click.option("--hop", type=click.IntRange(min=1), default=None,
               help="Audio samples per trace frame (default: the trace's hop; 16000 for one 1-s KWS inference).")
 @click.option("--feature-hop", type=click.IntRange(min=1), default=320, show_default=True,
@@ -177,9 +178,7 @@ def add_frontend(trace_in, out, features, decimation, sample_rate, hop, feature_
     from dslsim.trace.io import read_trace, write_trace
 
     t = read_trace(trace_in)
-    sr = sample_rate or t.meta.sample_rate
-    if not sr > 0:
-        raise DslsimError(f"--sample-rate {sample_rate!r}: expected a positive rate in Hz.")
+    sr = t.meta.sample_rate if sample_rate is None else sample_rate   # 0 is refused by its type, never replaced
     stage = frontend_stage(sr, hop or t.meta.hop, features=features, decimation=decimation, feature_hop=feature_hop,
                            n_fft=n_fft, n_mels=n_mels, n_mfcc=n_mfcc, arithmetic=arithmetic)
     write_trace(with_frontend(t, stage), out)
@@ -263,21 +262,21 @@ def info(path):
 @click.argument("out", type=click.Path(dir_okay=False))
 @click.option("--audio", default=None, type=click.Path(dir_okay=False),
               help="A WAV file (any rate; resampled to the model's). Default: a generated always-on scene.")
-@click.option("--demo-seconds", default=60.0, show_default=True, type=float,
-              help="Length of the generated scene when no --audio is given.")
+@option("--demo-seconds", default=60.0, show_default=True, type=Number(0, 86400, min_open=True, what="seconds"),
+        help="Length of the generated scene when no --audio is given.")
 @click.option("--checkpoint", type=click.Path(dir_okay=False), default=None, help="Default: the shipped model.")
-@click.option("--threshold", type=click.FloatRange(0, 1), default=None,
-              help="Switch threshold (default: the model's calibrated one; 0.5 for --route gc).")
+@option("--threshold", type=Threshold(), default=None,
+        help="Switch threshold (default: the model's calibrated one; 0.5 for --route gc).")
 @click.option("--route", type=click.Choice(["dsl", "gc"]), default="dsl", show_default=True,
               help="Which switch decides: the unsupervised DSL or the supervised GC baseline.")
-@click.option("--seed", default=1, show_default=True, type=int, help="Seed of the generated scene.")
+@option("--seed", default=1, show_default=True, type=Seed(), help="Seed of the generated scene.")
 @click.option("--speech-dir", "speech_dirs", type=click.Path(file_okay=False, exists=True), multiple=True,
               help="Build the generated scene from this recorded speech (*.wav) instead of generated speech.")
-@click.option("--light-budget", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
-              metavar="SHARE", help="Route by an online light-budget controller holding this share of frames on "
-                                    "the light path (e.g. 0.8) on the audio itself, instead of a fixed threshold.")
-@click.option("--budget-time-constant", type=click.FloatRange(0, min_open=True), default=10.0, show_default=True,
-              metavar="S", help="With --light-budget: the controller's memory (seconds of audio).")
+@option("--light-budget", type=Share(min_open=True, max_open=True), default=None,
+        metavar="SHARE", help="Route by an online light-budget controller holding this share of frames on "
+                              "the light path (e.g. 0.8) on the audio itself, instead of a fixed threshold.")
+@option("--budget-time-constant", type=Number(0, min_open=True, what="seconds"), default=10.0, show_default=True,
+        metavar="S", help="With --light-budget: the controller's memory (seconds of audio).")
 @frontend_options("pcm")
 def export(out, audio, demo_seconds, checkpoint, threshold, route, seed, speech_dirs, light_budget,
            budget_time_constant, frontend, decimation):
@@ -305,8 +304,6 @@ def export(out, audio, demo_seconds, checkpoint, threshold, route, seed, speech_
     from dslsim.trace.io import write_trace
 
     set_threads()
-    if not (np.isfinite(demo_seconds) and 0 < demo_seconds <= 24 * 3600):
-        raise DslsimError(f"--demo-seconds {demo_seconds!r}: expected a length in seconds, above 0 and at most a day.")
     ckpt = checkpoint or SHIPPED_CHECKPOINT
     model, _ = load_model(ckpt)
     cfg = model.config
@@ -321,7 +318,10 @@ def export(out, audio, demo_seconds, checkpoint, threshold, route, seed, speech_
         speech = f" with speech from {', '.join(speech_dirs)}" if speech_dirs else ""
         source = {"audio": f"generated always-on scene, {demo_seconds:g} s, seed {seed}{speech}"}
     if len(samples) < cfg.hop:
-        raise DslsimError(f"the audio is shorter than one frame ({cfg.hop} samples at {cfg.sample_rate} Hz).")
+        what = f"{audio}" if audio else f"--demo-seconds {demo_seconds:g}"
+        raise DslsimError(f"{what}: {len(samples)} samples at {cfg.sample_rate} Hz, shorter than one frame of the "
+                          f"model ({ckpt}: {cfg.hop} samples, {1e3 * cfg.hop / cfg.sample_rate:g} ms); give at least "
+                          f"that much audio.")
     source.update(checkpoint_source(ckpt))
     if light_budget is not None and (threshold is not None or route != "dsl"):
         raise DslsimError("--light-budget routes the DSL switch by its own per-frame threshold: give it without "
