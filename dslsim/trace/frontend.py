@@ -61,6 +61,9 @@ def frontend_stage(sample_rate: float, hop: int, features: str = "none", decimat
         raise DslsimError(f"front-end arithmetic {arithmetic!r}: expected one of {list(ARITHMETIC)}.")
     if decimation not in DECIMATION:
         raise DslsimError(f"front-end decimation {decimation!r}: expected one of {list(DECIMATION)}.")
+    if not (isinstance(sample_rate, (int, float)) and math.isfinite(sample_rate) and 0 < sample_rate <= 1e9):
+        raise DslsimError(f"front-end sample rate {sample_rate!r}: expected a rate in Hz above 0 (at most 1e9, as "
+                          f"traces allow).")
     for name, value in (("hop", hop), ("oversampling", oversampling), ("fir_taps", fir_taps), ("n_fft", n_fft),
                         ("n_mels", n_mels), ("n_mfcc", n_mfcc)):
         if not isinstance(value, int) or value < 1:
