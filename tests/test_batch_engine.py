@@ -65,8 +65,8 @@ def test_auto_engine_picks_by_size(monkeypatch):
     from dslsim.sim import engine
 
     called = []
-    real = batch.run_batch
-    monkeypatch.setattr(batch, "run_batch", lambda *a, **k: called.append(1) or real(*a, **k))
+    real = batch.BatchReplay.finish
+    monkeypatch.setattr(batch.BatchReplay, "finish", lambda *a, **k: called.append(1) or real(*a, **k))
     monkeypatch.delitem(sys.modules, "dslsim.sim.engine.kernel", raising=False)   # as in a process without it loaded
     profile, trace, scenario = random_case(0)
     simulate(profile, trace, scenario, baseline=False)

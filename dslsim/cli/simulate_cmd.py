@@ -75,11 +75,15 @@ def simulate(profile, trace_path, scenario, baseline, out_dir, formats, no_frame
     from dslsim.sim.scenario import load_scenario
     from dslsim.trace.io import read_trace
 
-    p, t = load_profile(profile), read_trace(trace_path)
+    p = load_profile(profile)
     scn = load_scenario(scenario, p)
+    # The per-frame table is kept only to be written; otherwise the trace is read block by block and the run's
+    # memory does not grow with its length.
+    keep_frames = bool(out_dir) and not no_frames
     bars = SimProgress(progress)
     try:
-        result = run(p, t, scn, baseline=baseline, progress=bars, engine=engine, max_miss_rate=max_misses / 100.0)
+        result = run(p, trace_path, scn, baseline=baseline, progress=bars, engine=engine,
+                     max_miss_rate=max_misses / 100.0, frames=keep_frames)
     finally:
         bars.close()
     budget = check_budget(result.summary, budget_pct, budget_of) if budget_pct is not None else None
@@ -88,7 +92,7 @@ def simulate(profile, trace_path, scenario, baseline, out_dir, formats, no_frame
         from dslsim.sim.uncertainty import Tolerances, bands, samples
         from dslsim.yamldoc import load_yaml
 
-        spread = bands(samples(result, load_yaml(p.source_file), p, t, scn, n=draws, seed=seed,
+        spread = bands(samples(result, load_yaml(p.source_file), p, read_trace(trace_path), scn, n=draws, seed=seed,
                                tolerances=Tolerances(assumed_tolerance / 100.0, sourced_tolerance / 100.0)))
     if as_json:
         doc = {"summary": result.summary, "meta": result.meta, "warnings": result.warnings}

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import html
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from dslsim.sim.accumulate import FrameTotals
 from dslsim.sim.engine import EngineOutput, State
 from dslsim.sim.figures import html_table
 from dslsim.sim.plan import Plan
@@ -107,37 +110,118 @@ class ResultTables:
     """The state intervals in the recorded window, if one was asked for."""
 
 
-def build_tables(out: EngineOutput, plan: Plan, ready: np.ndarray, codes: np.ndarray, frame_index: np.ndarray,
-                 with_frames: bool = True, horizon: float | None = None) -> ResultTables:
-    """The tables and summary of one engine run (vectorised; no per-frame Python work).
-
-    With ``with_frames=False`` the per-frame table is left empty (a baseline only needs its summary).
-    """
-    names = list(plan.path_names)
-    latency = out.end - ready
+def run_tables(out: EngineOutput, totals: FrameTotals, plan: Plan, horizon: float) -> ResultTables:
+    """The resource table, summary and timeline of one engine run, the per-frame figures from ``totals``
+    (the per-frame table, if kept, comes from a :class:`FrameCollector`)."""
     resources = resource_table(out, plan)
-    summary = summarize(latency, codes, out, resources, plan,
-                        horizon if horizon is not None else float(ready[-1]) if len(ready) else 0.0)
-    timeline = timeline_table(out, plan)
-    if not with_frames:
-        return ResultTables(frames=pd.DataFrame(), resources=resources, summary=summary, timeline=timeline)
-    mask_codes = np.unique(out.used)
-    mask_index = np.searchsorted(mask_codes, out.used).astype(np.int16)
-    mask_labels = ["+".join(r.name for i, r in enumerate(plan.resources) if m >> i & 1) or "-"
-                   for m in mask_codes.tolist()]
-    frames = pd.DataFrame({
-        "frame": frame_index,
-        "path": pd.Categorical.from_codes(codes.astype(np.int8), categories=names),
-        "ready_s": ready,
-        "start_s": out.start,
-        "end_s": out.end,
-        "latency_s": latency,
-        "energy_J": out.energy,
-        "wakeups": out.wakeups,
-        "cores": pd.Categorical.from_codes(mask_index, categories=mask_labels),
-        "dropped": out.dropped,
-    }, copy=False)
-    return ResultTables(frames=frames, resources=resources, summary=summary, timeline=timeline)
+    summary = summarize(totals, out, resources, plan, horizon)
+    return ResultTables(frames=pd.DataFrame(), resources=resources, summary=summary,
+                        timeline=timeline_table(out, plan))
+
+
+def core_labels(plan: Plan, masks: np.ndarray) -> list[str]:
+    """The 'cores' label of each resource bit mask: the names of the resources it sets, joined by '+' ('-' for
+    none)."""
+    return ["+".join(r.name for i, r in enumerate(plan.resources) if m >> i & 1) or "-" for m in masks.tolist()]
+
+
+#: The per-frame table's columns, in order.
+FRAME_COLUMNS = ("frame", "path", "ready_s", "start_s", "end_s", "latency_s", "energy_J", "wakeups", "cores",
+                 "dropped")
+
+
+class FrameCollector:
+    """A frame sink that keeps every frame, for the per-frame table of :class:`SimResult` (memory grows with
+    the run: for long runs stream the table to a file with :class:`FrameWriter` instead)."""
+
+    def __init__(self, plan: Plan):
+        self.plan = plan
+        self.parts: list[dict[str, np.ndarray]] = []
+
+    def __call__(self, block) -> None:
+        """Keep a copy of a :class:`dslsim.sim.engine.batch.FrameBlock`'s arrays."""
+        self.parts.append({k: np.array(getattr(block, k)) for k in
+                           ("index", "codes", "ready", "start", "end", "energy", "wakeups", "used", "dropped")})
+
+    def table(self) -> pd.DataFrame:
+        """The per-frame table (columns :data:`FRAME_COLUMNS`)."""
+        if not self.parts:
+            return pd.DataFrame(columns=list(FRAME_COLUMNS))
+        a = {k: np.concatenate([p[k] for p in self.parts]) if len(self.parts) > 1 else self.parts[0][k]
+             for k in self.parts[0]}
+        self.parts = []
+        mask_codes = np.unique(a["used"])
+        return pd.DataFrame({
+            "frame": a["index"],
+            "path": pd.Categorical.from_codes(a["codes"].astype(np.int8), categories=list(self.plan.path_names)),
+            "ready_s": a["ready"],
+            "start_s": a["start"],
+            "end_s": a["end"],
+            "latency_s": a["end"] - a["ready"],
+            "energy_J": a["energy"],
+            "wakeups": a["wakeups"],
+            "cores": pd.Categorical.from_codes(np.searchsorted(mask_codes, a["used"]).astype(np.int16),
+                                               categories=core_labels(self.plan, mask_codes)),
+            "dropped": a["dropped"],
+        }, copy=False)
+
+
+class FrameWriter:
+    """A frame sink that streams the per-frame table to a Parquet file, block by block, so memory stays bounded;
+    the file appears under its name only when :meth:`close` is called (a temporary file until then)."""
+
+    def __init__(self, plan: Plan, path: str | Path):
+        import pyarrow as pa
+
+        self.plan = plan
+        self.path = Path(path)
+        self._tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        self._labels: dict[int, str] = {}
+        paths = pa.dictionary(pa.int8(), pa.string())
+        self.schema = pa.schema([("frame", pa.int64()), ("path", paths), ("ready_s", pa.float64()),
+                                 ("start_s", pa.float64()), ("end_s", pa.float64()), ("latency_s", pa.float64()),
+                                 ("energy_J", pa.float64()), ("wakeups", pa.int16()), ("cores", pa.string()),
+                                 ("dropped", pa.bool_())])
+        self._writer = None
+
+    def __call__(self, block) -> None:
+        """Write a :class:`dslsim.sim.engine.batch.FrameBlock` as a row group."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self._tmp, self.schema, compression="zstd")
+        masks, inverse = np.unique(block.used, return_inverse=True)
+        for m, label in zip(masks.tolist(), core_labels(self.plan, masks)):
+            self._labels.setdefault(m, label)
+        cores = pa.DictionaryArray.from_arrays(pa.array(inverse.astype(np.int32)),
+                                               pa.array([self._labels[m] for m in masks.tolist()]))
+        path = pa.DictionaryArray.from_arrays(pa.array(np.asarray(block.codes, dtype=np.int8)),
+                                              pa.array(list(self.plan.path_names)))
+        table = pa.table([pa.array(block.index), path, pa.array(block.ready), pa.array(block.start),
+                          pa.array(block.end), pa.array(block.end - block.ready), pa.array(block.energy),
+                          pa.array(block.wakeups), cores.cast(pa.string()), pa.array(block.dropped)],
+                         schema=self.schema)
+        self._writer.write_table(table)
+
+    def close(self) -> Path:
+        """Finish the file and give it its name."""
+        import pyarrow.parquet as pq
+
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self._tmp, self.schema, compression="zstd")
+        self._writer.close()
+        os.replace(self._tmp, self.path)
+        return self.path
+
+    def abandon(self) -> None:
+        """Remove the temporary file (the run failed or was interrupted)."""
+        if self._writer is not None:
+            try:
+                self._writer.close()
+            except Exception:  # the file goes anyway
+                pass
+        self._tmp.unlink(missing_ok=True)
 
 
 def timeline_table(out: EngineOutput, plan: Plan) -> pd.DataFrame | None:
@@ -176,25 +260,18 @@ def resource_table(out: EngineOutput, plan: Plan) -> pd.DataFrame:
     return resources
 
 
-def summarize(latency: np.ndarray, codes: np.ndarray, out: EngineOutput, resources: pd.DataFrame, plan: Plan,
+def summarize(totals: FrameTotals, out: EngineOutput, resources: pd.DataFrame, plan: Plan,
               horizon: float) -> Summary:
-    """Headline figures: latency percentiles, deadline misses, power, energy per frame by path, battery life."""
+    """Headline figures: latency percentiles, deadline misses, power, energy per frame by path, battery life;
+    the per-frame figures from ``totals`` (reduced as the run went), the rest from the engine's accounts."""
     t_end = out.t_end
-    n = len(latency)
-    dropped = int(out.dropped.sum())
-    lat = latency[~out.dropped] if dropped else latency   # no copy unless frames were dropped
-    # One working copy for the percentiles (numpy would make its own anyway), sorted in place.
-    percentiles = np.percentile(lat.copy(), PERCENTILES, overwrite_input=True) if len(lat) \
-        else [np.nan] * len(PERCENTILES)
-    p = {f"latency_p{q}_s": float(v) for q, v in zip(PERCENTILES, percentiles)}
-    late = int((lat > plan.deadline).sum())
-    misses = late + dropped
-    energy = out.energy
-    shares, per_frame = {}, {}
-    for i, name in enumerate(plan.path_names):
-        sel = codes == i
-        shares[name] = float(sel.mean()) if n else 0.0
-        per_frame[name] = float(energy[sel].mean()) if sel.any() else float("nan")
+    n = totals.frames
+    dropped = totals.dropped
+    p = {f"latency_p{q}_s": v for q, v in zip(PERCENTILES, totals.latency.percentiles(PERCENTILES))}
+    misses = totals.late + dropped
+    shares = {name: float(totals.path_frames[i]) / n if n else 0.0 for i, name in enumerate(plan.path_names)}
+    per_frame = {name: float(totals.path_energy[i]) / int(totals.path_frames[i]) if totals.path_frames[i]
+                 else float("nan") for i, name in enumerate(plan.path_names)}
     compute = float(resources["energy_J"].sum())
     compute_power = compute / t_end
     battery = plan.battery
@@ -220,7 +297,7 @@ def summarize(latency: np.ndarray, codes: np.ndarray, out: EngineOutput, resourc
     feature_current = (battery_power - idle_device) / battery.voltage if keeps_up else nan
     return Summary(
         frames=n, duration_s=t_end, dropped=dropped, **p,
-        latency_max_s=float(lat.max()) if len(lat) else float("nan"), deadline_s=plan.deadline,
+        latency_max_s=totals.latency_max, deadline_s=plan.deadline,
         deadline_misses=misses, deadline_miss_rate=miss_rate, shares=shares,
         energy_per_frame_J=per_frame, wakeups=int(sum(out.wake_count)),
         transition_energy_J=float(sum(out.transition_energy)),

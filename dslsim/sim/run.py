@@ -8,9 +8,9 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, MutableMapping
-from dataclasses import replace
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -20,12 +20,16 @@ import pandas as pd
 from dslsim.errors import DslsimError
 from dslsim.hw.load import load_profile
 from dslsim.hw.profile import Profile
-from dslsim.sim.engine import Account, EngineOutput, run_engine
+from dslsim.sim.accumulate import PERCENTILE_RELATIVE_ERROR, FrameTotals
+import dslsim.sim.engine as engines
+from dslsim.sim.engine import Account, EngineOutput, jobs_in, run_engine
+from dslsim.sim.engine.blocks import FrameBlock
 from dslsim.sim.plan import DEFAULT_MAX_MISS_RATE, Plan, build_plan
-from dslsim.sim.results import SimResult, build_tables
+from dslsim.sim.inputs import FromFile, InMemory, TraceInput
+from dslsim.sim.results import FrameCollector, FrameWriter, SimResult, run_tables
 from dslsim.sim.scenario import Scenario, load_scenario, parse_scenario
 from dslsim.sim.summary import Summary
-from dslsim.trace.io import read_trace
+from dslsim.trace.io import TraceFile, read_trace
 from dslsim.trace.schema import Trace
 
 
@@ -34,7 +38,8 @@ def simulate(profile: str | Path | Profile, trace: str | Path | Trace,
              *, baseline: bool = True, progress: Callable[[str, float, float], None] | None = None,
              lookahead: bool = True, window: tuple[float, float] | None = None,
              baseline_cache: MutableMapping | None = None, engine: str = "auto",
-             max_miss_rate: float = DEFAULT_MAX_MISS_RATE) -> SimResult:
+             max_miss_rate: float = DEFAULT_MAX_MISS_RATE, frames: bool = True,
+             frames_out: str | Path | None = None) -> SimResult:
     """Simulate ``trace`` on ``profile`` under ``scenario`` (a file, a mapping as a scenario file holds it, or
     by default the profile's default scenario). Profiles and traces: a shipped name or a file.
 
@@ -49,67 +54,173 @@ def simulate(profile: str | Path | Profile, trace: str | Path | Trace,
     or a core the dense path never visits then simulates the baseline once. ``max_miss_rate``: the share of frames
     that may miss their deadline (dropped ones included) in a run that keeps up; one that does not keep up has no
     battery figures.
+
+    ``frames=False`` keeps no per-frame table (``result.frames`` is empty): a trace file is then read block by
+    block and the run's memory does not grow with its length (the batch engine; a month of frames fits in well
+    under a gigabyte). ``frames_out``: stream the per-frame table to this Parquet file as the run goes.
     """
     profile = profile if isinstance(profile, Profile) else load_profile(profile)
-    trace = trace if isinstance(trace, Trace) else read_trace(trace)
     if isinstance(scenario, Mapping):
         scenario = parse_scenario(scenario, profile)
     elif not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario, profile)
-    plan = build_plan(trace.meta, profile, scenario, max_miss_rate)
-    ready = trace.frames["t_arrival"].to_numpy(dtype=np.float64) + trace.meta.frame_duration
-    codes = trace.path_codes()
-    check_size(plan, ready, trace.meta.frame_duration, codes)
-    index = trace.frames["frame"].to_numpy()
-    horizon = trace.duration
+    source = _input(trace, frames, engine, lookahead, window)
+    plan = build_plan(source.meta, profile, scenario, max_miss_rate)
+    check_size(plan, source.span, source.frames, source.meta.frame_duration)
+    if isinstance(source, FromFile) and engine == "reference":
+        raise DslsimError("the reference engine replays a trace held in memory; keep the per-frame table "
+                          "(frames=True) or use the batch engine.")
 
-    def replay(label: str, path_codes: np.ndarray, timeline: tuple[float, float] | None = None) -> EngineOutput:
-        span = float(ready[-1])
-        tick = (lambda now: progress(label, now, span)) if progress else None
-        return run_engine(plan, ready, path_codes, progress=tick, horizon=horizon, lookahead=lookahead,
-                          window=timeline, engine=engine)
+    def backlog(codes: np.ndarray, span: float) -> None:
+        check_backlog(plan, codes, span)
 
-    # The baseline runs first and keeps only its summary, so peak memory is one run's, not two.
-    base: Summary | None = None
+    dense = list(source.meta.paths).index(source.meta.dense_path)
+    runs: list[_Run] = []
+    base_run: _Run | None = None
+    cached = None
     if baseline:
-        dense = list(trace.meta.paths).index(trace.meta.dense_path)
-        dense_codes = np.full_like(codes, dense)
         touched = sorted({hop.resource for hop in plan.hops[dense]})
         # What the dense path's schedule depends on: the resources it visits, its hops and the arrivals. Cores it
         # never visits, the battery, the floor and the deadline enter only when the summary is made below.
-        key = (tuple((r, plan.resources[r]) for r in touched), plan.hops[dense], plan.frame_duration, horizon,
-               hashlib.sha1(ready.tobytes()).hexdigest())
-        out = baseline_cache.get(key) if baseline_cache is not None else None
-        if out is None:
-            out = replay("baseline", dense_codes)
+        key = (tuple((r, plan.resources[r]) for r in touched), plan.hops[dense], plan.frame_duration, source.span,
+               source.key())
+        hit = baseline_cache.get(key) if baseline_cache is not None else None
+        # A cached run counted its late frames against its own deadline; recounted here when that can be exact.
+        totals_now = hit[1].for_deadline(plan.deadline) if hit is not None else None
+        if totals_now is not None:
+            cached = (hit[0], totals_now)
+        else:
+            base_run = _Run("baseline", dense, [FrameTotals(len(plan.path_names), plan.deadline)])
+            runs.append(base_run)
+    totals = FrameTotals(len(plan.path_names), plan.deadline)
+    collector = FrameCollector(plan) if frames else None
+    writer = FrameWriter(plan, frames_out) if frames_out is not None else None
+    main = _Run("simulate", None, [totals] + [s for s in (collector, writer) if s is not None])
+    runs.append(main)
+    try:
+        _replay(plan, source, runs, engine, lookahead, window, progress, backlog)
+        if writer is not None:
+            writer.close()
+    except BaseException:
+        if writer is not None:
+            writer.abandon()
+        raise
+    out = main.out
+    base: Summary | None = None
+    if baseline:
+        if base_run is not None:
+            cached = (base_run.out, base_run.sinks[0])
             if baseline_cache is not None:
-                baseline_cache[key] = summary_inputs(out)
-        base = build_tables(with_idle_resources(out, plan, touched), plan, ready, dense_codes, index,
-                            with_frames=False, horizon=horizon).summary
-        del out, dense_codes  # the baseline's per-frame arrays go before the run's own are made
-    run = build_tables(replay("simulate", codes, window), plan, ready, codes, index, horizon=horizon)
+                baseline_cache[key] = cached
+        base = run_tables(with_idle_resources(cached[0], plan, touched), cached[1], plan, source.span).summary
+    run = run_tables(out, totals, plan, source.span)
     summary = run.summary.with_baseline(base) if base is not None else run.summary
     warnings = scenario_warnings(summary, run.resources, plan, scenario.name)
     if base is not None and not base.keeps_up:
-        warnings.append(f"with every frame on the '{trace.meta.dense_path}' path the scenario cannot keep up "
+        warnings.append(f"with every frame on the '{source.meta.dense_path}' path the scenario cannot keep up "
                         f"({base.shortfall}), so there is no baseline battery life to gain against.")
     meta = {"profile": plan.profile_name, "profile_file": plan.profile_file, "scenario": scenario.name,
-            "trace_source": trace.meta.source, "dense_path": trace.meta.dense_path,
+            "trace_source": source.meta.source, "dense_path": source.meta.dense_path,
             "resources": [r.name for r in plan.resources],
             "opp": {r.name: r.opp for r in plan.resources if r.is_core},
             "window": tuple(window) if window is not None else None,
             # What fed each figure: the profile key paths behind every resource's components, and the floor.
             "sources": {r.name: dict(r.sources) for r in plan.resources},
             "floor": dict(profile.floor), "battery_floor": dict(profile.battery_floor),
-            "converter_efficiency": profile.battery.converter_efficiency}
-    return SimResult(frames=run.frames, resources=run.resources, summary=summary, baseline=base, meta=meta,
+            "converter_efficiency": profile.battery.converter_efficiency,
+            "latency_percentiles": "exact" if totals.latency.exact else
+            f"histogram, within {100 * PERCENTILE_RELATIVE_ERROR:.4f} % of the exact values"}
+    return SimResult(frames=collector.table() if collector is not None else pd.DataFrame(),
+                     resources=run.resources, summary=summary, baseline=base, meta=meta,
                      timeline=run.timeline, warnings=warnings)
 
 
-def summary_inputs(out: EngineOutput) -> EngineOutput:
-    """``out`` without the per-frame arrays a summary does not read (start, wake-ups, cores): what a baseline
-    cache keeps."""
-    return replace(out, start=out.start[:0], wakeups=out.wakeups[:0], used=out.used[:0])
+@dataclass
+class _Run:
+    """One replay of a simulation: its label (for progress), the path every frame takes (None: as routed), where
+    its frames go, and, once run, the engine's figures."""
+
+    label: str
+    path_code: int | None
+    sinks: list[Callable]
+    out: EngineOutput | None = None
+
+    def sink(self, block: FrameBlock) -> None:
+        """Hand a block of finished frames to every sink."""
+        for s in self.sinks:
+            s(block)
+
+
+def _replay(plan: Plan, source: TraceInput, runs: list[_Run], engine: str, lookahead: bool,
+            window: tuple[float, float] | None, progress: Callable[[str, float, float], None] | None,
+            check: Callable[[np.ndarray, float], None]) -> None:
+    """Replay ``runs`` over ``source``: the trace is read once, each chunk fed to every run, the runs in threads
+    of their own (the compiled engine releases the GIL). The reference engine replays a trace in memory, one run
+    after another."""
+    span = source.span
+    if isinstance(source, InMemory):
+        batch_runs = []
+        for run in runs:
+            index, ready, codes = next(source.chunks(run.path_code, check if run.path_code is None else None))
+            if _engine_for(plan, codes, engine, lookahead, window if run.path_code is None else None) == "batch":
+                batch_runs.append(run)
+                continue
+            tick = (lambda now, label=run.label: progress(label, now, span)) if progress else None
+            run.out = run_engine(plan, ready, codes, progress=tick, horizon=span, lookahead=lookahead,
+                                 window=window if run.path_code is None else None, engine="reference")
+            run.sink(FrameBlock(0, index, ready, codes, run.out.start, run.out.end, run.out.energy,
+                                run.out.wakeups, run.out.used, run.out.dropped))
+        runs = batch_runs
+        if not runs:
+            return
+    from dslsim.sim.engine.batch import BatchReplay  # numba loads only when the batch engine runs
+
+    replays = [BatchReplay(plan, run.sink, None, span) for run in runs]
+    pool = ThreadPoolExecutor(max_workers=len(runs)) if len(runs) > 1 else None
+    try:
+        for index, ready, codes in source.chunks(None, check):
+            feeds = []
+            for run, replay in zip(runs, replays):
+                own = codes if run.path_code is None else np.full_like(codes, run.path_code)
+                feeds.append((replay.feed, index, ready, own))
+            if pool is None:
+                for feed, *args in feeds:
+                    feed(*args)
+            else:
+                for future in [pool.submit(*f) for f in feeds]:
+                    future.result()
+            if progress is not None:
+                for run in runs:
+                    progress(run.label, float(ready[-1]), span)
+        for run, replay in zip(runs, replays):
+            run.out = replay.finish()
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _input(trace: str | Path | Trace, frames: bool, engine: str, lookahead: bool,
+           window: tuple[float, float] | None) -> TraceInput:
+    """The frames to replay: in memory when given so, when the per-frame table is kept or the reference engine
+    must run (it replays arrays); otherwise a file read block by block."""
+    if isinstance(trace, Trace):
+        return InMemory(trace)
+    if frames or engine == "reference" or window is not None or not lookahead:
+        return InMemory(read_trace(trace))
+    source = TraceFile(trace)
+    # A short trace is replayed by the reference engine under 'auto' (cheaper than loading the compiled one).
+    if engine == "auto" and source.frames < engines.BATCH_MIN_JOBS:
+        return InMemory(read_trace(trace))
+    return FromFile(source)
+
+
+def _engine_for(plan: Plan, codes: np.ndarray, engine: str, lookahead: bool,
+                window: tuple[float, float] | None) -> str:
+    """The engine that replays ``codes``: as asked, 'auto' by the run's size; only the reference records a
+    timeline or runs without look-ahead."""
+    if engine == "auto":
+        engine = "batch" if jobs_in(plan, codes) >= engines.BATCH_MIN_JOBS else "reference"
+    return "reference" if window is not None or not lookahead else engine
 
 
 def with_idle_resources(out: EngineOutput, plan: Plan, touched: list[int]) -> EngineOutput:
@@ -138,11 +249,10 @@ MAX_JOBS = 2_000_000_000
 MAX_JOB_ENERGY_J = 1000.0
 
 
-def check_size(plan: Plan, ready: np.ndarray, frame_duration: float, codes: np.ndarray) -> None:
+def check_size(plan: Plan, span: float, frames: int, frame_duration: float) -> None:
     """Refuse, before any work, a simulation whose span, job count or single job is absurd, with the figure."""
     if len(plan.resources) > MAX_RESOURCES:
         raise DslsimError(f"{len(plan.resources)} cores and links: the engine handles at most {MAX_RESOURCES}.")
-    span = float(ready[-1]) if len(ready) else 0.0
     if not np.isfinite(span) or span > MAX_SPAN_S:
         raise DslsimError(f"the trace spans {span:.3g} s of simulated time; at most {MAX_SPAN_S:.3g} s (10 years) "
                           f"per simulation.")
@@ -158,8 +268,16 @@ def check_size(plan: Plan, ready: np.ndarray, frame_duration: float, codes: np.n
                     f"path '{path}': {where} on '{plan.resources[hop.resource].name}' would take {hop.service:.3g} s "
                     f"per frame (frames come every {frame_duration:.3g} s); check the clock and the op counts "
                     f"(at most {MAX_SERVICE_S:g} s per job).")
-    # A clock typo ('4 kHz' for a DSP) makes a core need ages to run what arrives in seconds; the engine's run time
-    # follows simulated time, so refuse a backlog more than 100x the trace rather than grind through it.
+    hops = max((len(h) for h in plan.hops), default=1)
+    if frames * hops > MAX_JOBS:
+        raise DslsimError(f"{frames:,} frames x up to {hops} hops = {frames * hops:,} jobs; at most {MAX_JOBS:,} "
+                          f"per simulation (split the trace).")
+
+
+def check_backlog(plan: Plan, codes: np.ndarray, span: float) -> None:
+    """Refuse a run whose busiest core needs more than 100x the time its frames (``codes``, arriving over ``span``
+    seconds: the whole trace, or its first block) take to arrive: a clock typo ('4 kHz' for a DSP), not a study;
+    the engine's run time follows simulated time, so it would grind through the backlog."""
     busy = np.zeros(len(plan.resources))
     for count, hops in zip(np.bincount(codes, minlength=len(plan.hops)), plan.hops):
         for hop in hops:
@@ -169,10 +287,6 @@ def check_size(plan: Plan, ready: np.ndarray, frame_duration: float, codes: np.n
         raise DslsimError(
             f"'{plan.resources[worst].name}' would need {busy[worst]:.3g} s to run what arrives in {span:.3g} s "
             f"({busy[worst] / max(span, 1e-12):.0f}x); check its clock and the placement.")
-    jobs = len(ready) * max((len(h) for h in plan.hops), default=1)
-    if jobs > MAX_JOBS:
-        raise DslsimError(f"{len(ready):,} frames x up to {max(len(h) for h in plan.hops)} hops = {jobs:,} jobs; at "
-                          f"most {MAX_JOBS:,} per simulation (split the trace).")
 
 
 def scenario_warnings(summary: Summary, resources: pd.DataFrame, plan: Plan, scenario_name: str) -> list[str]:

@@ -14,11 +14,13 @@ the tests check on random scenarios.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Callable, Iterable
 
 import numpy as np
 
 from dslsim.sim.engine.account import Account, EngineOutput
+from dslsim.sim.engine.blocks import Chunk, FrameBlock, FrameSink
 from dslsim.sim.engine.job import N_TOTALS
 from dslsim.sim.engine.kernel import serve_group
 
@@ -41,6 +43,10 @@ class _Jobs:
         """Queue jobs (an empty set is ignored)."""
         if len(t):
             self.parts.append((t, f, h, code))
+
+    def lowest_frame(self) -> int:
+        """The smallest run position among the waiting jobs (there is at least one)."""
+        return min(int(part[1].min()) for part in self.parts)
 
     def take_before(self, limit: float) -> tuple[np.ndarray, ...] | None:
         """Remove and return the jobs ready before ``limit``, sorted by (ready time, frame, hop)."""
@@ -164,40 +170,141 @@ def _order(plan: Plan) -> list[list[int]]:
     return groups[::-1]
 
 
-def run_batch(plan: Plan, ready: np.ndarray, codes: np.ndarray, progress: Callable[[float], None] | None = None,
-              horizon: float | None = None) -> EngineOutput:
-    """Replay frames like :func:`dslsim.sim.engine.run_engine` (same arguments, same results bit for bit)."""
-    ready = np.ascontiguousarray(ready, dtype=np.float64)
-    n = len(ready)
-    tables = _Tables(plan)
-    st = _State(plan)
-    groups = _order(plan)
-    group_of = np.empty(len(plan.resources), np.int64)
-    for g, members in enumerate(groups):
-        group_of[members] = g
-    in_group = [np.isin(np.arange(len(plan.resources)), members) for members in groups]
-    pending = [_Jobs() for _ in groups]
-    # The groups each group hands frames to (itself included, for jobs it carries to the next window).
-    next_groups: list[list[int]] = [[] for _ in groups]
-    for hops in plan.hops:
-        for a, b in zip(hops, hops[1:]):
-            ga, gb = int(group_of[a.resource]), int(group_of[b.resource])
-            if gb not in next_groups[ga]:
-                next_groups[ga].append(gb)
-    start, end, energy = np.zeros(n), np.zeros(n), np.zeros(n)
-    wakeups, used, dropped = np.zeros(n, np.int16), np.zeros(n, np.int64), np.zeros(n, np.bool_)
-    first_group = group_of[tables.resource[:, 0]]     # by path code
-    entry_groups = sorted({int(group_of[hops[0].resource]) for hops in plan.hops})
+class _Frames:
+    """The frames in flight: per-frame inputs and results for run positions ``base`` onwards, grown on demand and
+    compacted as frames finish, so memory follows the frames in flight, not the run's length."""
 
-    for lo in range(0, max(n, 1), WINDOW_FRAMES):
-        hi = min(lo + WINDOW_FRAMES, n)
-        limit = float(ready[hi]) if hi < n else np.inf
-        frames = np.arange(lo, hi, dtype=np.int64)
-        window_codes = codes[lo:hi].astype(np.int64)  # per window: no full-length copy of the codes
-        for g in entry_groups:
-            sel = (first_group[window_codes] == g) if len(entry_groups) > 1 else slice(None)
-            pending[g].add(ready[lo:hi][sel], frames[sel], np.zeros(len(frames[sel]), np.int64), window_codes[sel])
-        for g in range(len(groups)):
+    INPUTS = (("index", np.int64), ("ready", np.float64), ("codes", np.int64))
+    RESULTS = (("start", np.float64), ("end", np.float64), ("energy", np.float64), ("wakeups", np.int16),
+               ("used", np.int64), ("dropped", np.bool_))
+
+    def __init__(self, capacity: int):
+        self.base = 0      # run position of row 0
+        self.done = 0      # run positions below this were handed to the sink
+        self.arrays = {name: np.zeros(capacity, dtype) for name, dtype in self.INPUTS + self.RESULTS}
+
+    def load(self, lo: int, index: np.ndarray, ready: np.ndarray, codes: np.ndarray) -> None:
+        """Make room for positions ``lo`` .. ``lo + len(ready)`` and store their inputs, results zeroed."""
+        hi = lo + len(ready)
+        cap = len(self.arrays["ready"])
+        if hi - self.base > cap and self.done > self.base:      # compact: drop the rows already handed on
+            keep = lo - self.done
+            for a in self.arrays.values():
+                a[:keep] = a[self.done - self.base:lo - self.base]
+            self.base = self.done
+        if hi - self.base > cap:                                  # still too small: frames in flight pile up
+            size = max(2 * cap, hi - self.base)
+            for name, a in self.arrays.items():
+                grown = np.zeros(size, a.dtype)
+                grown[:lo - self.base] = a[:lo - self.base]
+                self.arrays[name] = grown
+        rows = slice(lo - self.base, hi - self.base)
+        self.arrays["index"][rows], self.arrays["ready"][rows], self.arrays["codes"][rows] = index, ready, codes
+        for name, _ in self.RESULTS:
+            self.arrays[name][rows] = 0
+
+    def emit(self, upto: int, sink: FrameSink | None) -> None:
+        """Hand positions ``done`` .. ``upto - 1`` (all finished) to ``sink``."""
+        if upto <= self.done:
+            return
+        rows = slice(self.done - self.base, upto - self.base)
+        a = {name: arr[rows] for name, arr in self.arrays.items()}
+        dropped = a["dropped"]
+        if dropped.any():
+            a["start"][dropped & (a["used"] == 0)] = np.nan
+            a["end"][dropped] = np.nan
+        if sink is not None:
+            sink(FrameBlock(first=self.done, **a))
+        self.done = upto
+
+
+class BatchReplay:
+    """The batch engine as a stream: :meth:`feed` it consecutive chunks of frames (any sizes: a whole trace, or
+    a file's blocks), then :meth:`finish`. Finished frames go to ``sink`` block by block; memory follows the
+    frames in flight, not the run's length. The compiled loop releases the GIL, so two replays fed from one
+    reader can run in two threads.
+    """
+
+    def __init__(self, plan: Plan, sink: FrameSink | None = None, progress: Callable[[float], None] | None = None,
+                 horizon: float | None = None):
+        self.plan, self.sink, self.progress, self.horizon = plan, sink, progress, horizon
+        self.tables = _Tables(plan)
+        self.st = _State(plan)
+        groups = self.groups = _order(plan)
+        group_of = self.group_of = np.empty(len(plan.resources), np.int64)
+        for g, members in enumerate(groups):
+            group_of[members] = g
+        self.in_group = [np.isin(np.arange(len(plan.resources)), members) for members in groups]
+        self.pending = [_Jobs() for _ in groups]
+        # The groups each group hands frames to (itself included, for jobs it carries to the next window).
+        self.next_groups: list[list[int]] = [[] for _ in groups]
+        for hops in plan.hops:
+            for a, b in zip(hops, hops[1:]):
+                ga, gb = int(group_of[a.resource]), int(group_of[b.resource])
+                if gb not in self.next_groups[ga]:
+                    self.next_groups[ga].append(gb)
+        self.first_group = group_of[self.tables.resource[:, 0]]     # by path code
+        self.entry_groups = sorted({int(group_of[hops[0].resource]) for hops in plan.hops})
+        self.frames = _Frames(4 * WINDOW_FRAMES)
+        self.loaded = 0           # run positions handed to a window so far
+        self.carry: Chunk | None = None
+        self.last_ready = 0.0
+
+    def feed(self, index: np.ndarray, ready: np.ndarray, codes: np.ndarray) -> None:
+        """Take the next frames (trace frame indices, ready times in s, path codes) and serve every window of
+        :data:`WINDOW_FRAMES` arrivals whose successor's first ready time is known."""
+        pos = 0
+        if self.carry is not None and len(self.carry[1]):
+            # Windows may have any size (the schedule does not depend on where they are cut): the carried frames
+            # and the head of this chunk make one window, so the chunk itself is never copied whole.
+            take = WINDOW_FRAMES - len(self.carry[1])
+            if len(ready) <= take:
+                self.carry = tuple(np.concatenate(pair) for pair in zip(self.carry, (index, ready, codes)))
+                return
+            self._window(*(np.concatenate((c, x[:take])) for c, x in zip(self.carry, (index, ready, codes))),
+                         float(ready[take]))
+            pos = take
+        while len(ready) - pos > WINDOW_FRAMES:
+            hi = pos + WINDOW_FRAMES
+            self._window(index[pos:hi], ready[pos:hi], codes[pos:hi], float(ready[hi]))
+            pos = hi
+        self.carry = (index[pos:], ready[pos:], codes[pos:])
+
+    def finish(self) -> EngineOutput:
+        """Serve what is left and close the accounts; the per-resource figures (the per-frame arrays are empty:
+        the frames went to the sink)."""
+        if self.carry is not None and len(self.carry[1]):
+            self._window(*self.carry, np.inf)
+        self.carry = None
+        accounts = self.st.accounts_synced()
+        t_end = max(self.horizon if self.horizon is not None else self.last_ready,
+                    max(a.free_at for a in accounts))
+        for a in accounts:
+            a.close(t_end)
+        empty = np.zeros(0)
+        return EngineOutput(
+            start=empty, end=empty, energy=empty, wakeups=np.zeros(0, np.int16), used=np.zeros(0, np.int64),
+            dropped=np.zeros(0, np.bool_),
+            residency=[a.residency for a in accounts], dynamic_energy=[a.dynamic for a in accounts],
+            transition_energy=[a.transitions for a in accounts], wake_count=[a.wakes for a in accounts],
+            unattributed_energy=[a.unattributed for a in accounts], t_end=t_end, timeline=None, window=None)
+
+    def _window(self, index: np.ndarray, ready: np.ndarray, codes: np.ndarray, limit: float) -> None:
+        """Serve every job ready before ``limit``, these frames' first jobs included."""
+        frames, tables, st, pending = self.frames, self.tables, self.st, self.pending
+        lo = self.loaded
+        hi = lo + len(ready)
+        self.loaded = hi
+        frames.load(lo, index, ready, codes)
+        positions = np.arange(lo, hi, dtype=np.int64)
+        window_codes = frames.arrays["codes"][lo - frames.base:hi - frames.base]
+        window_ready = frames.arrays["ready"][lo - frames.base:hi - frames.base]
+        for g in self.entry_groups:
+            sel = (self.first_group[window_codes] == g) if len(self.entry_groups) > 1 else slice(None)
+            pending[g].add(window_ready[sel].copy(), positions[sel], np.zeros(len(positions[sel]), np.int64),
+                           window_codes[sel].copy())
+        a = frames.arrays
+        for g in range(len(self.groups)):
             batch = pending[g].take_before(limit)
             if batch is None:
                 continue
@@ -205,32 +312,54 @@ def run_batch(plan: Plan, ready: np.ndarray, codes: np.ndarray, progress: Callab
             cap = int((tables.length[jc] - jh).sum())
             out_t, out_r = np.empty(cap), np.empty(cap, np.int64)
             out_f, out_h, out_c = np.empty(cap, np.int64), np.empty(cap, np.int64), np.empty(cap, np.int64)
-            m = serve_group(jt, jf, jh, jc, limit, in_group[g], st.bits, st.drop, st.active_power, st.first_timeout,
-                            st.timeouts,
+            m = serve_group(jt, jf, jh, jc, limit, self.in_group[g], st.bits, st.drop, st.active_power,
+                            st.first_timeout, st.timeouts,
                             st.n_states, st.entry_end, st.exit_latency, st.cycle_energy, st.state, st.reach,
                             st.tail, st.wakes, tables.length, tables.delay, tables.resource, tables.service,
-                            tables.energy, start, end, energy, wakeups, used, dropped,
-                            out_t, out_f, out_h, out_c, out_r)
+                            tables.energy, a["start"], a["end"], a["energy"], a["wakeups"], a["used"], a["dropped"],
+                            frames.base, out_t, out_f, out_h, out_c, out_r)
             if m:
                 out = out_t[:m], out_f[:m], out_h[:m], out_c[:m]
-                if len(next_groups[g]) == 1:
-                    pending[next_groups[g][0]].add(*out)
+                nexts = self.next_groups[g]
+                if len(nexts) == 1:
+                    pending[nexts[0]].add(*out)
                 else:
-                    to = group_of[out_r[:m]]
-                    for g2 in next_groups[g]:
+                    to = self.group_of[out_r[:m]]
+                    for g2 in nexts:
                         sel = to == g2
-                        pending[g2].add(*(a[sel] for a in out))
-        if progress is not None and n:
-            progress(float(ready[hi - 1]))
-    if dropped.any():
-        start[dropped & (used == 0)] = np.nan
-        end[dropped] = np.nan
-    accounts = st.accounts_synced()
-    t_end = max(horizon or 0.0, max(a.free_at for a in accounts))
-    for a in accounts:
-        a.close(t_end)
-    return EngineOutput(
-        start=start, end=end, energy=energy, wakeups=wakeups, used=used, dropped=dropped,
-        residency=[a.residency for a in accounts], dynamic_energy=[a.dynamic for a in accounts],
-        transition_energy=[a.transitions for a in accounts], wake_count=[a.wakes for a in accounts],
-        unattributed_energy=[a.unattributed for a in accounts], t_end=t_end, timeline=None, window=None)
+                        pending[g2].add(*(x[sel] for x in out))
+        # Every frame before the earliest one still waiting somewhere is finished.
+        waiting = [p.lowest_frame() for p in pending if p.parts]
+        frames.emit(min(waiting + [hi]), self.sink)
+        self.last_ready = float(ready[-1])
+        if self.progress is not None:
+            self.progress(self.last_ready)
+
+
+def replay_batch(plan: Plan, chunks: Iterable[Chunk], sink: FrameSink | None = None,
+                 progress: Callable[[float], None] | None = None, horizon: float | None = None) -> EngineOutput:
+    """Replay a run given as consecutive chunks of frames with :class:`BatchReplay`; returns the per-resource
+    figures (the frames went to ``sink``). ``horizon``: the end of the simulated window (default: the last frame's
+    ready time, which is the trace's end)."""
+    replay = BatchReplay(plan, sink, progress, horizon)
+    for chunk in chunks:
+        replay.feed(*chunk)
+    return replay.finish()
+
+
+def run_batch(plan: Plan, ready: np.ndarray, codes: np.ndarray, progress: Callable[[float], None] | None = None,
+              horizon: float | None = None) -> EngineOutput:
+    """Replay frames like :func:`dslsim.sim.engine.run_engine` (same arguments, same results bit for bit): the
+    streaming replay (:func:`replay_batch`) over one chunk, its frames collected into whole-run arrays."""
+    ready = np.ascontiguousarray(ready, dtype=np.float64)
+    n = len(ready)
+    full = {"start": np.zeros(n), "end": np.zeros(n), "energy": np.zeros(n), "wakeups": np.zeros(n, np.int16),
+            "used": np.zeros(n, np.int64), "dropped": np.zeros(n, np.bool_)}
+
+    def collect(block: FrameBlock) -> None:
+        rows = slice(block.first, block.first + len(block))
+        for name, array in full.items():
+            array[rows] = getattr(block, name)
+
+    out = replay_batch(plan, [(np.arange(n, dtype=np.int64), ready, np.asarray(codes))], collect, progress, horizon)
+    return replace(out, **full)

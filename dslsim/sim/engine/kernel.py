@@ -68,7 +68,7 @@ def serve_group(jt, jf, jh, jc, limit, in_group, bits, drop, active_power, first
                 entry_end,
                 exit_latency, cycle_energy, state, reach, tail, wakes,
                 length, delay, resource, service, op_energy,
-                frame_start, frame_end, frame_energy, frame_wakeups, frame_used, frame_dropped,
+                frame_start, frame_end, frame_energy, frame_wakeups, frame_used, frame_dropped, base,
                 out_t, out_f, out_h, out_c, out_r):  # pragma: no cover - compiled
     """Serve a group's jobs ready before ``limit``.
 
@@ -79,7 +79,8 @@ def serve_group(jt, jf, jh, jc, limit, in_group, bits, drop, active_power, first
     ``n_states`` used), and the carried ``state`` (float, columns as :data:`dslsim.sim.engine.job.FREE_AT` ...),
     ``reach``, ``tail`` and ``wakes``, updated in place. Path tables are indexed [code, hop]. Frame results are
     written in place. Jobs for later (other groups, or this group at or
-    after ``limit``) go to ``out_*`` (ready time, frame, hop, code, resource); returns how many.
+    after ``limit``) go to ``out_*`` (ready time, frame, hop, code, resource); returns how many. The frame arrays
+    hold frames ``base`` onwards (frame ``f`` at ``f - base``), so a streaming run keeps only the frames in flight.
     """
     cap = out_t.shape[0]
     ht, hf, hh, hc = np.empty(cap), np.empty(cap, np.int64), np.empty(cap, np.int64), np.empty(cap, np.int64)
@@ -99,7 +100,7 @@ def serve_group(jt, jf, jh, jc, limit, in_group, bits, drop, active_power, first
         r = resource[c, h]
         free_at = state[r, FREE_AT]
         if t < free_at and drop[r]:
-            frame_dropped[f] = True
+            frame_dropped[f - base] = True
             continue
         s, g, k = plan_job(t, free_at, first_timeout[r])
         if k == 0:  # the gap reached a sleep state: the deepest one whose timeout it exceeds
@@ -123,17 +124,17 @@ def serve_group(jt, jf, jh, jc, limit, in_group, bits, drop, active_power, first
             wakes[r] += 1
             state[r, TRANSITION_J] += cycle_energy[r, k]
             e += cycle_energy[r, k]
-            frame_wakeups[f] += 1
+            frame_wakeups[f - base] += 1
         state[r, ACTIVE_TIME] += svc
         end = s + svc
         state[r, FREE_AT] = end
         if h == 0:
-            frame_start[f] = s
-            frame_energy[f] = e
-            frame_used[f] = bits[r]
+            frame_start[f - base] = s
+            frame_energy[f - base] = e
+            frame_used[f - base] = bits[r]
         else:
-            frame_energy[f] += e
-            frame_used[f] |= bits[r]
+            frame_energy[f - base] += e
+            frame_used[f - base] |= bits[r]
         if h + 1 < length[c]:
             nt = end + delay[c, h]
             nr = resource[c, h + 1]
@@ -143,5 +144,5 @@ def serve_group(jt, jf, jh, jc, limit, in_group, bits, drop, active_power, first
                 out_t[n_out], out_f[n_out], out_h[n_out], out_c[n_out], out_r[n_out] = nt, f, h + 1, c, nr
                 n_out += 1
         else:
-            frame_end[f] = end
+            frame_end[f - base] = end
     return n_out
