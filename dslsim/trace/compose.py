@@ -495,8 +495,9 @@ def _time_of_day(node: Node) -> float:
     raw, key = node.data["at"], node.at("at")
     wanted = "a time of day in quotes, 'HH:MM' or 'HH:MM:SS', from '00:00' to '23:59:59'"
     if isinstance(raw, int) and not isinstance(raw, bool):
-        raise InputError(node.source, key, f"the number {raw} (YAML reads an unquoted time such as 07:00 as a "
-                                           f"base-60 number)", f"{wanted}, e.g. at: \"07:00\"")
+        # YAML 1.1 reads an unquoted 10:00 (or 7:00) as 10 * 60 + 0 = 600: the time is lost, so ask for quotes.
+        raise InputError(node.source, key, f"the number {raw} (YAML reads an unquoted time such as 10:00 as a "
+                                           f"base-60 number)", f"{wanted}, e.g. at: \"10:00\"")
     match = _CLOCK.match(raw) if isinstance(raw, str) else None
     if match is None:
         raise InputError(node.source, key, describe(raw), wanted)
