@@ -476,8 +476,10 @@ class _Costing:
             x = self.rank(ins[0], 4, f"{where}.inputs[0]", "input [batch, height, width, channels]")
             c_out, kh, kw, c_in_g = self.rank(ins[1], 4, f"{where}.inputs[1]", "filter [out, kh, kw, in]")
             y = self.rank(outs[0], 4, f"{where}.outputs[0]", "output [batch, height, width, channels]")
-            self.need(x[3] % c_in_g == 0, f"{where}.inputs[1]", f"{c_in_g} input channels per group",
-                      f"a divisor of the input's {x[3]} channels")
+            groups = x[3] // c_in_g
+            self.need(x[3] % c_in_g == 0 and c_out % groups == 0, f"{where}.inputs[1]",
+                      f"{c_in_g} input channels per group, {c_out} output channels",
+                      f"a divisor of the input's {x[3]} channels, and output channels a multiple of the groups")
             self.need(y[3] == c_out and y[0] == x[0], f"{where}.outputs[0]", f"shape {list(y)}",
                       f"batch {x[0]} and the filter's {c_out} output channels")
             self.window(op, "CONV_2D", x, (kh, kw), y)
