@@ -15,7 +15,7 @@ from typing import Any
 _BASELINES: dict = {}
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=2)
 def _trace(path: str, mtime: float):
     from dslsim.trace.io import read_trace
 
@@ -40,8 +40,9 @@ def run_point(task: dict[str, Any]) -> dict[str, Any]:
         trace = trace.rethreshold(thresholds[""] if "" in thresholds else thresholds)
     if len(_BASELINES) > 64:
         _BASELINES.clear()
+    # A point keeps its summary only: no per-frame table, so a day-long trace costs the worker the trace alone.
     result = simulate(profile, trace, scenario, baseline=task["baseline"], baseline_cache=_BASELINES,
-                      max_miss_rate=task.get("max_miss_rate", DEFAULT_MAX_MISS_RATE))
+                      max_miss_rate=task.get("max_miss_rate", DEFAULT_MAX_MISS_RATE), frames=False)
     s = result.summary
     row: dict[str, Any] = {"point_id": task["id"]}
     for axis, value in task["point"].items():

@@ -12,7 +12,8 @@ from typing import Any, Callable, Iterator
 
 
 from dslsim.errors import DslsimError
-from dslsim.sweep.point import run_point, run_points
+from dslsim.sweep.point import run_point
+from dslsim.sweep.shipping import run_shipped_points, ship_inputs
 from dslsim.sweep.spec import SweepSpec, point_id
 from dslsim.sweep.store import SweepStore
 from dslsim.sweep.table import SweepTable
@@ -111,7 +112,11 @@ def _dask(tasks: list[dict], scheduler: str, jobs: int | None) -> Iterator[dict[
         threads = max(1, sum(client.nthreads().values()))
         size = max(1, min(MAX_CHUNK, len(tasks) // (4 * threads)))
         chunks = [tasks[i:i + size] for i in range(0, len(tasks), size)]
-        futures = [client.submit(run_points, chunk, key=f"dslsim-points-{chunk[0]['id']}-{len(chunk)}", pure=False)
+        # The workers may share no filesystem with this client: the trace travels with the tasks, sent once to
+        # each worker and kept there under its content hash.
+        shipped = ship_inputs(client, tasks)
+        futures = [client.submit(run_shipped_points, chunk, shipped, key=f"dslsim-points-{chunk[0]['id']}-{len(chunk)}",
+                                 pure=False)
                    for chunk in chunks]
         for future in as_completed(futures):
             yield from future.result()

@@ -1,0 +1,64 @@
+"""Inputs that travel with a sweep to Dask workers that share no filesystem with the client.
+
+The client reads each input file once, hashes it, and scatters its bytes to every worker under a key made of that
+hash (so a worker receives each input once, however many points use it, and two sweeps of the same file share
+it). On a worker the bytes are written once to ``dslsim-inputs/<sha256><suffix>`` in the worker's working folder
+(a temporary name, then a rename: two tasks on one worker never see half a file) and the points read that copy.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from dslsim.fileio import file_sha256, read_input_bytes
+from dslsim.sweep.point import run_points
+
+#: The largest input file a sweep ships (a month of 75 Hz frames is about 0.7 GB).
+MAX_SHIPPED_BYTES = 4 << 30
+
+#: Task keys that name input files.
+FILE_KEYS = ("trace",)
+
+
+def ship_inputs(client, tasks: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Scatter every input file the tasks name to all workers of ``client``; returns, by file path as the tasks
+    name it, ``{"sha256", "suffix", "data"}`` with ``data`` the scattered future."""
+    shipped: dict[str, dict[str, Any]] = {}
+    for task in tasks:
+        for key in FILE_KEYS:
+            path = task.get(key)
+            if path is None or path in shipped:
+                continue
+            digest = file_sha256(path)
+            data = read_input_bytes(path, MAX_SHIPPED_BYTES, "sweep input")
+            future = client.scatter({f"dslsim-input-{digest}": data}, broadcast=True, hash=False)
+            shipped[path] = {"sha256": digest, "suffix": Path(path).suffix,
+                             "data": future[f"dslsim-input-{digest}"]}
+            del data
+    return shipped
+
+
+def local_copy(sha256: str, suffix: str, data: bytes, folder: str | Path | None = None) -> Path:
+    """The worker's copy of a shipped input, written on first use (``folder``: the working folder by default)."""
+    import hashlib
+
+    target = Path(folder or os.getcwd()) / "dslsim-inputs" / f"{sha256}{suffix}"
+    if target.is_file():
+        return target
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise ValueError(f"a shipped input arrived damaged (expected sha256 {sha256})")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, target)
+    return target
+
+
+def run_shipped_points(tasks: list[dict[str, Any]], shipped: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """On a worker: point each task at the local copies of its shipped inputs, then run the points. (Dask has
+    already replaced each scattered future by its bytes.)"""
+    local = {path: str(local_copy(item["sha256"], item["suffix"], item["data"])) for path, item in shipped.items()}
+    return run_points([{**task, **{k: local.get(task[k], task[k]) for k in FILE_KEYS if k in task}}
+                       for task in tasks])
