@@ -5,16 +5,13 @@ from __future__ import annotations
 import click
 
 from dslsim.cli.model_cmd import need_torch
-from dslsim.cli.trace_cmd import comma_numbers
+from dslsim.cli.params import Number, NumberList, Quantity, Seed, Threshold, option
 from dslsim.errors import DslsimError
 from dslsim.shipped import EARLY_EXIT_CHECKPOINT
 
 
-def _thresholds(text: str) -> list[float]:
-    values = comma_numbers(text, "--thresholds")
-    if not all(0 <= v <= 1 for v in values):
-        raise DslsimError(f"thresholds {text!r}: expected numbers in [0, 1].")
-    return values
+#: One threshold per exit but the last, in [0, 1].
+THRESHOLDS = NumberList(Threshold(), example="0.8,0.8")
 
 
 @click.group("early-exit")
@@ -31,11 +28,11 @@ def early_exit():
 
 
 @early_exit.command("train")
-@click.option("--out", "-o", type=click.Path(dir_okay=False), required=True, help="Checkpoint to write.")
-@click.option("--steps", type=click.IntRange(min=1), default=1500, show_default=True, help="Training steps.")
-@click.option("--width", type=click.IntRange(min=1), default=32, show_default=True, help="Channels.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="Torch threads (default: up to 4).")
+@option("--out", "-o", type=click.Path(dir_okay=False), required=True, help="Checkpoint to write.")
+@option("--steps", type=click.IntRange(min=1), default=1500, show_default=True, help="Training steps.")
+@option("--width", type=click.IntRange(min=1), default=32, show_default=True, help="Channels.")
+@option("--seed", type=Seed(), default=0, show_default=True)
+@option("--threads", type=click.IntRange(min=1), default=None, help="Torch threads (default: up to 4).")
 def train_cmd(out, steps, width, seed, threads):
     """Train all exits together on random crops of 384 generated scenes (about a minute and a half on one core).
 
@@ -62,13 +59,13 @@ def train_cmd(out, steps, width, seed, threads):
 
 
 @early_exit.command("table")
-@click.option("--checkpoint", type=click.Path(dir_okay=False), default=None, help="Default: the shipped one.")
-@click.option("--seconds", type=click.FloatRange(min=1), default=120.0, show_default=True,
+@option("--checkpoint", type=click.Path(dir_okay=False), default=None, help="Default: the shipped one.")
+@option("--seconds", type=Number(1), default=120.0, show_default=True,
               help="Length of each held-out scene.")
-@click.option("--clips", type=click.IntRange(min=1), default=5, show_default=True, help="Held-out scenes.")
-@click.option("--thresholds", "threshold_sets", multiple=True, metavar="T1,T2",
+@option("--clips", type=click.IntRange(min=1), default=5, show_default=True, help="Held-out scenes.")
+@option("--thresholds", "threshold_sets", multiple=True, metavar="T1,T2", type=THRESHOLDS,
               help="One threshold per exit but the last; repeat for a curve (default: 0.95,0.95 to 0.5,0.5).")
-@click.option("--csv", "csv_out", type=click.Path(dir_okay=False), default=None, help="Also write the table as CSV.")
+@option("--csv", "csv_out", type=click.Path(dir_okay=False), default=None, help="Also write the table as CSV.")
 def table_cmd(checkpoint, seconds, clips, threshold_sets, csv_out):
     """Exit shares vs quality on held-out scenes: each exit alone, then the cascade at each threshold set
     (share of frames per exit, error rate overall and on speech frames, mean exit).
@@ -83,7 +80,7 @@ def table_cmd(checkpoint, seconds, clips, threshold_sets, csv_out):
 
     model = load(checkpoint or EARLY_EXIT_CHECKPOINT)
     k = model.config.exits
-    sets = [_thresholds(t) for t in threshold_sets] or [[t] * (k - 1) for t in (0.95, 0.9, 0.8, 0.7, 0.5)]
+    sets = [list(t) for t in threshold_sets] or [[t] * (k - 1) for t in (0.95, 0.9, 0.8, 0.7, 0.5)]
     for ts in sets:
         if len(ts) != k - 1:
             raise DslsimError(f"--thresholds {','.join(map(str, ts))}: expected {k - 1} numbers (exits 1 to {k - 1}).")
@@ -99,12 +96,13 @@ def table_cmd(checkpoint, seconds, clips, threshold_sets, csv_out):
 
 @early_exit.command("export")
 @click.argument("out", type=click.Path(dir_okay=False))
-@click.option("--checkpoint", type=click.Path(dir_okay=False), default=None, help="Default: the shipped one.")
-@click.option("--thresholds", default="0.8,0.8", show_default=True, metavar="T1,T2",
+@option("--checkpoint", type=click.Path(dir_okay=False), default=None, help="Default: the shipped one.")
+@option("--thresholds", default="0.8,0.8", show_default=True, metavar="T1,T2", type=THRESHOLDS,
               help="One threshold per exit but the last (the decisions stored in the trace; sweeps can move them).")
-@click.option("--duration", default="10 min", show_default=True, help="Length of the held-out scene.")
-@click.option("--seed", type=int, default=20_000, show_default=True, help="Seed of the scene.")
-@click.option("--features", type=click.Choice(["none", "logmel"]), default="logmel", show_default=True,
+@option("--duration", default="10 min", show_default=True, type=Quantity("s", 0, min_open=True),
+              help="Length of the held-out scene.")
+@option("--seed", type=Seed(), default=20_000, show_default=True, help="Seed of the scene.")
+@option("--features", type=click.Choice(["none", "logmel"]), default="logmel", show_default=True,
               help="Prepend the audio front end that computes the detector's log-mel input.")
 def export_cmd(out, checkpoint, thresholds, duration, seed, features):
     """Write a K-path trace from the detector: measured ops per block and head, each exit's confidence and
@@ -120,12 +118,13 @@ def export_cmd(out, checkpoint, thresholds, duration, seed, features):
     from dslsim.shipped import checkpoint_source
     from dslsim.trace.frontend import frontend_stage, with_frontend
     from dslsim.trace.io import write_trace
-    from dslsim.units import parse_quantity
 
     path = checkpoint or EARLY_EXIT_CHECKPOINT
     model = load(path)
-    seconds = parse_quantity(duration, "s", "--duration", "", strictly_positive=True)
-    t = export(model, _thresholds(thresholds), seconds=seconds, seed=seed, source=checkpoint_source(path))
+    if len(thresholds) != model.config.exits - 1:
+        raise DslsimError(f"--thresholds {','.join(f'{t:g}' for t in thresholds)}: expected {model.config.exits - 1} "
+                          f"numbers (exits 1 to {model.config.exits - 1}).")
+    t = export(model, list(thresholds), seconds=duration, seed=seed, source=checkpoint_source(path))
     if features == "logmel":
         t = with_frontend(t, frontend_stage(SAMPLE_RATE, HOP, features="logmel", n_fft=WINDOW, n_mels=N_MELS,
                                             feature_hop=HOP))

@@ -8,36 +8,9 @@ import json
 import click
 
 from dslsim.cli.feasibility import feasibility_options, finish
+from dslsim.cli.params import Number, Quantity, TimeWindow, option
 from dslsim.errors import DslsimError
 from dslsim.report.measured.compare import DEFAULT_TOLERANCE_PCT, SIDES
-
-
-def _seconds(text: str | None, option: str, minimum: float | None = 0.0) -> float | None:
-    from dslsim.units import parse_quantity
-
-    return None if text is None else parse_quantity(text.strip(), "s", option, "", minimum=minimum)
-
-
-def _volts(text: str | None) -> float | None:
-    from dslsim.units import parse_quantity
-
-    if text is None:
-        return None
-    try:  # a bare number is volts: the only unit a rail voltage has
-        return float(text)
-    except ValueError:
-        return parse_quantity(text.strip(), "V", "--voltage", "", strictly_positive=True)
-
-
-def _span(text: str | None) -> tuple[float, float] | None:
-    if not text:
-        return None
-    if ":" not in text:
-        raise DslsimError(f"--zoom {text!r}: expected START:END in the measurement's clock, e.g. '2 s:2.2 s'.")
-    a, b = (_seconds(part, "--zoom", minimum=None) for part in text.split(":", 1))
-    if not b > a:
-        raise DslsimError(f"--zoom {text!r}: the end must come after the start.")
-    return a, b
 
 
 def _columns(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -57,7 +30,7 @@ def _columns(pairs: tuple[str, ...]) -> dict[str, str]:
               help="The trace the device ran while it was measured (a file or a shipped name).")
 @click.option("--scenario", "-s", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Scenario YAML (default: the profile's default_scenario).")
-@click.option("--voltage", metavar="VOLTS",
+@option("--voltage", metavar="VOLTS", type=Quantity("V", 0, 1000, min_open=True, bare_unit="V"),
               help="The measured rail's voltage, e.g. '1.8 V': needed when the file has no voltage column (PPK2), "
                    "and replaces the column when it has one.")
 @click.option("--at", "side", type=click.Choice(SIDES), default="rail", show_default=True,
@@ -66,15 +39,15 @@ def _columns(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--include-floor/--no-include-floor", default=True, show_default=True,
               help="Include the profile's platform floor (microphone, PMIC, ...) as the summary does; leave it out "
                    "for a rail that feeds only the cores (profiles of bare MCU boards have none either way).")
-@click.option("--offset", metavar="TIME",
+@option("--offset", metavar="TIME", type=Quantity("s"),
               help="Measured time = simulated time + offset, e.g. '12.3 ms' or '-2 s'. Default: found by "
                    "cross-correlating measured and simulated power.")
-@click.option("--clock-ppm", type=float, default=None, metavar="PPM",
+@option("--clock-ppm", type=Number(-1e5, 1e5, what="parts per million"), default=None, metavar="PPM",
               help="How much faster the measuring tool's clock runs than the device's; the measurement's times are "
                    "divided by 1 + PPM/1e6. Default: found from the offsets of three parts of the recording when "
                    "the offset is searched for (0 with --offset).")
-@click.option("--window", metavar="TIME", help="Energy window, e.g. '100 ms'. Default: the trace's frame period.")
-@click.option("--zoom", metavar="START:END",
+@option("--window", metavar="TIME", type=Quantity("s", 0, min_open=True), help="Energy window, e.g. '100 ms'. Default: the trace's frame period.")
+@option("--zoom", metavar="START:END", type=TimeWindow(minimum=None),
               help="Span of the detailed overlay in the measurement's clock, e.g. '2 s:2.2 s'. Default: eight frame "
                    "periods around the first dense-path frame.")
 @click.option("--header", metavar="NAMES",
@@ -83,9 +56,9 @@ def _columns(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--column", "columns", multiple=True, metavar="QUANTITY=HEADER",
               help="Which column holds time, current or voltage when the names do not say or several fit, e.g. "
                    "--column 'current=Main current (A)' (repeatable).")
-@click.option("--max-mb", type=click.FloatRange(min=1.0), default=1024.0, show_default=True, metavar="MIB",
+@option("--max-mb", type=Number(1.0), default=1024.0, show_default=True, metavar="MIB",
               help="Largest CSV to read (MiB); larger files are refused before reading.")
-@click.option("--tolerance", type=click.FloatRange(min=0.0), default=DEFAULT_TOLERANCE_PCT, show_default=True,
+@option("--tolerance", type=Number(0.0), default=DEFAULT_TOLERANCE_PCT, show_default=True,
               metavar="PCT", help="Mean-power difference (%) within which the verdict calls the two in agreement.")
 @click.option("--html", "html_out", type=click.Path(dir_okay=False), metavar="OUT",
               help="Also write a self-contained HTML report (verdict, overlay figures, tables).")
@@ -136,10 +109,7 @@ def compare_measured(csv_file, profile, trace_path, scenario, voltage, side, inc
 
     if data_dir and not html_out:
         raise DslsimError("--data-dir goes with --html (the figures' data); for the tables alone use --csv PREFIX.")
-    volts, shift, width, detail = (_volts(voltage), _seconds(offset, "--offset", minimum=None),
-                                   _seconds(window, "--window"), _span(zoom))
-    if width is not None and width <= 0:
-        raise DslsimError(f"--window {window!r}: expected a positive duration.")
+    volts, shift, width, detail = voltage, offset, window, zoom     # parsed and range-checked by their types
     # The file first: a bad CSV is refused before any simulation runs.
     measurement = read_measurement(csv_file, header=header, columns=_columns(columns),
                                    max_bytes=int(max_mb * 2**20))

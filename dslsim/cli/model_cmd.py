@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from dslsim.cli.params import Number, Seed, Share, Threshold, option
 from dslsim.errors import DslsimError
 from dslsim.shipped import CHECKPOINT as SHIPPED_CHECKPOINT
 
@@ -33,27 +34,27 @@ def _options(*decorators):
     return apply
 
 
-_checkpoint_option = click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
+_checkpoint_option = option("--checkpoint", type=click.Path(dir_okay=False), default=None,
                                   help="Checkpoint (default: the shipped one).")
 _scene_options = _options(
-    click.option("--clips", type=click.IntRange(min=1), default=8, show_default=True, help="Held-out scenes."),
-    click.option("--seconds", type=click.FloatRange(min=0.5), default=10.0, show_default=True,
+    option("--clips", type=click.IntRange(min=1), default=8, show_default=True, help="Held-out scenes."),
+    option("--seconds", type=Number(0.5), default=10.0, show_default=True,
                  help="Length of each scene."),
-    click.option("--speech-dir", "speech_dirs", type=click.Path(file_okay=False, exists=True), multiple=True,
+    option("--speech-dir", "speech_dirs", type=click.Path(file_okay=False, exists=True), multiple=True,
                  help="Build the held-out scenes from this recorded speech (keep it out of training); repeatable."))
 _run_options = _options(
-    click.option("--threads", type=click.IntRange(min=1), default=None, help="Torch threads (default: up to 4)."),
-    click.option("--csv", "csv_out", type=click.Path(dir_okay=False), default=None,
+    option("--threads", type=click.IntRange(min=1), default=None, help="Torch threads (default: up to 4)."),
+    option("--csv", "csv_out", type=click.Path(dir_okay=False), default=None,
                  help="Also write the table as CSV."))
 
 
-_seeds_option = click.option("--seeds", "n_seeds", type=click.IntRange(min=1), default=1, show_default=True,
+_seeds_option = option("--seeds", "n_seeds", type=click.IntRange(min=1), default=1, show_default=True,
                              help="Repeat on this many scene seeds (--seed, --seed+1, ...): mean and 95 % "
                                   "interval over seeds.")
 _budget_options = _options(
-    click.option("--light-budget", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
+    option("--light-budget", type=Share(min_open=True, max_open=True), default=None,
                  help="Add a row routed by the online budget controller holding this light share."),
-    click.option("--budget-time-constant", type=click.FloatRange(0, min_open=True), default=10.0,
+    option("--budget-time-constant", type=Number(0, min_open=True), default=10.0,
                  show_default=True, help="The controller's memory (seconds)."))
 
 
@@ -104,65 +105,65 @@ def _echo_table(df, csv_out: str | None) -> None:
 
 
 @click.command()
-@click.option("--out", "-o", type=click.Path(dir_okay=False), default="checkpoints/dsl.pt", show_default=True,
+@option("--out", "-o", type=click.Path(dir_okay=False), default="checkpoints/dsl.pt", show_default=True,
               help="Checkpoint to write; if it exists, training resumes from it.")
-@click.option("--time-budget", default="12 min", show_default=True, help="Stop after this long ('none' for no limit).")
-@click.option("--steps", type=click.IntRange(min=1), default=None, help="Stop after this many steps.")
-@click.option("--width", type=click.IntRange(min=1), default=16, show_default=True, help="Channel width C.")
-@click.option("--embed-dim", type=click.IntRange(min=1), default=None, help="Embedding dimension D (default 4C).")
-@click.option("--n-q", type=click.IntRange(min=1), default=6, show_default=True, help="Quantizers.")
-@click.option("--codebook-size", type=click.IntRange(min=2), default=1024, show_default=True,
+@option("--time-budget", default="12 min", show_default=True, help="Stop after this long ('none' for no limit).")
+@option("--steps", type=click.IntRange(min=1), default=None, help="Stop after this many steps.")
+@option("--width", type=click.IntRange(min=1), default=16, show_default=True, help="Channel width C.")
+@option("--embed-dim", type=click.IntRange(min=1), default=None, help="Embedding dimension D (default 4C).")
+@option("--n-q", type=click.IntRange(min=1), default=6, show_default=True, help="Quantizers.")
+@option("--codebook-size", type=click.IntRange(min=2), default=1024, show_default=True,
               help="Codes per quantizer (6 x 1024 codes at 50 frames/s = 3 kbit/s).")
-@click.option("--switch-context", type=click.IntRange(min=1), default=3, show_default=True,
+@option("--switch-context", type=click.IntRange(min=1), default=3, show_default=True,
               help="Latent frames the switch sees (the current one and the ones before it).")
-@click.option("--residual-full/--separate-full", default=True, show_default=True,
+@option("--residual-full/--separate-full", default=True, show_default=True,
               help="Full path = light decoder + a refinement (starts equal to light), or a decoder of its own.")
-@click.option("--light-width", type=click.IntRange(min=0), default=0, show_default=True,
+@option("--light-width", type=click.IntRange(min=0), default=0, show_default=True,
               help="Channel width of the light decoder (0: C // 4); a narrower checkpoint's grows (--init-from).")
-@click.option("--light-codebooks", type=click.IntRange(min=0), default=0, show_default=True,
+@option("--light-codebooks", type=click.IntRange(min=0), default=0, show_default=True,
               help="The light decoder reads only the first N quantizers (a lower bitrate); 0: all of them.")
-@click.option("--switch-detail", is_flag=True,
+@option("--switch-detail", is_flag=True,
               help="The switches also read the detail the light decoder lacks (with --light-codebooks).")
-@click.option("--switch-target", type=click.Choice(["top", "rank"]), default="top", show_default=True,
+@option("--switch-target", type=click.Choice(["top", "rank"]), default="top", show_default=True,
               help="The DSL switch's self-label: the batch's top --target-full-share of full-path advantage, "
                    "or every frame's advantage rank (0..1).")
-@click.option("--init-from", type=click.Path(dir_okay=False, exists=True), default=None,
+@option("--init-from", type=click.Path(dir_okay=False, exists=True), default=None,
               help="Start a new run from this checkpoint's weights where names and shapes match (fine-tune).")
-@click.option("--agc", "agc_seconds", type=click.FloatRange(0), default=0.5, show_default=True,
+@option("--agc", "agc_seconds", type=Number(0), default=0.5, show_default=True,
               help="Level normalisation: time constant (s) of the causal running level the codec divides by "
                    "(0: none).")
-@click.option("--sample-rate", type=click.Choice(["16000", "24000"]), default="16000", show_default=True,
+@option("--sample-rate", type=click.Choice(["16000", "24000"]), default="16000", show_default=True,
               help="16 kHz (50 frames/s) or 24 kHz (75 frames/s).")
-@click.option("--target-full-share", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.2,
+@option("--target-full-share", type=Share(min_open=True, max_open=True), default=0.2,
               show_default=True, help="Compute budget: the share of frames on the full path.")
-@click.option("--batch", type=click.IntRange(min=1), default=8, show_default=True)
-@click.option("--seconds", "clip_seconds", type=float, default=0.64, show_default=True, help="Clip length per item.")
-@click.option("--lr", type=click.FloatRange(0, min_open=True), default=1e-3, show_default=True,
+@option("--batch", type=click.IntRange(min=1), default=8, show_default=True)
+@option("--seconds", "clip_seconds", type=Number(0, min_open=True), default=0.64, show_default=True, help="Clip length per item.")
+@option("--lr", type=Number(0, min_open=True), default=1e-3, show_default=True,
               help="Adam learning rate (a resumed run takes this one, not the saved one).")
-@click.option("--speech-dir", "speech_dirs", type=click.Path(file_okay=False, exists=True), multiple=True,
+@option("--speech-dir", "speech_dirs", type=click.Path(file_okay=False, exists=True), multiple=True,
               help="Clean recorded speech (*.wav, any rate) to mix into the generated scenes; repeatable.")
-@click.option("--wav-dir", type=click.Path(file_okay=False, exists=True), default=None,
+@option("--wav-dir", type=click.Path(file_okay=False, exists=True), default=None,
               help="Train on your WAV files as they are (any rate; resampled) instead of scenes.")
-@click.option("--frame-floor", type=click.FloatRange(0, min_open=True), default=1.0, show_default=True,
+@option("--frame-floor", type=Number(0, min_open=True), default=1.0, show_default=True,
               help="Loss: a frame's waveform error is relative to its energy plus this x the clip's mean.")
-@click.option("--waveform-weight", type=click.FloatRange(0), default=20.0, show_default=True,
+@option("--waveform-weight", type=Number(0), default=20.0, show_default=True,
               help="Loss: weight of the relative waveform error beside the log-mel term.")
-@click.option("--stft-weight", type=click.FloatRange(0), default=0.0, show_default=True,
+@option("--stft-weight", type=Number(0), default=0.0, show_default=True,
               help="Loss: weight of a multi-resolution STFT term (spectral convergence + log magnitude).")
-@click.option("--adv-weight", type=click.FloatRange(0), default=0.0, show_default=True,
+@option("--adv-weight", type=Number(0), default=0.0, show_default=True,
               help="Loss: weight of a multi-scale STFT discriminator's hinge loss on both paths (0: off).")
-@click.option("--fm-weight", type=click.FloatRange(0), default=2.0, show_default=True,
+@option("--fm-weight", type=Number(0), default=2.0, show_default=True,
               help="Loss: weight of the discriminator's feature matching (with --adv-weight).")
-@click.option("--adv-start", type=click.IntRange(min=0), default=0, show_default=True,
+@option("--adv-start", type=click.IntRange(min=0), default=0, show_default=True,
               help="Step from which the adversarial terms apply.")
-@click.option("--disc-lr", type=click.FloatRange(0, min_open=True), default=1e-4, show_default=True,
+@option("--disc-lr", type=Number(0, min_open=True), default=1e-4, show_default=True,
               help="The discriminator's Adam learning rate.")
-@click.option("--clean-share", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+@option("--clean-share", type=Share(), default=0.0, show_default=True,
               help="Share of each batch that is clean speech (no background), with --speech-dir or generated.")
-@click.option("--threads", type=click.IntRange(min=1), default=None,
+@option("--threads", type=click.IntRange(min=1), default=None,
               help="Torch threads (default: $DSLSIM_THREADS, else the cores up to 4).")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--fresh", is_flag=True, help="Start over even if --out exists.")
+@option("--seed", type=Seed(), default=0, show_default=True)
+@option("--fresh", is_flag=True, help="Start over even if --out exists.")
 def train(out, time_budget, steps, width, embed_dim, n_q, codebook_size, switch_context, residual_full,
           light_width, light_codebooks, switch_detail, switch_target, init_from, agc_seconds, sample_rate,
           target_full_share, batch, clip_seconds, lr, speech_dirs, wav_dir, frame_floor, waveform_weight,
@@ -232,12 +233,12 @@ def model():
 @model.command()
 @_checkpoint_option
 @_scene_options
-@click.option("--wav-dir", type=click.Path(file_okay=False, exists=True), default=None,
+@option("--wav-dir", type=click.Path(file_okay=False, exists=True), default=None,
               help="Evaluate on your recordings instead (*.wav; a same-named .csv with a 0/1 'speech' column per "
                    "frame adds the speech rows).")
-@click.option("--threshold", "thresholds", type=click.FloatRange(0, 1), multiple=True,
+@option("--threshold", "thresholds", type=Threshold(), multiple=True,
               help="Switch threshold(s); repeat for a trade-off curve (default: the model's calibrated one).")
-@click.option("--seed", type=int, default=10_000, show_default=True, help="Seed of the held-out scenes.")
+@option("--seed", type=Seed(), default=10_000, show_default=True, help="Seed of the held-out scenes.")
 @_seeds_option
 @_budget_options
 @_run_options
@@ -310,9 +311,9 @@ def table(checkpoint, clips, seconds, speech_dirs, wav_dir, thresholds, seed, n_
 @model.command()
 @_checkpoint_option
 @_scene_options
-@click.option("--light-share", "light_shares", type=click.FloatRange(0, 1, max_open=True), multiple=True,
+@option("--light-share", "light_shares", type=Share(max_open=True), multiple=True,
               help="Light share(s) to compare at (default 0.6, 0.7, 0.8, 0.9).")
-@click.option("--seed", type=click.IntRange(min=0), default=10_000, show_default=True,
+@option("--seed", type=Seed(), default=10_000, show_default=True,
               help="Seed of the held-out scenes (and of the random router).")
 @_seeds_option
 @_run_options
@@ -354,13 +355,13 @@ def routers(checkpoint, clips, seconds, speech_dirs, light_shares, seed, n_seeds
 
 @model.command()
 @_checkpoint_option
-@click.option("--speech-dir", type=click.Path(file_okay=False, exists=True), required=True,
+@option("--speech-dir", type=click.Path(file_okay=False, exists=True), required=True,
               help="Clean recorded speech (*.wav) kept out of training.")
-@click.option("--clips", type=click.IntRange(min=2), default=12, show_default=True, help="Clips (intervals need 2+).")
-@click.option("--seconds", type=click.FloatRange(min=1.0), default=6.0, show_default=True,
+@option("--clips", type=click.IntRange(min=2), default=12, show_default=True, help="Clips (intervals need 2+).")
+@option("--seconds", type=Number(1.0), default=6.0, show_default=True,
               help="Length of each clip (whole prompts joined).")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Which prompts, in which order.")
-@click.option("--per-clip-csv", type=click.Path(dir_okay=False), default=None,
+@option("--seed", type=Seed(), default=0, show_default=True, help="Which prompts, in which order.")
+@option("--per-clip-csv", type=click.Path(dir_okay=False), default=None,
               help="Also write every coder's scores on every clip (for paired comparisons between checkpoints).")
 @_run_options
 def codecs(checkpoint, speech_dir, clips, seconds, seed, per_clip_csv, threads, csv_out):
@@ -422,7 +423,7 @@ def codecs(checkpoint, speech_dir, clips, seconds, seed, per_clip_csv, threads, 
 @model.command()
 @click.argument("checkpoint", type=click.Path(dir_okay=False))
 @click.argument("out", type=click.Path(dir_okay=False))
-@click.option("--half", is_flag=True, help="Store float weights as float16 (half the size; loaded back as float32).")
+@option("--half", is_flag=True, help="Store float weights as float16 (half the size; loaded back as float32).")
 def pack(checkpoint, out, half):
     """Copy a checkpoint without its optimizer state (about a third of the size), e.g. to ship it.
 

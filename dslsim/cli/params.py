@@ -258,9 +258,12 @@ class PolicySpeeds(Typed):
             return value
         policy, sep, rest = str(value).partition("=")
         speeds = NumberList(Number(0, min_open=True, what="a frequency in kHz"), example="400000,2000000")
-        if not sep or not policy.strip().isdigit():
+        try:
+            if not sep or not policy.strip().isdigit():
+                raise click.BadParameter("")
+            return int(policy), speeds.convert(rest, None, None)
+        except click.BadParameter:
             self.fail(f"found {value!r}, expected {self.describe()}.", param, ctx)
-        return int(policy), speeds.convert(rest, param, ctx)
 
 
 @dataclass(frozen=True)
@@ -312,9 +315,13 @@ class Budget(Typed):
 
 
 class TimeWindow(Typed):
-    """'START:END' in time units ('10 s:13 s'), the end after the start -> (start s, end s)."""
+    """'START:END' in time units ('10 s:13 s'), the end after the start -> (start s, end s); times from
+    ``minimum`` on (None: any, as in a measurement's own clock)."""
 
     name = "window"
+
+    def __init__(self, minimum: float | None = 0.0):
+        self.minimum = minimum
 
     def describe(self) -> str:
         return "START:END, two times with units, the end after the start (e.g. '10 s:13 s')"
@@ -325,7 +332,7 @@ class TimeWindow(Typed):
         start, sep, end = str(value).partition(":")
         if not sep:
             self.fail(f"found {value!r}, expected {self.describe()}.", param, ctx)
-        time = Quantity("s", minimum=0)
+        time = Quantity("s", minimum=self.minimum)
         a, b = time.convert(start, param, ctx), time.convert(end, param, ctx)
         if not b > a:
             self.fail(f"found {value!r}, expected {self.describe()}.", param, ctx)

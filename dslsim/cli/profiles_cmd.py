@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import click
 
+from dslsim.cli.params import PolicySpeeds, Quantity, option
 from dslsim.errors import DslsimError
 
 
@@ -229,18 +230,14 @@ def validate(files, allow_unsourced) -> None:
         raise click.exceptions.Exit(2)
 
 
-def _policy_speeds(options: tuple[str, ...]) -> dict[int, list[float]]:
-    """``--speeds 4=400000,2000000`` options as {policy: [kHz, ...]}."""
+def _policy_speeds(options: tuple[tuple[int, tuple[float, ...]], ...]) -> dict[int, list[float]]:
+    """``--speeds 4=400000,2000000`` options (parsed by :class:`~dslsim.cli.params.PolicySpeeds`) as
+    {policy: [kHz, ...]}; a policy given twice is refused."""
     speeds: dict[int, list[float]] = {}
-    for option in options:
-        policy, _, values = option.partition("=")
-        try:
-            number, khz = int(policy), [float(v) for v in values.split(",")]
-        except ValueError:
-            raise DslsimError(f"--speeds {option!r}: expected POLICY=KHZ,KHZ,... (e.g. 4=400000,2000000).") from None
+    for number, khz in options:
         if number in speeds:
             raise DslsimError(f"--speeds gives policy {number} twice.")
-        speeds[number] = khz
+        speeds[number] = list(khz)
     return speeds
 
 
@@ -248,9 +245,9 @@ def _policy_speeds(options: tuple[str, ...]) -> dict[int, list[float]]:
 @click.argument("xml", type=click.Path(dir_okay=False, exists=True), metavar="POWER_PROFILE.XML")
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="The profile YAML to write.")
 @click.option("--name", default=None, help="Profile name (default: the output file's name).")
-@click.option("--voltage", default="3.85 V", show_default=True,
-              help="Battery nominal voltage (the XML gives currents only).")
-@click.option("--speeds", "speeds", multiple=True, metavar="POLICY=KHZ,KHZ,...",
+@option("--voltage", default="3.85 V", show_default=True, type=Quantity("V", 0, 100, min_open=True),
+        help="Battery nominal voltage (the XML gives currents only).")
+@option("--speeds", "speeds", multiple=True, metavar="POLICY=KHZ,KHZ,...", type=PolicySpeeds(),
               help="Per-policy layout only: a scaling policy's frequencies in kHz, lowest first, one per step "
                    "(its scaling_available_frequencies); once per policy.")
 def import_android(xml, out, name, voltage, speeds) -> None:
@@ -273,9 +270,8 @@ def import_android(xml, out, name, voltage, speeds) -> None:
     from dslsim.fileio import read_input_bytes, write_text_atomic
     from dslsim.hw.android import MAX_BYTES, android_profile, parse_power_profile
     from dslsim.hw.load import parse_profile
-    from dslsim.units import parse_quantity
 
-    volts = parse_quantity(voltage, "V", "--voltage", "", strictly_positive=True)
+    volts = voltage
     try:
         text = read_input_bytes(xml, MAX_BYTES, "an Android power_profile.xml").decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:

@@ -5,27 +5,15 @@ from __future__ import annotations
 import click
 
 from dslsim.cli.feasibility import feasibility_options, finish
+from dslsim.cli.params import Number, TimeWindow, option
 from dslsim.errors import DslsimError
-
-
-def _window(text: str | None) -> tuple[float, float] | None:
-    from dslsim.units import parse_quantity
-
-    if not text:
-        return None
-    if ":" not in text:
-        raise DslsimError(f"--window {text!r}: expected START:END, e.g. '10 s:13 s'.")
-    a, b = (parse_quantity(part.strip(), "s", "--window", "") for part in text.split(":", 1))
-    if not b > a:
-        raise DslsimError(f"--window {text!r}: the end must come after the start.")
-    return a, b
 
 
 @click.command()
 @click.option("--profile", "-p", metavar="NAME|FILE", help="Profile to simulate (with --trace).")
 @click.option("--trace", "-t", "trace_path", type=click.Path(dir_okay=False), help="Trace to simulate.")
 @click.option("--scenario", "-s", type=click.Path(dir_okay=False), help="Scenario (default: the profile's).")
-@click.option("--window", metavar="START:END", help="Timeline window, e.g. '10 s:13 s' (default: 1 s from 0.2 s "
+@option("--window", metavar="START:END", type=TimeWindow(), help="Timeline window, e.g. '10 s:13 s' (default: 1 s from 0.2 s "
               "before the first frame on the dense path).")
 @click.option("--sweep", "sweep_dir", type=click.Path(file_okay=False), help="A sweep store folder instead.")
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="The HTML file to write.")
@@ -33,7 +21,7 @@ def _window(text: str | None) -> tuple[float, float] | None:
               help="Also write each figure as PNG and each figure's and table's data as CSV.")
 @click.option("--uncertainty", "draws", type=click.IntRange(min=2, max=100_000), default=None, metavar="N",
               help="Draw N profiles within their numbers' ranges and show 5-95 % bands on the headline figures.")
-@click.option("--resolution", type=click.FloatRange(0, min_open=True), default=None, metavar="PCT",
+@option("--resolution", type=Number(0, 100, min_open=True, what="a percentage"), default=None, metavar="PCT",
               help="With --sweep: battery-life differences below this (%) are called within the model's "
                    "uncertainty (default: the validated median error on energy per inference, 3 %).")
 @feasibility_options
@@ -73,7 +61,7 @@ def report(profile, trace_path, scenario, window, sweep_dir, out, data_dir, draw
 
         p, t = load_profile(profile), read_trace(trace_path)
         scn = load_scenario(scenario, p)
-        result = simulate(p, t, scn, window=check_window(_window(window), t), max_miss_rate=max_misses / 100.0)
+        result = simulate(p, t, scn, window=check_window(window, t), max_miss_rate=max_misses / 100.0)
         spread = None
         if draws:
             from dslsim.sim.uncertainty import bands, samples

@@ -132,16 +132,6 @@ def synth(ctx, out, duration, frame_rate, light_share, mean_burst, seed, width, 
                + ", ".join(f"{name} {share:.3f}" for name, share in shares_seen.items()))
 
 
-def comma_numbers(text: str | None, option: str) -> list[float]:
-    """'0.6,0.3,0.1' as numbers ([] when not given)."""
-    if text is None:
-        return []
-    try:
-        return [float(x) for x in text.split(",")]
-    except ValueError:
-        raise DslsimError(f"{option} {text!r}: expected numbers separated by commas, e.g. 0.6,0.3,0.1.") from None
-
-
 @trace.command("add-frontend")
 @click.argument("trace_in", type=click.Path(dir_okay=False))
 @click.argument("out", type=click.Path(dir_okay=False))
