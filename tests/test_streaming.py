@@ -208,3 +208,13 @@ def test_memory_does_not_grow_with_the_trace(tmp_path):
         assert result["frames"] == hours * 270_000
         peaks[hours] = result["rss_MB"]
     assert peaks[12] - peaks[2] < 40, peaks
+
+
+def test_a_queue_that_grows_without_bound_stops_a_streamed_run_with_the_reason(tmp_path, monkeypatch):
+    """The default synthetic model needs 18 ms of the phone's DSP per 13.3 ms frame: its queue only grows, and
+    a streamed run would hold every waiting frame. Past the limit it stops and says why."""
+    monkeypatch.setattr(batch, "MAX_IN_FLIGHT", 50_000)
+    path = tmp_path / "overload.parquet"
+    write_trace(synth_trace(duration=2 * 3600.0, frame_rate=75.0, light_share=0.8, mean_burst=0.5, seed=1), path)
+    with pytest.raises(Exception, match="cannot keep up: .* frames .* still waiting, 'dsp' is busy until"):
+        simulate("phone", path, frames=False, engine="batch")

@@ -26,6 +26,9 @@ from dslsim.sim.budget import BUDGET_OF
 @click.option("--format", "formats", multiple=True, type=click.Choice(["csv", "parquet", "json"]),
               help="Table format(s) for --out (repeatable; default: csv and parquet).")
 @click.option("--no-frames", is_flag=True, help="With --out, skip the per-frame table (large for long traces).")
+@click.option("--frames-out", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Stream the per-frame table to this Parquet file as the run goes (memory stays bounded, "
+                   "however long the trace).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of the text report.")
 @feasibility_options
 @click.option("--engine", type=click.Choice(["auto", "batch", "reference"]), default="auto", show_default=True,
@@ -49,7 +52,7 @@ from dslsim.sim.budget import BUDGET_OF
               help="Also list the largest contributors to the battery draw, with the profile numbers behind each "
                    "and their sources.")
 @progress_option
-def simulate(profile, trace_path, scenario, baseline, out_dir, formats, no_frames, as_json, anyway,
+def simulate(profile, trace_path, scenario, baseline, out_dir, formats, no_frames, frames_out, as_json, anyway,
              max_misses, engine, budget_pct, budget_of, fail_over_budget, draws, seed, assumed_tolerance,
              sourced_tolerance, explain, progress):
     """Simulate a trace on a device profile; print latency, always-on power and battery life.
@@ -64,6 +67,7 @@ def simulate(profile, trace_path, scenario, baseline, out_dir, formats, no_frame
       dslsim simulate -p phone -t dsl-75hz-10min --budget 1 --fail-over-budget   # Android's 1 % a day
       dslsim simulate -p watch -t dsl-75hz-10min --explain      # what the battery draw is made of, with sources
       dslsim simulate -p earbud -t day.parquet --engine reference      # cross-check on the SimPy engine
+      dslsim simulate -p phone -t month.parquet --frames-out month-frames.parquet   # bounded memory
     """
     from dslsim.report.explain import contributors, explain_text
     from dslsim.report.export import json_safe, write_result
@@ -83,7 +87,7 @@ def simulate(profile, trace_path, scenario, baseline, out_dir, formats, no_frame
     bars = SimProgress(progress)
     try:
         result = run(p, trace_path, scn, baseline=baseline, progress=bars, engine=engine,
-                     max_miss_rate=max_misses / 100.0, frames=keep_frames)
+                     max_miss_rate=max_misses / 100.0, frames=keep_frames, frames_out=frames_out)
     finally:
         bars.close()
     budget = check_budget(result.summary, budget_pct, budget_of) if budget_pct is not None else None

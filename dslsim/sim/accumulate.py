@@ -4,7 +4,7 @@ run's per-frame arrays and memory does not grow with simulated time.
 Everything here is exact (counts, maxima, sums) except the latency percentiles of long runs: up to
 :data:`EXACT_LATENCIES` frames every latency is kept and the percentiles are numpy's (linear interpolation);
 past that they come from a fixed-resolution histogram whose bins are ``2**-HISTOGRAM_BITS`` of an octave wide,
-so a percentile is within a relative ``2**-(HISTOGRAM_BITS + 1)`` (0.0061 %) of the exact one
+so a percentile is within a relative ``2**-(HISTOGRAM_BITS + 1)`` (0.0031 %) of the exact one
 (:data:`PERCENTILE_RELATIVE_ERROR`; the tests check the bound).
 """
 

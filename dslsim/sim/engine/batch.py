@@ -21,7 +21,8 @@ import numpy as np
 
 from dslsim.sim.engine.account import Account, EngineOutput
 from dslsim.sim.engine.blocks import Chunk, FrameBlock, FrameSink
-from dslsim.sim.engine.job import N_TOTALS
+from dslsim.errors import DslsimError
+from dslsim.sim.engine.job import FREE_AT, N_TOTALS
 from dslsim.sim.engine.kernel import serve_group
 
 if TYPE_CHECKING:  # the engine reads a plan; it never builds one
@@ -29,6 +30,10 @@ if TYPE_CHECKING:  # the engine reads a plan; it never builds one
 
 #: Frame arrivals per window: bounds the arrays alive at once (a few MB) while keeping calls few.
 WINDOW_FRAMES = 1 << 16
+
+#: Most frames a replay holds in flight (arrived, not finished; about 100 bytes each). Only a queue that grows
+#: without bound gets there (a run that keeps up has a few windows in flight at most): the run stops with the reason.
+MAX_IN_FLIGHT = 1 << 23
 
 
 class _Jobs:
@@ -331,6 +336,13 @@ class BatchReplay:
         # Every frame before the earliest one still waiting somewhere is finished.
         waiting = [p.lowest_frame() for p in pending if p.parts]
         frames.emit(min(waiting + [hi]), self.sink)
+        if hi - frames.done > MAX_IN_FLIGHT:
+            busiest = int(np.argmax(st.state[:, FREE_AT]))
+            raise DslsimError(
+                f"the scenario cannot keep up: {hi - frames.done:,} frames that arrived by {float(ready[-1]):,.0f} s "
+                f"are still waiting, '{self.plan.resources[busiest].name}' is busy until "
+                f"{float(st.state[busiest, FREE_AT]):,.0f} s; its queue grows without bound, so a long run would only "
+                f"fill memory. Simulate a shorter stretch to see how far behind it falls, or change the scenario.")
         self.last_ready = float(ready[-1])
         if self.progress is not None:
             self.progress(self.last_ready)
