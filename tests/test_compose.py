@@ -404,3 +404,22 @@ def test_peak_memory_does_not_grow_with_days(tmp_path):
         peaks[days] = int(out.stdout.split()[-1]) / 1024          # MB (ru_maxrss is in kB on Linux)
     assert pq.ParquetFile(tmp_path / "2.parquet").metadata.num_rows == 2 * 6_480_000
     assert peaks[2] - peaks[1] < 40, peaks
+
+
+def test_the_schedule_declaration_is_a_json_schema_that_agrees_with_the_loader(tmp_path):
+    jsonschema = pytest.importorskip("jsonschema")
+    from dslsim.trace.compose_schema import SCHEDULE
+    from dslsim.yamlschema import json_schema
+
+    schema = json_schema(SCHEDULE, "dslsim usage schedule")
+    for draft in (jsonschema.Draft202012Validator, jsonschema.Draft7Validator):
+        draft.check_schema(schema)
+        assert not list(draft(schema).iter_errors(yaml.safe_load(EXAMPLE.read_text())))
+    # A typo the loader refuses at days[0].scenes[1].lenght, the schema refuses at the same place.
+    doc = week_doc()
+    doc["days"][0]["scenes"][1]["lenght"] = "1 h"
+    errors = list(jsonschema.Draft202012Validator(schema).iter_errors(doc))
+    assert errors and list(jsonschema.exceptions.best_match(errors).path) == ["days", 0, "scenes", 1]
+    one_hz_trace(tmp_path / "src.parquet")
+    with pytest.raises(InputError, match=r"days\[0\].scenes\[1\].lenght: found the unknown key"):
+        load_schedule(schedule_file(tmp_path, doc))
