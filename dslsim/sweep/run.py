@@ -71,10 +71,13 @@ def _processes(tasks: list[dict], jobs: int) -> Iterator[dict[str, Any]]:
 
 def _die_with_parent() -> None:
     """In a worker: ask Linux to send SIGTERM when the parent dies (even by SIGKILL), so no worker is orphaned
-    blocking on its pipes. Elsewhere nothing happens (the pool's own shutdown still applies)."""
+    blocking on its pipes. Elsewhere nothing happens (the pool's own shutdown still applies). Ctrl-C is the
+    parent's to handle: a worker ignores it (it would print its own traceback), and the parent stops the pool."""
     import ctypes
     import signal
     import sys
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     if sys.platform.startswith("linux"):
         try:
