@@ -423,3 +423,9 @@ def test_the_schedule_declaration_is_a_json_schema_that_agrees_with_the_loader(t
     one_hz_trace(tmp_path / "src.parquet")
     with pytest.raises(InputError, match=r"days\[0\].scenes\[1\].lenght: found the unknown key"):
         load_schedule(schedule_file(tmp_path, doc))
+
+
+def test_compose_help_gives_an_example():
+    r = CliRunner().invoke(cli, ["trace", "compose", "--help"])
+    assert r.exit_code == 0 and "Examples:" in r.output
+    assert "dslsim trace compose examples/usage/week-of-a-wearable.yaml week.parquet" in r.output
