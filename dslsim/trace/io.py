@@ -159,7 +159,7 @@ class TraceFile:
             # has read (measured: 9 MB after 4 h of 75 Hz frames, 50 MB after 48 h), one per group does not.
             batches = (batch for group in range(self.file.metadata.num_row_groups)
                        for batch in self.file.iter_batches(batch_size=block_frames, row_groups=[group],
-                                                           columns=columns, use_threads=False))
+                                                           columns=columns, use_threads=True))
             for batch in batches:
                 frames = batch.to_pandas()
                 if "path" in frames.columns and not isinstance(frames["path"].dtype, pd.CategoricalDtype):
