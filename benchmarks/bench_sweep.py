@@ -1,4 +1,5 @@
-"""Benchmark: a 1,000-point sweep of a 1 h trace, serial, on the local process pool and on a local Dask cluster.
+"""Benchmark: a 1,000-point sweep of a 1 h (or, with --duration, a 24 h) trace, serial, on the local process pool
+and on a local Dask cluster.
 
 Each run is the `dslsim sweep` command in a fresh process (start-up and result writing included), timed by wall
 clock. The sweep varies the watch's application-core sleep timeout (10 values) and clock (2), the switch
@@ -6,6 +7,7 @@ threshold (10) and the deadline (5): 20 distinct all-dense baselines, 1,000 poin
 
     python benchmarks/bench_sweep.py                      # serial, 2 processes, Dask with 1 and 2 workers
     python benchmarks/bench_sweep.py --runs pool1 pool2   # only the process pool
+    python benchmarks/bench_sweep.py --runs pool2 --duration "24 h"   # 1,000 points of a day, 2 processes
 """
 
 from __future__ import annotations
@@ -46,14 +48,15 @@ RUNS = {
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", nargs="+", default=list(RUNS), choices=list(RUNS))
+    ap.add_argument("--duration", default="1 h", help="length of the swept trace (default: 1 h)")
     args = ap.parse_args()
     dslsim = [sys.executable, "-m", "dslsim"]
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}, {platform.system()} {platform.release()}")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        subprocess.run(dslsim + ["trace", "synth", str(work / "hour.parquet"), "--duration", "1 h", "--seed", "1"],
-                       check=True, capture_output=True)
+        subprocess.run(dslsim + ["trace", "synth", str(work / "hour.parquet"), "--duration", args.duration,
+                                 "--seed", "1"], check=True, capture_output=True)
         (work / "spec.yaml").write_text(SPEC)
         times = {}
         for name in args.runs:
@@ -62,7 +65,7 @@ def main() -> None:
             t0 = time.perf_counter()
             subprocess.run(cmd, check=True, capture_output=True)
             times[name] = time.perf_counter() - t0
-            print(json.dumps({"run": name, "points": 1000, "wall_s": round(times[name], 1),
+            print(json.dumps({"run": name, "trace": args.duration, "points": 1000, "wall_s": round(times[name], 1),
                               "points_per_s": round(1000 / times[name], 1)}), flush=True)
         for serial, parallel in (("pool1", "pool2"), ("dask1", "dask2")):
             if serial in times and parallel in times:
