@@ -186,8 +186,8 @@ def load_datasheet_currents(choice: Node, here: Path) -> DatasheetCurrents:
         if choice.has(state):
             tables[state] = _pick_table(root, state, choice, column, where, ranges)
     datasheet = root.child("datasheet")
-    return DatasheetCurrents(path, root.text("board"), f"{datasheet.text('id')} {datasheet.data.get('revision', '')}"
-                             .strip(), supply.quantity("voltage", "V", strictly_positive=True),
+    revision = datasheet.text("revision") if datasheet.has("revision") else ""
+    return DatasheetCurrents(path, root.text("board"), f"{datasheet.text('id')} {revision}".strip(), supply.quantity("voltage", "V", strictly_positive=True),
                              supply.text("regulator", choices=("ldo", "smps")), ranges, tables)
 
 

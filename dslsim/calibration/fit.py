@@ -135,7 +135,7 @@ def load_measurements(path: str | Path) -> MeasurementSet:
             measurements.append(Measurement(name, model, item.quantity("latency", "s", strictly_positive=True),
                                             item.quantity("energy", "J", strictly_positive=True),
                                             str(item.data.get("source", ""))))
-    out = MeasurementSet(path, str(root.data.get("name", path.stem)), models, files, systems, measurements)
+    out = MeasurementSet(path, root.text("name", default=path.stem), models, files, systems, measurements)
     for name, sysm in systems.items():
         profile = out.profile(name)
         if sysm.core not in profile.cores:

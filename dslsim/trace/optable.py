@@ -32,6 +32,8 @@ from dslsim.trace.schema import OP_KEYS, Op, Stage, Trace, TraceMeta, op_from_di
 
 #: Largest op table read (a model's table is one row per op: kB).
 MAX_TABLE_BYTES = 16 * 2**20
+#: The columns of an op table that hold numbers.
+NUMERIC_COLUMNS = ("macs", "weight_bytes", "act_in_bytes", "act_out_bytes")
 #: The one path of a static model's trace.
 PATH = "inference"
 
@@ -53,7 +55,9 @@ def read_op_table(path: str | Path) -> tuple[Op, ...]:
         raise DslsimError(f"{path}: an op table is a .csv or .yaml file (or give a .tflite model).")
     data = read_input_bytes(path, MAX_TABLE_BYTES, "an op table (CSV)")
     try:
-        table = pd.read_csv(io.BytesIO(data))
+        # Only an empty cell is missing (a byte count then defaults to 0); 'nan' or 'inf' written out is a value,
+        # and is refused as one below.
+        table = pd.read_csv(io.BytesIO(data), keep_default_na=False, na_values=[""])
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise DslsimError(f"{path}: not a readable CSV table ({first_line(exc)}).") from None
     # A spreadsheet's trailing comma adds an empty 'Unnamed: N' column: harmless. Any other column dslsim does not
@@ -68,6 +72,17 @@ def read_op_table(path: str | Path) -> tuple[Op, ...]:
                          f"{sorted(missing)})")
     if table.empty:
         raise InputError(path, "rows", "no rows", "one row per op")
+    for column in NUMERIC_COLUMNS:
+        if column in table.columns:
+            # One text cell makes pandas read the whole column as text: find that cell, rather than refusing the
+            # first row's number written as text.
+            numbers = pd.to_numeric(table[column], errors="coerce")
+            bad = numbers.isna() & table[column].notna()
+            if bad.any():
+                row = int(np.argmax(bad.to_numpy()))
+                raise InputError(path, f"row {row + 2}.{column}", describe(table[column].iloc[row]),
+                                 "a number >= 0 (per frame)")
+            table[column] = numbers
     rows = table.astype(object).where(table.notna(), None).to_dict("records")
     return tuple(op_from_dict({k: v for k, v in row.items() if v is not None or k == "name"}, str(path),
                               f"row {i + 2}", f"op{i}") for i, row in enumerate(rows))

@@ -529,7 +529,7 @@ def op_from_dict(op: Any, source: str, at: str, default_name: str) -> Op:
     if not isinstance(kind, str) or not kind:
         raise InputError(source, f"{at}.kind", describe(kind), f"an op kind such as {KNOWN_OP_KINDS}")
     dtype = op.get("dtype", "int8")
-    if dtype not in DTYPE_BYTES:
+    if not isinstance(dtype, str) or dtype not in DTYPE_BYTES:
         raise InputError(source, f"{at}.dtype", describe(dtype), f"one of {list(DTYPE_BYTES)}")
     numbers = {}
     for key in ("macs", "weight_bytes", "act_in_bytes", "act_out_bytes"):
@@ -538,6 +538,8 @@ def op_from_dict(op: Any, source: str, at: str, default_name: str) -> Op:
             raise InputError(source, f"{at}.{key}", describe(value), "a number >= 0 (per frame)")
         numbers[key] = float(value)
     name = op.get("name", default_name)
+    if name is not None and (isinstance(name, bool) or not isinstance(name, (str, int, float))):
+        raise InputError(source, f"{at}.name", describe(name), "a name (text)")
     return Op(name=str(default_name if name is None else name), kind=kind, dtype=dtype, **numbers)
 
 
