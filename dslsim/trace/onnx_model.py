@@ -100,11 +100,13 @@ _NOT_GROWING = {"Identity", "Cast", "Unsqueeze", "Squeeze", "Concat", "Reshape",
                 "Abs", "Floor", "Ceil", "Flatten", "Shape", "Size"}
 #: Largest constant evaluated while folding (elements).
 _FOLD_LIMIT = 4096
+#: Most rounds of folding and shape inference (each makes the shapes of one more link of a chain known).
+_FOLD_PASSES = 64
 #: Quantized forms -> (the op they count as, index of the data input, index of the weight input).
 _QUANTIZED = {"QLinearConv": ("Conv", 0, 3), "ConvInteger": ("Conv", 0, 1), "MatMulInteger": ("MatMul", 0, 1),
               "QLinearMatMul": ("MatMul", 0, 3)}
 
-Shape = tuple  # of int, or None for a dimension the model leaves open
+_Shape = tuple  # of int, or None for a dimension the model leaves open
 
 
 def read_onnx(path: str | Path) -> ModelGraph:
@@ -112,6 +114,7 @@ def read_onnx(path: str | Path) -> ModelGraph:
     was found and what was expected. Needs the ``onnx`` package (``pip install 'dslsim[onnx]'``)."""
     try:
         import onnx
+        import onnx.helper  # noqa: F401 (used through the module)
         import onnx.shape_inference  # noqa: F401
     except ImportError:
         raise DslsimError("reading .onnx models needs the 'onnx' package: pip install 'dslsim[onnx]'") from None
@@ -130,7 +133,7 @@ def _count(value: int | None) -> str:
     return "an unknown number of" if value is None else f"{value:,}"
 
 
-def _fmt(shape: Shape) -> str:
+def _fmt(shape: _Shape) -> str:
     return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
 
 
@@ -142,7 +145,7 @@ class _Reader:
         self.model = model
         self.source = source
         self.notes: list[str] = []
-        self.shapes: dict[str, Shape] = {}
+        self.shapes: dict[str, _Shape] = {}
         self.types: dict[str, int] = {}
         self.constants: set[str] = set()
         self.initializers: dict[str, Any] = {}
@@ -258,7 +261,9 @@ class _Reader:
     def infer(self, model: Any) -> Any:
         si = self.onnx.shape_inference
         try:
-            return si.infer_shapes(model, check_type=True, strict_mode=True, data_prop=True)
+            # data_prop stays off: on a damaged model it can allocate without bound (std::bad_alloc after GBs);
+            # the constants it would propagate are evaluated by fold_small_constants instead.
+            return si.infer_shapes(model, check_type=True, strict_mode=True, data_prop=False)
         except Exception as exc:  # InferenceError, or the checker's errors on malformed attributes
             text = first_line(exc, 400)
             node = text.split("node name:", 1)[1].split(")", 1)[0].strip() if "node name:" in text else ""
@@ -285,18 +290,38 @@ class _Reader:
         done: set[int] = set()
         nodes = self.model.graph.node
         outputs = [n for node in nodes for n in node.output if n]
-        for _ in range(len(nodes)):
+        skeleton = None
+        for _ in range(_FOLD_PASSES):
             if all(self.shapes.get(n) is not None and None not in self.shapes[n] for n in outputs):
                 return
-            new = self.fold_pass(values, made, done)
-            if not new:
+            before = len(made)
+            if not self.fold_pass(values, made, done):
                 return
-            copy = self.onnx.ModelProto()
-            copy.CopyFrom(self.model)
-            del copy.graph.node[:]
-            copy.graph.node.extend(n for i, n in enumerate(nodes) if i not in done)
-            copy.graph.initializer.extend(numpy_helper.from_array(v, k) for k, v in made.items())
-            self.record_shapes(self.infer(copy))
+            skeleton = skeleton or self.skeleton()
+            del skeleton.graph.node[:]
+            skeleton.graph.node.extend(n for i, n in enumerate(nodes) if i not in done)
+            skeleton.graph.initializer.extend(numpy_helper.from_array(v, k) for k, v in list(made.items())[before:])
+            self.record_shapes(self.infer(skeleton))
+
+    def skeleton(self) -> Any:
+        """The model for re-inferring shapes: the same graph, with initializers too large to fold turned into typed
+        graph inputs (shape inference needs their shapes, not their data, so a large model is not copied)."""
+        m, onnx = self.model, self.onnx
+        out = onnx.ModelProto()
+        out.ir_version = m.ir_version
+        out.opset_import.extend(m.opset_import)
+        g = out.graph
+        g.name = m.graph.name
+        g.output.extend(m.graph.output)
+        g.value_info.extend(m.graph.value_info)
+        declared = {v.name for v in m.graph.input}
+        g.input.extend(m.graph.input)
+        for t in m.graph.initializer:
+            if math.prod(t.dims) <= _FOLD_LIMIT and t.data_location != onnx.TensorProto.EXTERNAL:
+                g.initializer.append(t)
+            elif t.name not in declared:
+                g.input.append(onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)))
+        return out
 
     def fold_pass(self, values: dict[str, np.ndarray], made: dict[str, np.ndarray], done: set[int]) -> bool:
         """Evaluates every small constant node not yet evaluated whose inputs are now known; whether any was."""
