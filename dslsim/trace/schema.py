@@ -251,17 +251,17 @@ class TraceMeta:
         if len(paths) > MAX_PATHS:
             raise InputError(source, "metadata.paths", f"{len(paths)} paths", f"at most {MAX_PATHS}")
         dense = data.get("dense_path")
-        if dense not in paths:
+        if not isinstance(dense, str) or dense not in paths:
             raise InputError(source, "metadata.dense_path", describe(dense), f"one of the paths {list(paths)}")
         if version == 1:
             decisions, fallback = _v1_decisions(data, paths, dense, source)
         else:
             decisions = _decisions(data.get("decisions", []), paths, source)
             fallback = data.get("fallback_path")
-            if decisions and fallback not in paths:
+            if decisions and (not isinstance(fallback, str) or fallback not in paths):
                 raise InputError(source, "metadata.fallback_path", describe(fallback),
                                  f"the path of frames no decision takes, one of {list(paths)}")
-            if not decisions and fallback is not None and fallback not in paths:
+            if not decisions and fallback is not None and (not isinstance(fallback, str) or fallback not in paths):
                 raise InputError(source, "metadata.fallback_path", describe(fallback), f"null or one of {list(paths)}")
         return cls(frame_rate=float(frame_rate), sample_rate=float(sample_rate), hop=hop, paths=paths,
                    stages=stages, dense_path=dense, decisions=decisions, fallback_path=fallback, source=src,
@@ -471,7 +471,7 @@ def _decisions(raw: Any, paths: dict, source: str) -> tuple[Decision, ...]:
         threshold = item.get("threshold")
         if not _is_number(threshold) or not 0 <= threshold <= 1:
             raise InputError(source, f"{at}.threshold", describe(threshold), "a number in [0, 1]")
-        if path not in paths:
+        if not isinstance(path, str) or path not in paths:
             raise InputError(source, f"{at}.path", describe(path), f"the path it takes, one of {list(paths)}")
         when = item.get("when", "above")
         if when not in ("above", "below"):
@@ -552,7 +552,7 @@ def _paths(raw: Any, stages: dict[str, Stage], source: str) -> dict[str, list[st
         if not isinstance(seq, list) or not seq:
             raise InputError(source, f"metadata.paths.{name}", describe(seq), "a non-empty list of stage names")
         for i, stage in enumerate(seq):
-            if stage not in stages:
+            if not isinstance(stage, str) or stage not in stages:
                 raise InputError(source, f"metadata.paths.{name}[{i}]", describe(stage),
                                  f"a stage with an op list, one of {list(stages)}")
         paths[str(name)] = [str(s) for s in seq]
