@@ -115,6 +115,26 @@ class Plan:
     """The profile's name."""
     profile_file: str = ""
     """The file the profile was read from ('' when given in code)."""
+    priorities: tuple[int, ...] = ()
+    """Per path code, the priority of its jobs where they wait for a core or link (higher first); empty: every
+    path alike, and every resource serves its jobs first come, first served. A resource whose jobs come from paths
+    of different priorities serves, whenever it frees, the waiting job of the highest priority (non-preemptive),
+    ties by ready time, then by the frame's place in the run, then by hop (docs/simulation.md)."""
+
+    def __post_init__(self) -> None:
+        if self.priorities and len(self.priorities) != len(self.hops):
+            raise ValueError(f"{len(self.priorities)} priorities for {len(self.hops)} paths")
+
+    def priority_resources(self) -> frozenset[int]:
+        """The resources that see jobs of more than one priority (the others serve first come, first served,
+        which is what the priority rule gives when every job has the same priority)."""
+        if not self.priorities:
+            return frozenset()
+        seen: dict[int, set[int]] = {}
+        for code, hops in enumerate(self.hops):
+            for hop in hops:
+                seen.setdefault(hop.resource, set()).add(self.priorities[code])
+        return frozenset(r for r, levels in seen.items() if len(levels) > 1)
 
 
 def device_idle_power(core) -> float:

@@ -23,13 +23,17 @@ from dslsim.sim.engine.account import Account, EngineOutput
 from dslsim.sim.engine.blocks import Chunk, FrameBlock, FrameSink
 from dslsim.errors import DslsimError
 from dslsim.sim.engine.job import FREE_AT, N_TOTALS
-from dslsim.sim.engine.kernel import serve_group
+from dslsim.sim.engine.kernel import serve_group, serve_group_priority
 
 if TYPE_CHECKING:  # the engine reads a plan; it never builds one
     from dslsim.sim.plan import Plan
 
 #: Frame arrivals per window: bounds the arrays alive at once (a few MB) while keeping calls few.
 WINDOW_FRAMES = 1 << 16
+
+#: Serve every group by the priority rule, even one whose jobs all have the same priority (where it gives the
+#: first-come-first-served order of :func:`serve_group`): a cross-check the tests run.
+PRIORITY_EVERYWHERE = False
 
 #: Most frames a replay holds in flight (arrived, not finished; about 100 bytes each). Only a queue that grows
 #: without bound gets there (a run that keeps up has a few windows in flight at most): the run stops with the reason.
@@ -248,6 +252,20 @@ class BatchReplay:
                 ga, gb = int(group_of[a.resource]), int(group_of[b.resource])
                 if gb not in self.next_groups[ga]:
                     self.next_groups[ga].append(gb)
+        # Groups with a resource that serves paths of different priorities decide by priority, and only before a
+        # window's end (a later decision may depend on jobs not known yet): they carry jobs to their next window.
+        by_priority = plan.priority_resources()
+        self.priority_groups = {g for g, members in enumerate(groups)
+                                if PRIORITY_EVERYWHERE or any(r in by_priority for r in members)}
+        self.slot_of: dict[int, np.ndarray] = {}
+        for g in self.priority_groups:
+            slots = np.full(len(plan.resources), -1, np.int64)
+            slots[groups[g]] = np.arange(len(groups[g]))
+            self.slot_of[g] = slots
+            if g not in self.next_groups[g]:
+                self.next_groups[g].append(g)
+        levels = plan.priorities or (0,) * len(plan.hops)
+        self.rank = -np.asarray(levels, np.int64)      # by path code: lower is served first
         self.first_group = group_of[self.tables.resource[:, 0]]     # by path code
         self.entry_groups = sorted({int(group_of[hops[0].resource]) for hops in plan.hops})
         self.frames = _Frames(4 * WINDOW_FRAMES)
@@ -317,12 +335,20 @@ class BatchReplay:
             cap = int((tables.length[jc] - jh).sum())
             out_t, out_r = np.empty(cap), np.empty(cap, np.int64)
             out_f, out_h, out_c = np.empty(cap, np.int64), np.empty(cap, np.int64), np.empty(cap, np.int64)
-            m = serve_group(jt, jf, jh, jc, limit, self.in_group[g], st.bits, st.drop, st.active_power,
-                            st.first_timeout, st.timeouts,
-                            st.n_states, st.entry_end, st.exit_latency, st.cycle_energy, st.state, st.reach,
-                            st.tail, st.wakes, tables.length, tables.delay, tables.resource, tables.service,
-                            tables.energy, a["start"], a["end"], a["energy"], a["wakeups"], a["used"], a["dropped"],
-                            frames.base, out_t, out_f, out_h, out_c, out_r)
+            if g in self.priority_groups:
+                m = serve_group_priority(
+                    jt, jf, jh, jc, limit, self.slot_of[g], np.asarray(self.groups[g], np.int64), self.rank,
+                    st.bits, st.drop, st.active_power, st.first_timeout, st.timeouts, st.n_states, st.entry_end,
+                    st.exit_latency, st.cycle_energy, st.state, st.reach, st.tail, st.wakes, tables.length,
+                    tables.delay, tables.resource, tables.service, tables.energy, a["start"], a["end"], a["energy"],
+                    a["wakeups"], a["used"], a["dropped"], frames.base, out_t, out_f, out_h, out_c, out_r)
+            else:
+                m = serve_group(jt, jf, jh, jc, limit, self.in_group[g], st.bits, st.drop, st.active_power,
+                                st.first_timeout, st.timeouts,
+                                st.n_states, st.entry_end, st.exit_latency, st.cycle_energy, st.state, st.reach,
+                                st.tail, st.wakes, tables.length, tables.delay, tables.resource, tables.service,
+                                tables.energy, a["start"], a["end"], a["energy"], a["wakeups"], a["used"],
+                                a["dropped"], frames.base, out_t, out_f, out_h, out_c, out_r)
             if m:
                 out = out_t[:m], out_f[:m], out_h[:m], out_c[:m]
                 nexts = self.next_groups[g]

@@ -1,10 +1,12 @@
 """The reference engine: SimPy discrete-event replay of a trace on a :class:`~dslsim.sim.plan.Plan`.
 
-Each core and each link is a FIFO server (one SimPy process). A frame is ready at its arrival time plus one
-frame duration, then walks its path's hops in order; a hop that finds its resource busy waits (or is dropped
-under the ``drop`` policy). Energy is never sampled: a core's timeline is cut into intervals of constant power
-(active, idle, sleep states, wake-up) and each interval's length is added to its state's residency; dynamic
-op energy and lumped transition energy are added per hop, by :mod:`dslsim.sim.engine.job`.
+Each core and each link is a FIFO server (one SimPy process); one that serves paths of different priorities
+(:attr:`~dslsim.sim.plan.Plan.priorities`) takes the waiting job of the highest priority whenever it frees. A frame
+is ready at its arrival time plus one frame duration, then walks its path's hops in order; a hop that finds its
+resource busy waits (or is dropped under the ``drop`` policy). Energy is never sampled: a core's timeline is cut
+into intervals of constant power (active, idle, sleep states, wake-up) and each interval's length is added to its
+state's residency; dynamic op energy and lumped transition energy are added per hop, by
+:mod:`dslsim.sim.engine.job`.
 
 Speed comes from three choices that keep the event count near one per frame and hop:
 
@@ -229,6 +231,127 @@ class _Server(Account):
             self._advance_ext()
 
 
+class _PriorityServer(_Server):
+    """A resource whose jobs come from paths of different priorities (:attr:`Plan.priorities`).
+
+    Whenever it is free and has work, at the decision time D = max(free at, earliest ready job), it serves the job
+    of the highest priority among those ready by D (non-preemptive: a job that becomes ready later waits for the one
+    running, or waking the resource, to end); ties by ready time, then frame, then hop. With one priority this is
+    first come, first served, the :class:`_Server` order. External arrivals ready by D join the hand-over heap, which
+    holds every job known and not served, in (ready time, frame, hop) order.
+    """
+
+    def __init__(self, sim: "_Simulation", r: int, ext_frames: np.ndarray | None):
+        super().__init__(sim, r, ext_frames)
+        levels = sim.plan.priorities or (0,) * len(sim.plan.hops)
+        self.rank: list[int] = [-p for p in levels]
+        """Per path code, the sort key of its priority (lower first)."""
+        self.commit_at: float = _INF
+        """The decision time of the job the server has committed to (s)."""
+        self.commit_rank: tuple[int, float, int, int] | None = None
+        """(rank, ready time, frame, hop) of the committed job, if any."""
+
+    def _pick(self) -> tuple[float, tuple[float, int, int, int], tuple[int, float, int, int]] | None:
+        """(decision time, the job it serves (ready time, frame, hop, path code), that job's sort key), or None
+        when no job is known. Nothing is consumed, so a later, earlier-ready hand-over can still change the pick."""
+        heap = self.heap
+        t_min = min(heap[0][0] if heap else _INF, self.ext_t)
+        if t_min == _INF:
+            return None
+        d = max(self.totals[FREE_AT], t_min)
+        while self.ext_t <= d:
+            heapq.heappush(heap, (self.ext_t, self.ext_f, 0, self.ext_c))
+            self._advance_ext()
+        rank = self.rank
+        best, best_key = None, None
+        for job in heap:
+            if job[0] <= d:
+                key = (rank[job[3]], job[0], job[1], job[2])
+                if best_key is None or key < best_key:
+                    best, best_key = job, key
+        return d, best, best_key
+
+    def _take(self, job: tuple[float, int, int, int]) -> None:
+        """Remove ``job`` from the heap."""
+        heap = self.heap
+        i = heap.index(job)
+        last = heap.pop()
+        if i < len(heap):
+            heap[i] = last
+            heapq.heapify(heap)
+
+    def push(self, t: float, f: int, h: int, code: int) -> None:
+        """Hand a job over; interrupt a commitment that this job would change (it is ready by the decision time and
+        ranks first, or it moves the decision time earlier)."""
+        heapq.heappush(self.heap, (t, f, h, code))
+        if self.signal is not None:
+            if not self.signal.triggered:
+                self.signal.succeed()
+        elif self.commit_rank is not None and t <= self.commit_at and (
+                (self.rank[code], t, f, h) < self.commit_rank
+                or (t < self.commit_at and self.commit_at > self.totals[FREE_AT])):
+            self.commit_rank = None
+            self.proc.interrupt()
+
+    def run(self):
+        """The server's SimPy process: event-driven, committing to its pick until the job ends."""
+        env = self.sim.env
+        while True:
+            pick = self._pick()
+            if pick is None:
+                self.signal = env.event()
+                yield self.signal
+                self.signal = None
+                continue
+            d, job, key = pick
+            t, f, h, code = job
+            if t < self.totals[FREE_AT] and self.drop:  # it can only find the resource busy, whatever comes
+                self._take(job)
+                self.sim.dropped[f] = True
+                continue
+            plan = self._plan(t, h, code)
+            if plan[1] > env.now:
+                self.commit_at, self.commit_rank = d, key
+                try:
+                    yield env.timeout(plan[1] - env.now)
+                except simpy.Interrupt:
+                    continue  # a hand-over changes the pick: plan again
+                self.commit_rank = None
+            self._take(job)
+            self._serve(f, h, code, plan)
+
+    def run_ahead(self, horizon: float):
+        """The run-ahead process (see :meth:`_Server.run_ahead`): a decision is made only when every job ready by
+        its decision time is known (before the feeders' frontier) and within ``horizon`` of the clock."""
+        env = self.sim.env
+        dropped = self.sim.dropped
+        while True:
+            limit = env.now + horizon
+            safe = self.feeders_frontier()
+            while True:
+                pick = self._pick()
+                if pick is None:
+                    break
+                d, job, _ = pick
+                if d > limit or d >= safe:
+                    break
+                t, f, h, code = job
+                self._take(job)
+                if t < self.totals[FREE_AT] and self.drop:
+                    dropped[f] = True
+                    continue
+                self._serve(f, h, code, self._plan(t, h, code))
+            if self.ext_t == _INF and not self.heap and all(f.finished for f in self.feeders):
+                self.finished = True
+                return
+            yield env.timeout(horizon)
+
+
+#: Serve every resource by the priority rule, even one whose jobs all have the same priority (where it gives the
+#: first-come-first-served order): a cross-check the tests run.
+PRIORITY_EVERYWHERE = False
+
+
 def run_ahead_set(plan: Plan) -> set[int]:
     """Resources that can run ahead: not on a cycle of hand-overs, and fed only by resources that can."""
     feeders = {r: set() for r in range(len(plan.resources))}
@@ -266,14 +389,16 @@ class _Simulation:
         self.used = array("q", bytes(8 * n))
         self.dropped = array("b", bytes(n))
         first_of_path = [hops[0].resource for hops in plan.hops]
-        self.servers = []
+        by_priority = plan.priority_resources()
+        self.servers: list[_Server] = []
         for r in range(len(plan.resources)):
             starts_here = [c for c, first in enumerate(first_of_path) if first == r]
             if len(starts_here) == len(first_of_path):
                 ext = None  # every frame starts here: no index array needed
             else:
                 ext = np.flatnonzero(np.isin(codes, starts_here)) if starts_here else np.empty(0, np.int64)
-            self.servers.append(_Server(self, r, ext))
+            server = _PriorityServer if PRIORITY_EVERYWHERE or r in by_priority else _Server
+            self.servers.append(server(self, r, ext))
         for hops in plan.hops:
             for a, b in zip(hops, hops[1:]):
                 if self.servers[a.resource] not in self.servers[b.resource].feeders:
