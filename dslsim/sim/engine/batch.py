@@ -10,6 +10,11 @@ every job ready before the window's end with one call of the compiled loop
 frames on as arrays to the groups downstream. Jobs ready later wait for the next window. The arithmetic is the
 one of :mod:`dslsim.sim.engine.job`, as in the reference engine, so the results are the same bit for bit, which
 the tests check on random scenarios.
+
+A group with a resource that serves paths of different priorities (:attr:`dslsim.sim.plan.Plan.priorities`) is
+served by :func:`dslsim.sim.engine.kernel.serve_group_priority` instead: a resource decides which waiting job runs
+when it frees, so a window commits only the decisions made before its end, and the jobs still waiting are carried to
+the group's next window.
 """
 
 from __future__ import annotations
