@@ -65,7 +65,7 @@ class Run:
                 raise DslsimError(f"{path}: found {type(docs[file]).__name__}, expected a JSON object as "
                                   f"'dslsim simulate --out' writes it.")
         stamp, summary = docs["run.json"], docs["summary.json"]
-        if stamp.get("run_id") != summary.get("run_id") or not stamp.get("complete"):
+        if stamp.get("run_id") != summary.get("run_id") or stamp.get("complete") is not True:
             raise DslsimError(f"{folder}: its files come from different or unfinished runs; simulate again.")
         flat = summary.get("summary")
         if not isinstance(flat, dict) or not flat:
@@ -85,6 +85,15 @@ class Run:
         if missing or not ("power_W" in resources.columns or "power_mW" in resources.columns):
             raise DslsimError(f"{table}: columns {list(resources.columns)}; expected resource, component, time_s "
                               f"and power_W as 'dslsim simulate --out' writes them.")
+        for column in ("time_s", "power_W", "power_mW"):
+            if column in resources.columns:
+                numbers = pd.to_numeric(resources[column], errors="coerce")
+                bad = numbers.isna() & resources[column].notna()
+                if bad.any():
+                    row = int(np.argmax(bad.to_numpy()))
+                    raise InputError(table, f"column '{column}' row {row}", describe(resources[column].iloc[row]),
+                                     "a number, as 'dslsim simulate --out' writes it")
+                resources[column] = numbers
         try:
             return cls(name or folder.name, Summary.from_dict(flat), resources)
         except (TypeError, ValueError) as exc:
