@@ -100,9 +100,10 @@ def test_a_sweep_runs_on_workers_that_cannot_see_the_trace(tmp_path, cluster, mo
     monkeypatch.setattr(sweep_run, "ship_inputs", ship_then_hide)
     remote = run_sweep(spec, tmp_path / "remote", scheduler=address)
     pd.testing.assert_frame_equal(_rows(serial), _rows(remote))
-    copies = [f / "dslsim-inputs" / f"{digest}.parquet" for f in folders]
-    assert all(c.is_file() and file_sha256(c) == digest for c in copies)   # each worker got the trace once
-    assert all(len(list((f / "dslsim-inputs").iterdir())) == 1 for f in folders)   # and nothing half-written
+    # Each worker got the trace once, in its own local directory, and nothing half-written is left.
+    for folder in folders:
+        copies = list(folder.rglob("dslsim-inputs/*"))
+        assert [c.name for c in copies] == [f"{digest}.parquet"] and file_sha256(copies[0]) == digest
 
 
 def test_a_damaged_shipment_is_refused(tmp_path):

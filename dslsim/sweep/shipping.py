@@ -2,8 +2,9 @@
 
 The client reads each input file once, hashes it, and scatters its bytes to every worker under a key made of that
 hash (so a worker receives each input once, however many points use it, and two sweeps of the same file share
-it). On a worker the bytes are written once to ``dslsim-inputs/<sha256><suffix>`` in the worker's working folder
-(a temporary name, then a rename: two tasks on one worker never see half a file) and the points read that copy.
+it). On a worker the bytes are written once to ``dslsim-inputs/<sha256><suffix>`` in the worker's own local
+directory (Dask's scratch space for that worker; a temporary name, then a rename: two tasks on one worker never see
+half a file) and the points read that copy.
 """
 
 from __future__ import annotations
@@ -41,10 +42,11 @@ def ship_inputs(client, tasks: list[dict[str, Any]]) -> dict[str, dict[str, Any]
 
 
 def local_copy(sha256: str, suffix: str, data: bytes, folder: str | Path | None = None) -> Path:
-    """The worker's copy of a shipped input, written on first use (``folder``: the working folder by default)."""
+    """The worker's copy of a shipped input, written on first use in ``folder`` (by default the Dask worker's
+    local directory, else the system's temporary folder)."""
     import hashlib
 
-    target = Path(folder or os.getcwd()) / "dslsim-inputs" / f"{sha256}{suffix}"
+    target = Path(folder or _worker_directory()) / "dslsim-inputs" / f"{sha256}{suffix}"
     if target.is_file():
         return target
     if hashlib.sha256(data).hexdigest() != sha256:
@@ -54,6 +56,18 @@ def local_copy(sha256: str, suffix: str, data: bytes, folder: str | Path | None 
     tmp.write_bytes(data)
     os.replace(tmp, target)
     return target
+
+
+def _worker_directory() -> str:
+    """The running Dask worker's local directory (its own scratch space), or the temporary folder outside one."""
+    try:
+        from distributed import get_worker
+
+        return get_worker().local_directory
+    except (ImportError, ValueError):
+        import tempfile
+
+        return tempfile.gettempdir()
 
 
 def run_shipped_points(tasks: list[dict[str, Any]], shipped: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
