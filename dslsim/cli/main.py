@@ -59,6 +59,7 @@ def _register() -> None:
     from dslsim.cli.model_cmd import model, train
     from dslsim.cli.profiles_cmd import profiles
     from dslsim.cli.report_cmd import report
+    from dslsim.cli.score_cmd import score
     from dslsim.cli.simulate_cmd import simulate
     from dslsim.cli.sweep_cmd import sweep
     from dslsim.cli.trace_cmd import trace
@@ -70,6 +71,7 @@ def _register() -> None:
     model.add_command(early_exit)
     trace.add_command(from_model)
     trace.add_command(compose)
+    trace.add_command(score)
 
 
 _register()
