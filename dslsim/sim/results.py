@@ -42,6 +42,10 @@ class SimResult:
     warnings: list[str] = field(default_factory=list)
     """Things the user should know before trusting the figures (a scenario that cannot keep up, an idle core
     that never sleeps), one sentence each."""
+    models: pd.DataFrame | None = None
+    """For a stack (:func:`dslsim.sim.stack_run.simulate_stack`): one row per model and per remaining part of the
+    battery draw (the cores at rest, the platform floor), what each draws, its latency and deadline misses
+    (:func:`dslsim.sim.stack_run.attribution`); None for a single trace."""
 
     def __repr__(self) -> str:
         """One line: what ran and the headline figures (the tables are attributes, not part of the repr)."""
@@ -261,9 +265,12 @@ def resource_table(out: EngineOutput, plan: Plan) -> pd.DataFrame:
 
 
 def summarize(totals: FrameTotals, out: EngineOutput, resources: pd.DataFrame, plan: Plan,
-              horizon: float) -> Summary:
+              horizon: float, miss_check: tuple[bool, str] | None = None) -> Summary:
     """Headline figures: latency percentiles, deadline misses, power, energy per frame by path, battery life;
-    the per-frame figures from ``totals`` (reduced as the run went), the rest from the engine's accounts."""
+    the per-frame figures from ``totals`` (reduced as the run went), the rest from the engine's accounts.
+
+    ``miss_check``: (within the allowance, why not) when the caller judges the deadline misses itself (a stack judges
+    each model against its own deadline); by default the run's miss rate against ``plan.max_miss_rate``."""
     t_end = out.t_end
     n = totals.frames
     dropped = totals.dropped
@@ -287,7 +294,7 @@ def summarize(totals: FrameTotals, out: EngineOutput, resources: pd.DataFrame, p
     worst = max(busy, key=busy.get)
     miss_rate = misses / n if n else 0.0
     stable = bool(busy[worst] < 1.0)
-    keeps_up = stable and miss_rate <= plan.max_miss_rate
+    keeps_up = stable and (miss_rate <= plan.max_miss_rate if miss_check is None else miss_check[0])
     nan = float("nan")
     life_h = life_s / 3600.0 if keeps_up else nan
     current = battery_power / battery.voltage if keeps_up else nan
@@ -314,4 +321,5 @@ def summarize(totals: FrameTotals, out: EngineOutput, resources: pd.DataFrame, p
         battery_pct_per_day=100.0 * 24.0 * current / battery.capacity_ah, idle_device_power_W=idle_device,
         feature_power_W=battery_power - idle_device, feature_current_A=feature_current,
         feature_charge_per_day_Ah=24.0 * feature_current,
-        feature_pct_per_day=100.0 * 24.0 * feature_current / battery.capacity_ah)
+        feature_pct_per_day=100.0 * 24.0 * feature_current / battery.capacity_ah,
+        miss_shortfall=(miss_check[1] or None) if miss_check is not None and not miss_check[0] else None)

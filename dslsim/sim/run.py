@@ -33,13 +33,13 @@ from dslsim.trace.io import TraceFile, read_trace
 from dslsim.trace.schema import Trace
 
 
-def simulate(profile: str | Path | Profile, trace: str | Path | Trace,
+def simulate(profile: str | Path | Profile, trace: str | Path | Trace | None = None,
              scenario: str | Path | Scenario | Mapping | None = None,
              *, baseline: bool = True, progress: Callable[[str, float, float], None] | None = None,
              lookahead: bool = True, window: tuple[float, float] | None = None,
              baseline_cache: MutableMapping | None = None, engine: str = "auto",
              max_miss_rate: float = DEFAULT_MAX_MISS_RATE, frames: bool = True,
-             frames_out: str | Path | None = None) -> SimResult:
+             frames_out: str | Path | None = None, stack: str | Path | Mapping | None = None) -> SimResult:
     """Simulate ``trace`` on ``profile`` under ``scenario`` (a file, a mapping as a scenario file holds it, or
     by default the profile's default scenario). Profiles and traces: a shipped name or a file.
 
@@ -58,7 +58,23 @@ def simulate(profile: str | Path | Profile, trace: str | Path | Trace,
     ``frames=False`` keeps no per-frame table (``result.frames`` is empty): a trace file is then read block by
     block and the run's memory does not grow with its length (the batch engine; a month of frames fits in well
     under a gigabyte). ``frames_out``: stream the per-frame table to this Parquet file as the run goes.
+
+    ``stack`` (a stack file, or a mapping as one holds it), instead of ``trace``: several models on the device,
+    gated by each other's scores, sharing its cores by priority (:func:`dslsim.sim.stack_run.simulate_stack`; the
+    baseline is then every model at its full rate, ``window`` and ``lookahead`` do not apply).
     """
+    if stack is not None:
+        if trace is not None:
+            raise DslsimError("give a trace or a stack, not both (a stack names its models' traces).")
+        if window is not None or not lookahead:
+            raise DslsimError("a stack runs without a timeline window and with look-ahead (its engines' default).")
+        from dslsim.sim.stack_run import simulate_stack
+
+        return simulate_stack(profile, stack, scenario, baseline=baseline, engine=engine,
+                              max_miss_rate=max_miss_rate, frames=frames, frames_out=frames_out, progress=progress,
+                              baseline_cache=baseline_cache)
+    if trace is None:
+        raise DslsimError("give a trace (a file or a shipped trace name) or a stack file to simulate.")
     profile = profile if isinstance(profile, Profile) else load_profile(profile)
     if isinstance(scenario, Mapping):
         scenario = parse_scenario(scenario, profile)

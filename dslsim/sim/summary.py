@@ -102,6 +102,9 @@ class Summary(Mapping):
     """The feature's own charge per day."""
     feature_pct_per_day: float
     """The feature's own share of the battery per day, as an always-on budget counts it."""
+    miss_shortfall: str | None = field(default=None)
+    """Why the run's deadline misses are too many, when a caller judged them otherwise than by the run's overall
+    miss rate (a stack: each model against its own deadline and the allowance); None otherwise."""
     baseline_always_on_power_W: float | None = field(default=None)
     baseline_battery_life_h: float | None = field(default=None)
     battery_gain_h: float | None = field(default=None)
@@ -114,6 +117,8 @@ class Summary(Mapping):
             return ""
         if not self.queue_stable:
             return f"'{self.busiest_resource}' busy {100 * self.max_utilization:.0f} % of the time"
+        if self.miss_shortfall:
+            return self.miss_shortfall
         dropped = f" ({self.dropped:,} dropped)" if self.dropped else ""
         return (f"{100 * self.deadline_miss_rate:.2f} % of frames missed their {1e3 * self.deadline_s:g} ms "
                 f"deadline{dropped}, more than the {100 * self.max_miss_rate:g} % allowed")
