@@ -1,4 +1,5 @@
-"""Analytic op graph of a SoundStream-sized codec with a Dynamic Switch Layer.
+"""Op graphs: the analytic one of a SoundStream-sized codec with a Dynamic Switch Layer, and :class:`ModelGraph`,
+what every model importer returns (:mod:`dslsim.trace.model_ops`).
 
 Used by ``dslsim trace synth`` until a trained model supplies a measured graph. The per-layer formulas
 are the standard ones (per frame of ``hop`` samples, streaming with cached causal history):
@@ -22,8 +23,13 @@ the residual units' skip additions add 0.25 M elementwise ops to each half.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 from dslsim.trace.architecture import DILATIONS, CodecConfig, Layer, decoder_layers, dsl_paths, encoder_layers
 from dslsim.trace.schema import DTYPE_BYTES, Op, Stage
+
+#: Largest count (MACs, bytes) an importer accepts for one op or one call: what a signed 64-bit integer holds.
+MAX_COUNT = 2**63 - 1
 
 
 class _Builder:
@@ -133,3 +139,36 @@ def dsl_soundstream_graph(width: int = 32, embed_dim: int = 128, light_width: in
         "full_decoder": decoder_stage("full_decoder", width, embed_dim, hop, dtype),
     }
     return stages, dsl_paths(residual_full=False)
+
+
+@dataclass(frozen=True)
+class ModelGraph:
+    """The ops of one call of a model, in execution order, with what the reader could not or did not count."""
+
+    ops: tuple[Op, ...]
+    """One op per operator run on every call (a recurrent cell gives two: its matrix products and its gates)."""
+    unknown: tuple[str, ...]
+    """``index:OPERATOR`` of every operator kept as 'generic' (bytes, no MACs)."""
+    source: str
+    """The file read."""
+    nonzero_macs: tuple[float, ...] | None = None
+    """Per op, the MACs of output channels whose weights are not all zero (what a pruning runtime computes);
+    None when the reader cannot tell (then every channel counts)."""
+    call_rate_hz: float | None = None
+    """Calls per second the model's own metadata implies (a streaming model's feature step times the feature
+    frames it takes per call); None when the model does not say."""
+    rate_basis: str = ""
+    """Where :attr:`call_rate_hz` comes from, in words (file, keys and arithmetic)."""
+    notes: tuple[str, ...] = ()
+    """What the reader left out of the per-call count, or assumed, in one sentence each."""
+
+    @property
+    def macs(self) -> float:
+        """MACs (and element operations) of one call."""
+        return float(sum(op.macs for op in self.ops))
+
+    def ops_for(self, dead_channels: str = "keep") -> tuple[Op, ...]:
+        """The ops, with ``dead_channels='skip'`` counting no MACs for output channels whose weights are all zero."""
+        if dead_channels == "skip" and self.nonzero_macs is not None:
+            return tuple(replace(op, macs=live) for op, live in zip(self.ops, self.nonzero_macs))
+        return self.ops

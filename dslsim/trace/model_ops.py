@@ -12,46 +12,10 @@ the first call) and, when the model says so itself, how often it is called.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from pathlib import Path
 
+from dslsim.trace.graph import MAX_COUNT, ModelGraph  # noqa: F401 (the readers' common result, re-exported)
 from dslsim.trace.schema import Op
-
-#: Largest count (MACs, bytes) an importer accepts for one op or one call: what a signed 64-bit integer holds.
-MAX_COUNT = 2**63 - 1
-
-
-@dataclass(frozen=True)
-class ModelGraph:
-    """The ops of one call of a model, in execution order, with what the reader could not or did not count."""
-
-    ops: tuple[Op, ...]
-    """One op per operator run on every call (a recurrent cell gives two: its matrix products and its gates)."""
-    unknown: tuple[str, ...]
-    """``index:OPERATOR`` of every operator kept as 'generic' (bytes, no MACs)."""
-    source: str
-    """The file read."""
-    nonzero_macs: tuple[float, ...] | None = None
-    """Per op, the MACs of output channels whose weights are not all zero (what a pruning runtime computes);
-    None when the reader cannot tell (then every channel counts)."""
-    call_rate_hz: float | None = None
-    """Calls per second the model's own metadata implies (a streaming model's feature step times the feature
-    frames it takes per call); None when the model does not say."""
-    rate_basis: str = ""
-    """Where :attr:`call_rate_hz` comes from, in words (file, keys and arithmetic)."""
-    notes: tuple[str, ...] = ()
-    """What the reader left out of the per-call count, or assumed, in one sentence each."""
-
-    @property
-    def macs(self) -> float:
-        """MACs (and element operations) of one call."""
-        return float(sum(op.macs for op in self.ops))
-
-    def ops_for(self, dead_channels: str = "keep") -> tuple[Op, ...]:
-        """The ops, with ``dead_channels='skip'`` counting no MACs for output channels whose weights are all zero."""
-        if dead_channels == "skip" and self.nonzero_macs is not None:
-            return tuple(replace(op, macs=live) for op, live in zip(self.ops, self.nonzero_macs))
-        return self.ops
 
 
 def read_model(path: str | Path) -> ModelGraph:

@@ -49,7 +49,7 @@ import numpy as np
 
 from dslsim.errors import DslsimError, InputError, describe, first_line
 from dslsim.fileio import read_input_bytes
-from dslsim.trace.model_ops import MAX_COUNT, ModelGraph
+from dslsim.trace.graph import MAX_COUNT, ModelGraph
 from dslsim.trace.schema import Op
 
 #: Largest .onnx file read (protobuf's own limit is 2 GB; always-on models are kB to a few MB).
