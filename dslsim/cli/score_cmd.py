@@ -92,12 +92,9 @@ def score(ctx, files, model_name, scene_seconds, seed, speech_dirs, background, 
         built = scene(scene_seconds, sc.SAMPLE_RATE, (SCENE_SEED_SPACE, seed), hop=sc.CHUNK_SAMPLES, corpus=corpus,
                       background_kind=kind)
         audio, labels = built.audio, built.labels
-        speech = f"speech from {', '.join(speech_dirs)}" if speech_dirs else "generated speech"
-        source = {"audio": f"generated always-on scene, {scene_seconds:g} s, seed {seed} (scene seed "
-                           f"[{SCENE_SEED_SPACE}, {seed}], as trace export --demo-seconds), {speech}, background "
-                           f"{background or 'drawn by the seed'}",
+        source = {"audio": "generated always-on scene",
                   "scene_seconds": scene_seconds, "scene_seed": [SCENE_SEED_SPACE, seed],
-                  "speech_dirs": list(speech_dirs), "background": background or "drawn"}
+                  "speech_dirs": list(speech_dirs), "background": background or "drawn by the seed"}
     if len(audio) == 0:
         raise DslsimError(f"{audio_path or '--scene-seconds'}: no audio samples; expected 16 kHz mono audio.")
     from tqdm import tqdm

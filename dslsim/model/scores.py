@@ -203,11 +203,8 @@ def model_spec(name: str) -> ModelSpec:
             rate_basis="pymicro_vad MicroVad.process_10ms: one call per 10 ms of 16 kHz audio",
             threshold=VAD_THRESHOLD, threshold_basis="the package README's example threshold (0.5)",
             source={"package": f"pymicro-vad {_package_version('pymicro-vad')}",
-                    "op_graph": "op table from pymicro-vad's source (commit f21f4ff: micro_vad/micro_vad.h shapes, "
-                                "micro_array.hpp loops; float32): the library is compiled with its weights inside, "
-                                "no model file"},
-            notes=("the op graph is the network the library runs on every call, written from its source (no model "
-                   "file ships in the package); the feature front end is not included",))
+                    "op_graph": "op table from the source (github.com/rhasspy/pymicro-vad f21f4ff, micro_vad.h)"},
+            notes=("no model file ships in pymicro-vad: the op graph is written from its source; no front end",))
     import json
 
     from dslsim.fileio import file_sha256
@@ -234,7 +231,7 @@ def model_spec(name: str) -> ModelSpec:
         threshold=float(cutoff), threshold_basis=f"{manifest.name}: micro.probability_cutoff {cutoff:g}",
         source={"package": f"pymicro-wakeword {_package_version('pymicro-wakeword')}", "model_file": rel,
                 "model_sha256": file_sha256(model_file),
-                "op_graph": f"dslsim's TFLite reader on {rel} (as dslsim trace from-model)"},
+                "op_graph": "dslsim's TFLite reader (as trace from-model)"},
         notes=graph.notes, sliding_window=window)
 
 
@@ -459,11 +456,8 @@ def scores_trace(scores: Scores, threshold: float | None = None, labels: np.ndar
     src = {"importer": "dslsim trace score", "model": spec.name, **spec.source,
            "call_rate_hz": spec.call_rate_hz, "call_rate_basis": spec.rate_basis,
            "threshold_basis": spec.threshold_basis if threshold is None else "--threshold",
-           "score": (f"speech probability per 10 ms call; NaN for the first {_first_scored_chunk(spec)} calls, "
-                     f"before the detector has a score" if spec.name == VAD
-                     else f"mean of the last {spec.sliding_window} per-call probabilities (the package's sliding "
-                          f"window), what it compares with its probability_cutoff; NaN for the first "
-                          f"{spec.sliding_window - 1} calls; 'prob' is each call's own output"),
+           "score": ("P(speech) per call" if spec.name == VAD else
+                     f"mean of the last {spec.sliding_window} outputs ('prob'), as the package compares with its cutoff"),
            **(source or {})}
     if spec.notes:
         src["notes"] = list(spec.notes)
