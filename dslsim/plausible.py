@@ -147,7 +147,8 @@ RANGES: dict[str, Range] = {
         "paper SLYY203B; both cited by the shipped earbud)"),
     "android_speed_khz": Range(
         "a CPU speed in an Android power_profile.xml", "kHz", 1.0, 1e4, 5e6,
-        "phone CPU clusters run from about 300 MHz to about 3.3 GHz (the Pixel 6's, 300 MHz to 2.8 GHz)",
+        "phone CPU clusters run from about 300 MHz to about 3.3 GHz (the Pixel 6's power_profile.xml lists 300 MHz "
+        "to 2.63 GHz)",
         possible_low=0.0, possible_high=1e7,
         why_impossible="the file lists speeds in kHz: 0 kHz runs nothing, and 1e7 kHz is 10 GHz, beyond any CPU "
                        "(a speed given in Hz?)"),

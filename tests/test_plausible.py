@@ -139,3 +139,13 @@ def test_calibrate_refuses_a_fit_no_microcontroller_could_run(tmp_path):
 def test_calibrating_the_shipped_measurements_raises_no_plausibility_warning(tmp_path):
     r = CliRunner().invoke(cli, ["calibrate", str(_measurements(tmp_path, lambda s: None))])
     assert r.exit_code == 0 and "warning" not in r.output, r.output
+
+
+def test_the_documented_table_is_the_table():
+    """docs/input-safety.md shows the ranges dslsim checks, not an older copy of them."""
+    from pathlib import Path
+
+    from dslsim.plausible import table_markdown
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "input-safety.md").read_text()
+    assert table_markdown() in page, "docs/input-safety.md is stale: paste `python -m dslsim.plausible` into it"
