@@ -839,7 +839,7 @@ def compose(schedule: Schedule, out: str | Path, days: int | None = None, seed: 
     import pyarrow.parquet as pq
 
     from dslsim.fileio import atomic_path
-    from dslsim.trace.io import META_KEY, _encodings
+    from dslsim.trace.io import META_KEY, metadata_bytes, parquet_encodings
 
     days = schedule.span_days if days is None else days
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
@@ -857,7 +857,7 @@ def compose(schedule: Schedule, out: str | Path, days: int | None = None, seed: 
          *[pa.field(c.name, pa.from_numpy_dtype(c.dtype)) for c in schedule.columns],
          pa.field(SCENE_COLUMN, pa.dictionary(pa.int8(), pa.string()))],
         # Key order is part of the contract (paths are ordered), so the JSON is not key-sorted (as write_trace).
-        metadata={META_KEY: json.dumps(meta.to_json()).encode()})
+        metadata={META_KEY: metadata_bytes(meta)})
     path_dictionary, scene_dictionary = pa.array(paths, pa.string()), pa.array(scene_names, pa.string())
     total = schedule.frames(days)
     path_counts = np.zeros(len(paths), dtype=np.int64)
@@ -865,7 +865,7 @@ def compose(schedule: Schedule, out: str | Path, days: int | None = None, seed: 
     out = Path(out)
     groups = 0
     with atomic_path(out) as tmp:
-        with pq.ParquetWriter(tmp, schema, compression="zstd", **_encodings(schema.empty_table())) as writer:
+        with pq.ParquetWriter(tmp, schema, compression="zstd", **parquet_encodings(schema.empty_table())) as writer:
             last: tuple[int, float] | None = None
             for window in _windows(schedule, days, seed, total, row_group_frames):
                 frames = window.frames(meta)

@@ -38,15 +38,20 @@ def write_trace(trace: Trace, path: str | Path) -> Path:
     table = pa.Table.from_pandas(trace.frames, preserve_index=False)
     meta = dict(table.schema.metadata or {})
     meta.pop(b"pandas", None)  # the trace JSON is the contract; keep files tool-neutral
-    # Key order is part of the contract (paths are ordered), so the JSON is not key-sorted.
-    meta[META_KEY] = json.dumps(trace.meta.to_json()).encode()
+    meta[META_KEY] = metadata_bytes(trace.meta)
     table = table.replace_schema_metadata(meta)
     write_atomic(path, lambda tmp: pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP_FRAMES,
-                                                  **_encodings(table)))
+                                                  **parquet_encodings(table)))
     return path
 
 
-def _encodings(table) -> dict:
+def metadata_bytes(meta: TraceMeta) -> bytes:
+    """A trace's metadata as the Parquet schema metadata stores it under :data:`META_KEY` (JSON; key order is part
+    of the contract, since paths are ordered, so it is not key-sorted)."""
+    return json.dumps(meta.to_json()).encode()
+
+
+def parquet_encodings(table) -> dict:
     """Per-column Parquet encodings that suit frame tables: about 3x smaller than the defaults.
 
     Monotonic integers (frame index) delta-encode to almost nothing; float columns (times, scores) compress
