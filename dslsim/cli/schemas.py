@@ -9,6 +9,7 @@ from typing import Any
 from dslsim.hw.schema import PROFILE
 from dslsim.sim.scenario_schema import SCENARIO
 from dslsim.sweep.spec_schema import SPEC
+from dslsim.trace.compose_schema import SCHEDULE
 from dslsim.yamlschema import json_schema
 
 #: Document kind -> (its declaration, the schema's title).
@@ -16,11 +17,12 @@ KINDS = {
     "profile": (PROFILE, "dslsim hardware profile"),
     "scenario": (SCENARIO, "dslsim scenario"),
     "sweep": (SPEC, "dslsim sweep spec"),
+    "schedule": (SCHEDULE, "dslsim usage schedule (trace compose)"),
 }
 
 
 def document_schema(kind: str) -> dict[str, Any]:
-    """The JSON Schema (draft 2020-12) of a ``profile``, ``scenario`` or ``sweep`` document; a profile's embeds
+    """The JSON Schema (draft 2020-12) of a ``profile``, ``scenario``, ``sweep`` or ``schedule`` document; a profile's embeds
     the scenario's (its default_scenario)."""
     root, title = KINDS[kind]
     schema = json_schema(root, title, {"scenario": SCENARIO} if kind == "profile" else None)
