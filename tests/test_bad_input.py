@@ -277,3 +277,21 @@ def test_export_names_the_audio_that_is_shorter_than_a_frame(tmp_path):
     r = invoke("trace", "export", tmp_path / "t.parquet", "--audio", wav)
     assert r.exit_code == 2 and f"{wav}: 100 samples at 16000 Hz, shorter than one frame" in r.output, r.output
     assert "320 samples" in r.output and not (tmp_path / "t.parquet").exists()
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["trace", "add-frontend", SHIPPED_TRACE, "OUT", "--n-mfcc", "12"], "--n-mfcc does not apply to --features none"),
+    (["trace", "add-frontend", SHIPPED_TRACE, "OUT", "--features", "logmel", "--n-mfcc", "12"],
+     "--n-mfcc does not apply to --features logmel"),
+    (["trace", "add-frontend", SHIPPED_TRACE, "OUT", "--arithmetic", "float32"],
+     "--arithmetic does not apply to --features none"),
+    (["trace", "export", "OUT", "--audio", "a.wav", "--seed", "3"], "--seed applies only when --audio is not given"),
+    (["trace", "export", "OUT", "--budget-time-constant", "3"],
+     "--budget-time-constant applies only when --light-budget is given"),
+    (["model", "table", "--wav-dir", ".", "--clips", "3"], "--clips applies only when --wav-dir is not given"),
+])
+def test_options_for_another_choice_are_refused_not_ignored(tmp_path, args, expected):
+    out = tmp_path / "out.parquet"
+    r = invoke(*[out if a == "OUT" else a for a in args])
+    assert r.exit_code == 2 and expected in r.output, r.output
+    assert not out.exists()

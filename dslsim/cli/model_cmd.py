@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from dslsim.cli.params import Number, Seed, Share, Threshold, option
+from dslsim.cli.params import Number, Seed, Share, Threshold, option, refuse_inapplicable
 from dslsim.errors import DslsimError
 from dslsim.shipped import CHECKPOINT as SHIPPED_CHECKPOINT
 
@@ -242,7 +242,8 @@ def model():
 @_seeds_option
 @_budget_options
 @_run_options
-def table(checkpoint, clips, seconds, speech_dirs, wav_dir, thresholds, seed, n_seeds, light_budget,
+@click.pass_context
+def table(ctx, checkpoint, clips, seconds, speech_dirs, wav_dir, thresholds, seed, n_seeds, light_budget,
           budget_time_constant, threads, csv_out):
     """Always-full vs always-light vs DSL vs GC: light share, MACs, mel distance and SI-SDR (against the input
     and the clean speech), STOI, and how well each switch's score follows content.
@@ -255,6 +256,11 @@ def table(checkpoint, clips, seconds, speech_dirs, wav_dir, thresholds, seed, n_
       dslsim model table --seeds 3 --light-budget 0.8    # 3 scene seeds, 95 % intervals; an online budget row
       dslsim model table --wav-dir my-recordings/
     """
+    refuse_inapplicable(ctx, "--light-budget", "given" if light_budget is not None else "not given",
+                        {"budget_time_constant": ("given",)})
+    refuse_inapplicable(ctx, "--wav-dir", "given" if wav_dir else "not given",
+                        {"clips": ("not given",), "seconds": ("not given",), "speech_dirs": ("not given",),
+                         "seed": ("not given",)})
     need_torch()
     import numpy as np
     from tqdm import tqdm

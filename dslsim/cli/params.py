@@ -366,5 +366,7 @@ def refuse_inapplicable(ctx: click.Context, choice_option: str, choice: str, app
     for name, choices in applies.items():
         if choice not in choices and given(ctx, name):
             flag = next((p.opts[0] for p in ctx.command.params if p.name == name), f"--{name}")
+            if choice in ("given", "not given"):      # an option that goes with another one, or without it
+                raise DslsimError(f"{flag} applies only when {choice_option} is {choices[0]}; leave it out.")
             raise DslsimError(f"{flag} does not apply to {choice_option} {choice} (it is for {choice_option} "
                               f"{', '.join(choices)}); leave it out.")

@@ -152,7 +152,8 @@ def synth(ctx, out, duration, frame_rate, light_share, mean_burst, seed, width, 
               help="Features in fixed point (a DSP), or in float32 as an MCU computes them with CMSIS-DSP "
                    "(int16 to float, window, real FFT, magnitude, mel, log, int8), each step costed by its own op "
                    "kind (vector, fft, magnitude, filterbank, log, overhead).")
-def add_frontend(trace_in, out, features, decimation, sample_rate, hop, feature_hop, n_fft, n_mels, n_mfcc,
+@click.pass_context
+def add_frontend(ctx, trace_in, out, features, decimation, sample_rate, hop, feature_hop, n_fft, n_mels, n_mfcc,
                  arithmetic):
     """Prepend the audio front end (capture, decimation, features) to every path, as a stage named 'frontend'.
 
@@ -167,6 +168,10 @@ def add_frontend(trace_in, out, features, decimation, sample_rate, hop, feature_
     from dslsim.trace.frontend import frontend_stage, with_frontend
     from dslsim.trace.io import read_trace, write_trace
 
+    # The feature options shape the features; with --features none (capture only) they would change nothing.
+    refuse_inapplicable(ctx, "--features", features, {
+        "feature_hop": ("logmel", "mfcc"), "n_fft": ("logmel", "mfcc"), "n_mels": ("logmel", "mfcc"),
+        "arithmetic": ("logmel", "mfcc"), "n_mfcc": ("mfcc",)})
     t = read_trace(trace_in)
     sr = t.meta.sample_rate if sample_rate is None else sample_rate   # 0 is refused by its type, never replaced
     stage = frontend_stage(sr, hop or t.meta.hop, features=features, decimation=decimation, feature_hop=feature_hop,
@@ -268,7 +273,8 @@ def info(path):
 @option("--budget-time-constant", type=Number(0, min_open=True, what="seconds"), default=10.0, show_default=True,
         metavar="S", help="With --light-budget: the controller's memory (seconds of audio).")
 @frontend_options("pcm")
-def export(out, audio, demo_seconds, checkpoint, threshold, route, seed, speech_dirs, light_budget,
+@click.pass_context
+def export(ctx, out, audio, demo_seconds, checkpoint, threshold, route, seed, speech_dirs, light_budget,
            budget_time_constant, frontend, decimation):
     """Export a trace from a trained model: per-frame path, score, both paths' distortion, measured op graph.
 
@@ -282,6 +288,11 @@ def export(out, audio, demo_seconds, checkpoint, threshold, route, seed, speech_
     """
     from dslsim.cli.model_cmd import SHIPPED_CHECKPOINT, need_torch
 
+    # The scene options make the generated scene, which --audio replaces; the time constant is the controller's.
+    refuse_inapplicable(ctx, "--audio", "given" if audio else "not given", {
+        "demo_seconds": ("not given",), "seed": ("not given",), "speech_dirs": ("not given",)})
+    refuse_inapplicable(ctx, "--light-budget", "given" if light_budget is not None else "not given",
+                        {"budget_time_constant": ("given",)})
     need_torch()
     import numpy as np
 
