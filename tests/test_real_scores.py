@@ -279,3 +279,24 @@ def test_a_missing_package_is_named(monkeypatch):
     monkeypatch.setitem(sys.modules, "pymicro_vad", None)
     with pytest.raises(Exception, match="pip install pymicro-vad"):
         sc.model_spec("vad")
+
+
+def test_shipped_score_traces_share_one_scene_and_simulate():
+    from dslsim.shipped import shipped_traces
+    from dslsim.trace.io import read_trace
+
+    vad, nabu = read_trace("vad-fr-50s"), read_trace("okay-nabu-fr-50s")
+    assert {"vad-fr-50s", "okay-nabu-fr-50s"} <= set(shipped_traces())
+    for t, rate, name in ((vad, 100.0, "vad"), (nabu, 100.0 / 3, "okay_nabu")):
+        assert t.meta.frame_rate == pytest.approx(rate, rel=1e-12) and t.meta.paths["fire"] == [name]
+        assert np.allclose(np.diff(t.frames["t_arrival"]), 1 / rate, rtol=0, atol=1e-9)
+        assert t.meta.source["speech_dirs"] == ["data/speech/wb/fr_CA_f_June"]
+    keys = ("scene_seconds", "scene_seed", "speech_dirs", "background")
+    assert {k: vad.meta.source[k] for k in keys} == {k: nabu.meta.source[k] for k in keys}
+    # the same audio: the 30 ms calls' labels are the 10 ms labels of the VAD's calls, two of three at least
+    v = vad.frames["label"].to_numpy()
+    start = np.round(nabu.frames["t_arrival"].to_numpy() * 100).astype(int)
+    assert np.array_equal(nabu.frames["label"].to_numpy(), v[start] * 1 + v[start + 1] + v[start + 2] >= 2)
+    for name in ("vad-fr-50s", "okay-nabu-fr-50s"):
+        r = _cli("simulate", "-p", "earbud", "-t", name)
+        assert r.exit_code == 0, r.output
