@@ -1133,6 +1133,30 @@ def test_schedule_corpus(m):
                           _refusal_names_the_key(m), must_refuse=m.how in ("list", "renamed"))
 
 
+# --- stacks of models (YAML keys) -------------------------------------------------------------------------------
+
+STACK_SEED = {"name": "vad-ww-kws", "duration": "1 min", "models": {
+    "vad": {"trace": "vad-fr-50s", "priority": 2, "placement": {"default": "dsp"}},
+    "ww": {"trace": "okay-nabu-fr-50s", "gate": {"model": "vad", "threshold": 0.5, "hold": "1 s"}, "priority": 1,
+           "deadline": "20 ms"},
+    "kws": {"model": str(ROOT / "dslsim" / "data" / "models" / "mlperf-tiny" / "kws_ref_model.tflite"),
+            "rate": "2 Hz", "gate": {"model": "ww", "threshold": 0.9, "hold": "2 s"}}}}
+STACK_CASES = [m for m in mutate_keys(STACK_SEED, "stack", garbage=("list", "words", "negative"))
+               if not (m.how == "renamed" and user_named(m.path, ("models", "placement")))]
+CORPUS["stack_yaml"] = len(STACK_CASES)
+
+
+@pytest.mark.parametrize("m", cases(STACK_CASES))
+def test_stack_corpus(m):
+    """A stack as 'simulate --stack' reads it: parsed, then compiled onto a profile (placements, gates)."""
+    from dslsim.hw.load import load_profile
+    from dslsim.sim.stack import compile_stack, parse_stack
+
+    profile = load_profile("earbud")
+    expect_clean_or_named(lambda: compile_stack(parse_stack(m.doc, "stack.yaml", ROOT), profile), "stack.yaml",
+                          _refusal_names_the_key(m), must_refuse=m.how in ("list", "renamed"))
+
+
 # --- bench current traces for compare-measured (CSV columns) ----------------------------------------------------
 
 def _bench_csv_seeds() -> dict[str, "pd.DataFrame"]:
@@ -1356,16 +1380,15 @@ READERS = {
     "dslsim.calibration.fit.load_measurements": ("measurement_yaml",),
     "dslsim.calibration.currents.load_datasheet_currents": ("datasheet_yaml",),
     "dslsim.trace.optable.read_op_table": ("op_table_csv", "op_table_yaml"),
-    "dslsim.trace.io.read_trace": ("trace_parquet",),
     "dslsim.trace.io.TraceFile.__init__": ("trace_parquet",),
     "dslsim.sweep.shipping.ship_inputs": ("trace_parquet",),              # the trace a cluster sweep ships
     "dslsim.report.compare.Run.read": ("run_folder",),
     "dslsim.sweep.store.SweepStore._read": ("sweep_store",),
     "dslsim.sweep.store.SweepStore.manifest": ("sweep_store",),
-    "dslsim.sweep.run.run_sweep": ("sweep_store",),                      # opens the store (SweepStore.open)
     "dslsim.sweep.spec.load_spec": ("sweep_spec_yaml",),
     "dslsim.sweep.spec.parse_spec": ("sweep_spec_yaml", "scenario_yaml"),
     "dslsim.sim.scenario.load_scenario": ("scenario_yaml",),
+    "dslsim.sim.stack.load_stack": ("stack_yaml",),
     "dslsim.trace.compose.load_schedule": ("schedule_yaml",),
     "dslsim.report.measured.reader.read_measurement": ("measured_csv",),
     "dslsim.report.measured.reader._decode_head": ("measured_csv",),
@@ -1383,14 +1406,13 @@ READERS = {
 #: Functions that read files that are not a user's input, and why.
 NOT_USER_INPUT = {
     "dslsim.fileio.read_input_bytes": "the bounded reader every reader above goes through",
-    "dslsim.fileio.check_input_file": "the bounded reader's checks",
     "dslsim.fileio.hash_file": "hashes files their readers have already checked",
     "dslsim.yamldoc.load_yaml": "the YAML reader the YAML kinds go through",
     "dslsim.units._known": "the unit-conversion cache dslsim writes itself (checksummed)",
     "dslsim.cli.profiles_cmd.init": "copies a shipped profile",
-    "dslsim.cli.main._Root.invoke": "opens /dev/null to silence a closed pipe",
     "dslsim.model.codec_compare.code_classical": "reads the files Codec2 and Opus write for it",
     "dslsim.model.scores.model_spec": "the manifest of a model package installed with dslsim (by its name)",
+    "dslsim.cli.simulate_cmd._write_models": "reads back the run.json 'simulate --out' has just written",
 }
 
 #: Kinds whose cases live in other test files: the file and how the count is found.
