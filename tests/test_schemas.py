@@ -174,7 +174,7 @@ BROKEN = [
     ("profile", _set("default_scenario/when_busy", "panic"), "default_scenario.when_busy"),
     ("profile", _set("default_scenario/sleep/a/s1", "soon"), "default_scenario.sleep.a.s1"),
     ("sweep", _set("axis", {}), "axis"),
-    ("sweep", _set("base/trace", DELETE), "base.trace"),
+    ("sweep", _set("base/trace", DELETE), "base"),        # neither a trace nor a stack
     ("sweep", _set("base/profiel", "watch"), "base.profiel"),
     ("sweep", _set("baseline", "yes"), "baseline"),
     ("sweep", _set("name", "../elsewhere"), "name"),

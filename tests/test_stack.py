@@ -366,3 +366,87 @@ def test_the_cli_refuses_a_bad_stack_in_one_paragraph(cascade, tmp_path):
     assert not out.exists()
     res = CliRunner().invoke(cli, ["simulate", "-p", str(profile), "--stack", path, "-t", "dsl-75hz-10min"])
     assert res.exit_code == 2 and "exclude each other" in res.output
+
+
+# Sweeps --------------------------------------------------------------------------------------------------------
+
+
+def test_a_sweep_varies_a_stack_s_gates_and_runs_its_ungated_baseline_once(cascade, monkeypatch):
+    """big's hold 0.5 s -> 100 calls (above); 1 s -> its calls ready at 0.02 j in [1.302, 2.302) and so on,
+    j = 66..115: 50 per opening, 200 in all. kw's gate 'below' 0.5 opens on every det call that does not fire: from
+    20 ms on it never shuts (1.5 s hold, 10 ms apart), so kw makes all its 800 calls, its frame 150 (ready 3.775 s)
+    among them, which opens big's gate a fifth time: 125 calls with a 0.5 s hold, 250 with 1 s."""
+    from dslsim.sim import stack_run
+    from dslsim.sweep.run import run_sweep
+    from dslsim.sweep.spec import parse_spec
+
+    folder, doc = cascade
+    write_stack(folder, doc)
+    (folder / "simple.yaml").write_text(yaml.safe_dump(SIMPLE))
+    replays = []
+    real = stack_run._replay
+    monkeypatch.setattr(stack_run, "_replay", lambda sp, calls, runs, *a: replays.append(len(runs))
+                        or real(sp, calls, runs, *a))
+    spec = parse_spec({"name": "gates", "base": {"profile": "simple.yaml", "stack": "stack.yaml"},
+                       "axes": {"stack.models.big.gate.hold": ["0.5 s", "1 s"],
+                                "stack.models.kw.gate.when": ["above", "below"]}}, "sweep.yaml", folder)
+    table = run_sweep(spec, folder / "out", jobs=1, progress=False)
+    rows = table.set_index(["stack.models.big.gate.hold", "stack.models.kw.gate.when"])
+    assert rows["big_calls"].to_dict() == {("0.5 s", "above"): 100, ("0.5 s", "below"): 125,
+                                           ("1 s", "above"): 200, ("1 s", "below"): 250}
+    assert rows["kw_calls"].to_dict() == {("0.5 s", "above"): 240, ("0.5 s", "below"): 800,
+                                          ("1 s", "above"): 240, ("1 s", "below"): 800}
+    assert (rows["big_ungated_calls"] == 1000).all() and (rows["det_calls"] == 2000).all()
+    assert rows.loc[("1 s", "above"), "big_pct_per_day"] > rows.loc[("0.5 s", "above"), "big_pct_per_day"] > 0
+    assert replays == [2, 1, 1, 1]          # the ungated run, which no gate changes, once for the four points
+
+
+@pytest.mark.parametrize("base, axis, value, found", [
+    ({"stack": "stack.yaml"}, "stack.models.kw.gate.treshold", [0.5], "treshold"),
+    ({"stack": "stack.yaml"}, "stack.models.kw.gait.threshold", [0.5], "gait"),
+    ({"stack": "stack.yaml"}, "trace.threshold", [0.5], "a trace threshold in a sweep of a stack"),
+    ({"stack": "stack.yaml"}, "stack.scenario.deadline", ["5 ms"], "the stack's scenario"),
+    ({"trace": "dsl-75hz-10min"}, "stack.models.kw.gate.threshold", [0.5], "a stack axis in a sweep of a trace"),
+    ({"trace": "dsl-75hz-10min", "stack": "stack.yaml"}, "scenario.deadline", ["5 ms"], "trace and stack"),
+])
+def test_a_bad_stack_sweep_is_refused_before_it_runs(cascade, base, axis, value, found):
+    from dslsim.sweep.spec import parse_spec
+
+    folder, doc = cascade
+    write_stack(folder, doc)
+    with pytest.raises(DslsimError, match=found):
+        parse_spec({"base": {"profile": "watch", **base}, "axes": {axis: value}}, "sweep.yaml", folder)
+
+
+# The stack file's JSON Schema ---------------------------------------------------------------------------------
+
+
+def test_the_committed_stack_schema_is_fresh_and_accepts_the_shipped_stack():
+    jsonschema = pytest.importorskip("jsonschema")
+    import json
+
+    from dslsim.sim.stack_schema import stack_json_schema
+
+    committed = ROOT / "docs" / "schemas" / "stack.schema.json"
+    assert committed.read_text(encoding="utf-8") == json.dumps(stack_json_schema(), indent=2,
+                                                               ensure_ascii=False) + "\n"
+    validator = jsonschema.Draft202012Validator(stack_json_schema())
+    for path in sorted((ROOT / "examples" / "stacks").glob("*.yaml")):
+        doc = yaml.safe_load(path.read_text())
+        if "models" in doc:
+            assert not list(validator.iter_errors(doc)), path
+
+
+def test_the_schema_and_the_loader_refuse_a_typo_at_the_same_key(cascade):
+    jsonschema = pytest.importorskip("jsonschema")
+    from jsonschema.exceptions import best_match
+
+    from dslsim.sim.stack_schema import stack_json_schema
+
+    folder, doc = cascade
+    doc = copy.deepcopy(doc)
+    doc["models"]["kw"]["gate"]["hodl"] = "1 s"
+    error = best_match(jsonschema.Draft202012Validator(stack_json_schema()).iter_errors(doc))
+    assert list(error.absolute_path) == ["models", "kw", "gate"] and "hodl" in error.message
+    with pytest.raises(InputError, match=r"models\.kw\.gate\.hodl"):
+        load_stack(write_stack(folder, doc))

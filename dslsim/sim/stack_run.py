@@ -89,13 +89,20 @@ class StackTotals:
             for (c, used), n in zip(pairs.T.tolist(), counts.tolist()):
                 self.dropped_used[(c, used)] = self.dropped_used.get((c, used), 0) + n
         model = self.sp.model_of_code[codes]
+        if len(self.models) == 1:
+            self.models[0].add(block.ready, codes - self.sp.first_code[0], block.end, block.energy, dropped)
+            return
+        # One stable sort by model (a radix sort of small integers) instead of a mask per model: each model's calls
+        # come out contiguous and in their order.
+        order = np.argsort(model, kind="stable")
+        bounds = np.searchsorted(model[order], np.arange(len(self.models) + 1))
+        ready, end, energy = block.ready[order], block.end[order], block.energy[order]
+        codes, dropped = codes[order], dropped[order]
         for i, totals in enumerate(self.models):
-            sel = model == i
-            if sel.all():
-                totals.add(block.ready, codes - self.sp.first_code[i], block.end, block.energy, dropped)
-            elif sel.any():
-                totals.add(block.ready[sel], codes[sel] - self.sp.first_code[i], block.end[sel], block.energy[sel],
-                           dropped[sel])
+            lo, hi = int(bounds[i]), int(bounds[i + 1])
+            if hi > lo:
+                totals.add(ready[lo:hi], codes[lo:hi] - self.sp.first_code[i], end[lo:hi], energy[lo:hi],
+                           dropped[lo:hi])
 
     def busy(self) -> np.ndarray:
         """Seconds each model kept each resource running ([model, resource])."""

@@ -18,6 +18,12 @@
 Axis roots: ``profile.`` (any profile field), ``scenario.`` (any scenario field; missing mappings such as a
 new core under ``sleep`` are created), ``trace.threshold`` (a switch's, re-applied to the trace's stored scores)
 and ``trace.threshold.<decision>`` (one decision of a cascade: an early exit, a halting step).
+
+A base may name a ``stack`` (:mod:`dslsim.sim.stack`) instead of a trace; ``stack.`` axes then vary its fields, such
+as its gates (``stack.models.ww.gate.threshold``, ``stack.models.codec.gate.hold``), priorities or placements, and
+each row gains every model's calls, drain and latency (``<model>_pct_per_day`` ...). The scenario is the base's
+``scenario`` file if given, else the stack's own, else the profile's default; its ungated run is simulated once for
+all points that share it.
 Every point is validated before any work starts. The keys are declared in :mod:`dslsim.sweep.spec_schema` (the JSON
 Schema editors use is generated from it).
 """
@@ -29,7 +35,7 @@ import hashlib
 import json
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +65,12 @@ class SweepSpec:
     baseline: bool
     axes: dict[str, list[Any]]
     points: list[dict[str, Any]] = field(default_factory=list)
+    stack_doc: dict | None = None
+    """The stack document every point starts from, when the base names a stack (``trace_file`` is then '')."""
+    stack_source: str = ""
+    """The stack file (its models' files are relative to its folder)."""
+    stack_inputs: tuple[str, ...] = ()
+    """The files the stack's models read (traces, model files), hashed into the digest."""
     max_miss_rate: float = 0.01
     """The share of frames a point may have miss their deadline and still keep up (``max_misses``)."""
     optional_stages: tuple[str, ...] = ()
@@ -68,17 +80,24 @@ class SweepSpec:
         """Identity of the base and axes: a store made for another base is not resumed."""
         h = hashlib.sha256()
         # The allowance changes every point's verdict: a store made with another one is not resumed.
-        h.update(json.dumps([self.profile_doc, self.scenario_doc, self.baseline, self.axes, self.max_miss_rate],
+        h.update(json.dumps([self.profile_doc, self.scenario_doc, self.baseline, self.axes, self.max_miss_rate]
+                            + ([self.stack_doc] if self.stack_doc is not None else []),
                             sort_keys=True, default=str).encode())
-        return hash_file(self.trace_file, h).hexdigest()[:16]
+        for path in (self.stack_inputs if self.stack_doc is not None else (self.trace_file,)):
+            h = hash_file(path, h)
+        return h.hexdigest()[:16]
 
     def task(self, point: dict[str, Any]) -> dict[str, Any]:
         """The self-contained description of one point that a worker runs (plain data, picklable)."""
         profile, scenario, thresholds = apply_point(self, point)
-        return {"id": point_id(point), "point": point, "profile": profile, "profile_source": self.profile_file,
-                "scenario": scenario, "scenario_source": self.scenario_source, "trace": self.trace_file,
+        task = {"id": point_id(point), "point": point, "profile": profile, "profile_source": self.profile_file,
+                "scenario": scenario, "scenario_source": self.scenario_source, "trace": self.trace_file or None,
                 "thresholds": thresholds, "baseline": self.baseline, "optional_stages": list(self.optional_stages),
                 "max_miss_rate": self.max_miss_rate}
+        if self.stack_doc is not None:
+            task.update(stack=apply_stack_point(self, point), stack_source=self.stack_source,
+                        stack_dir=str(Path(self.stack_source).parent))
+        return task
 
 
 def point_id(point: dict[str, Any]) -> str:
@@ -93,6 +112,8 @@ def apply_point(spec: SweepSpec, point: dict[str, Any]) -> tuple[dict, dict, dic
     thresholds: dict[str, float] = {}
     for axis, value in point.items():
         root, _, rest = axis.partition(".")
+        if root == "stack":
+            continue  # apply_stack_point
         if root == "trace":
             thresholds[rest.partition(".")[2]] = value
         else:
@@ -101,6 +122,23 @@ def apply_point(spec: SweepSpec, point: dict[str, Any]) -> tuple[dict, dict, dic
             except PathError as exc:
                 raise PathError(axis, str(exc)) from None
     return profile, scenario, thresholds or None
+
+
+def apply_stack_point(spec: SweepSpec, point: dict[str, Any]) -> dict:
+    """The stack document with the point's ``stack.`` values set (existing keys only: a typo in an axis is an
+    error, not a new model field)."""
+    doc = copy.deepcopy(spec.stack_doc)
+    for axis, value in point.items():
+        root, _, rest = axis.partition(".")
+        if root != "stack":
+            continue
+        try:
+            # A gate's optional keys (score, when) and a model's (rate, deadline, placement) may be absent: the
+            # last key may be new, the mappings on the way must exist.
+            set_path(doc, rest, value, create=False)
+        except PathError as exc:
+            raise PathError(axis, str(exc)) from None
+    return doc
 
 
 def _flag(node: Node, key: str, default: bool) -> bool:
@@ -146,19 +184,53 @@ def parse_spec(data: Any, source: str = "<sweep>", base_dir: str | Path = ".", d
             from None
     profile_doc = load_yaml(prof_file)
     profile = parse_profile(profile_doc, str(prof_file))
+    given = [k for k in BASE.exactly_one if base.data.get(k) is not None]
+    if len(given) != 1:
+        raise InputError(source, "base", f"{' and '.join(given) if given else 'neither trace nor stack'}",
+                         "exactly one of 'trace' (a trace file or shipped trace) and 'stack' (a stack file)")
+    stack_doc, stack_source, stack_inputs, stack_scenario = None, "", (), None
+    if given[0] == "stack":
+        from dslsim.sim.stack import load_stack
+
+        stack_file = relative(BASE.text(base, "stack"))
+        if not stack_file.is_file():
+            raise InputError(source, "base.stack", repr(base.data["stack"]), "an existing stack file (relative to "
+                                                                             "this spec)")
+        stack = load_stack(stack_file)
+        stack_doc, stack_source = copy.deepcopy(stack.doc), str(stack_file)
+        stack_inputs = tuple(dict.fromkeys(m.source for m in stack.models))
+        stack_scenario = stack.scenario
     if base.data.get("scenario"):
         scenario_source = str(relative(BASE.text(base, "scenario")))
         scenario_doc = load_yaml(scenario_source)
+    elif isinstance(stack_scenario, str):
+        scenario_source, scenario_doc = stack_scenario, load_yaml(stack_scenario)
+    elif isinstance(stack_scenario, dict):
+        scenario_source, scenario_doc = f"{stack_source} (scenario)", stack_scenario
     else:
         scenario_source, scenario_doc = f"{prof_file} (default_scenario)", profile.default_scenario
-    trace_file = relative(BASE.text(base, "trace"))
-    if not trace_file.is_file():
-        try:
-            trace_file = trace_path(BASE.text(base, "trace"))
-        except DslsimError:
-            raise InputError(source, "base.trace", repr(base.data["trace"]),
-                             f"an existing trace file or a shipped trace ({', '.join(shipped_traces())})") from None
+    trace_file: Path | str = ""
+    if stack_doc is None:
+        trace_file = relative(BASE.text(base, "trace"))
+        if not trace_file.is_file():
+            try:
+                trace_file = trace_path(BASE.text(base, "trace"))
+            except DslsimError:
+                raise InputError(source, "base.trace", repr(base.data["trace"]),
+                                 f"an existing trace file or a shipped trace ({', '.join(shipped_traces())})") \
+                    from None
     axes = _axes(root, source)
+    for axis in axes:
+        head = axis.split(".", 1)[0]
+        if head == "stack" and stack_doc is None:
+            raise InputError(source, f"axes.'{axis}'", "a stack axis in a sweep of a trace",
+                             "a base that names a stack (base.stack), or profile., scenario. or trace. axes")
+        if axis.startswith("stack.scenario.") or axis == "stack.scenario":
+            raise InputError(source, f"axes.'{axis}'", "an axis into the stack's scenario",
+                             "scenario.<field>: the scenario axes vary the stack's scenario (or the base's)")
+        if head == "trace" and stack_doc is not None:
+            raise InputError(source, f"axes.'{axis}'", "a trace threshold in a sweep of a stack",
+                             "stack.models.<model>.gate.threshold (a stack's gates) or profile., scenario. axes")
     name = root.data.get("name", default_name)
     # The name becomes a folder under the output root: one plain path component, so a sweep never writes (or,
     # with --fresh, deletes) anywhere else.
@@ -170,8 +242,9 @@ def parse_spec(data: Any, source: str = "<sweep>", base_dir: str | Path = ".", d
                      scenario_source=scenario_source, trace_file=str(trace_file),
                      baseline=_flag(root, "baseline", True), axes=axes,
                      max_miss_rate=_share(root, "max_misses"),
-                     optional_stages=() if base.data.get("scenario")
-                     else tuple((scenario_doc or {}).get("placement", {})))
+                     optional_stages=() if base.data.get("scenario") or stack_scenario is not None
+                     else tuple((scenario_doc or {}).get("placement", {})),
+                     stack_doc=stack_doc, stack_source=stack_source, stack_inputs=stack_inputs)
     spec.points = _points(root, axes, source)
     _validate_points(spec)
     return spec
@@ -186,8 +259,8 @@ def _axes(root: Node, source: str) -> dict[str, list[Any]]:
         where = f"axes.'{axis}'"
         head = str(axis).split(".", 1)[0]
         if head not in ROOTS or "." not in str(axis):
-            raise InputError(source, where, repr(axis), "a dotted path starting with profile., scenario. or "
-                                                        "trace.threshold")
+            raise InputError(source, where, repr(axis), "a dotted path starting with profile., scenario., "
+                                                        "trace.threshold or stack.")
         if head == "trace" and not (axis == "trace.threshold" or (str(axis).startswith("trace.threshold.")
                                                                   and str(axis).count(".") == 2)):
             raise InputError(source, where, repr(axis), "trace.threshold (a switch's) or trace.threshold.<decision> "
@@ -321,13 +394,28 @@ def _validate_points(spec: SweepSpec) -> None:
             axis, reason = exc.args
             raise InputError(spec.source, f"axes.'{axis}'", "a path that does not fit",
                              f"an existing key ({reason})") from None
-        key = json.dumps([profile_doc, scenario_doc], sort_keys=True, default=str)
+        stack_doc = None
+        if spec.stack_doc is not None:
+            try:
+                stack_doc = apply_stack_point(spec, point)
+            except PathError as exc:
+                axis, reason = exc.args
+                raise InputError(spec.source, f"axes.'{axis}'", "a path that does not fit",
+                                 f"an existing key of the stack ({reason})") from None
+        key = json.dumps([profile_doc, scenario_doc, stack_doc], sort_keys=True, default=str)
         if key in checked:
             continue
         checked.add(key)
         where = ", ".join(f"{a}={v}" for a, v in point.items())
         try:
             profile = parse_profile(profile_doc, f"{spec.profile_file} [sweep point {where}]")
-            parse_scenario(scenario_doc, profile, f"{spec.scenario_source} [sweep point {where}]")
+            scenario = parse_scenario(scenario_doc, profile, f"{spec.scenario_source} [sweep point {where}]")
+            if stack_doc is not None:
+                from dslsim.sim.stack import compile_stack, parse_stack
+
+                stack = parse_stack(stack_doc, f"{spec.stack_source} [sweep point {where}]",
+                                    Path(spec.stack_source).parent, Path(spec.stack_source).stem)
+                compile_stack(stack, profile, replace(scenario, optional_stages=frozenset(spec.optional_stages)),
+                              spec.max_miss_rate)
         except InputError as exc:
             raise DslsimError(f"{spec.source}: a sweep point does not load: {exc}") from None
