@@ -220,36 +220,62 @@ def serve_group_priority(jt, jf, jh, jc, limit, slot_of, slot_resource, rank, bi
     n_out = 0
     i, n_ext = 0, jt.shape[0]
     while True:
-        from_heap = n_heap > 0 and (i >= n_ext or _before(ht[0], hf[0], hh[0], jt[i], jf[i], jh[i]))
-        if from_heap:
-            ta = ht[0]
-        elif i < n_ext:
-            ta = jt[i]
-        else:
-            ta = np.inf
-        s = -1
-        d = np.inf
-        for k in range(n_slots):
-            if decide[k] < d:
-                d, s = decide[k], k
-        if ta <= d and ta < np.inf:  # a job ready by the next decision joins its slot first
-            if from_heap:
-                t, f, h, c = ht[0], hf[0], hh[0], hc[0]
-                n_heap = _pop(ht, hf, hh, hc, n_heap)
+        alone = False
+        if n_slots == 1:
+            # One resource: no hand-overs inside the group, so its jobs are the external ones, in ready-time order;
+            # a decision at D takes in every job ready by D.
+            r = slot_resource[0]
+            s = 0
+            if wn[0] == 0:
+                if i >= n_ext:
+                    break
+                d = max(state[r, FREE_AT], jt[i])
+                # The common case, one job ready by D and none waiting: it runs, no queue needed (each queue call
+                # costs the reference counts of the arrays it is passed).
+                alone = i + 1 >= n_ext or jt[i + 1] > d
             else:
+                d = state[r, FREE_AT]   # every waiting job is ready by then
+            if d >= limit:
+                break
+            if alone:
                 t, f, h, c = jt[i], jf[i], jh[i], jc[i]
                 i += 1
-            r = resource[c, h]
-            k = slot_of[r]
-            if wn[k] == 0:
-                decide[k] = max(state[r, FREE_AT], t)
-            wn[k] = _wpush(wk, wt, wf, wh, wc, k, wn[k], rank[c], t, f, h, c)
-            continue
-        if s < 0 or d >= limit:
-            break
-        r = slot_resource[s]
-        t, f, h, c = wt[s, 0], wf[s, 0], wh[s, 0], wc[s, 0]
-        wn[s] = _wpop(wk, wt, wf, wh, wc, s, wn[s])
+            else:
+                while i < n_ext and jt[i] <= d:
+                    wn[0] = _wpush(wk, wt, wf, wh, wc, 0, wn[0], rank[jc[i]], jt[i], jf[i], jh[i], jc[i])
+                    i += 1
+        else:
+            from_heap = n_heap > 0 and (i >= n_ext or _before(ht[0], hf[0], hh[0], jt[i], jf[i], jh[i]))
+            if from_heap:
+                ta = ht[0]
+            elif i < n_ext:
+                ta = jt[i]
+            else:
+                ta = np.inf
+            s = -1
+            d = np.inf
+            for k in range(n_slots):
+                if decide[k] < d:
+                    d, s = decide[k], k
+            if ta <= d and ta < np.inf:  # a job ready by the next decision joins its slot first
+                if from_heap:
+                    t, f, h, c = ht[0], hf[0], hh[0], hc[0]
+                    n_heap = _pop(ht, hf, hh, hc, n_heap)
+                else:
+                    t, f, h, c = jt[i], jf[i], jh[i], jc[i]
+                    i += 1
+                r = resource[c, h]
+                k = slot_of[r]
+                if wn[k] == 0:
+                    decide[k] = max(state[r, FREE_AT], t)
+                wn[k] = _wpush(wk, wt, wf, wh, wc, k, wn[k], rank[c], t, f, h, c)
+                continue
+            if s < 0 or d >= limit:
+                break
+            r = slot_resource[s]
+        if not alone:
+            t, f, h, c = wt[s, 0], wf[s, 0], wh[s, 0], wc[s, 0]
+            wn[s] = _wpop(wk, wt, wf, wh, wc, s, wn[s])
         free_at = state[r, FREE_AT]
         if t < free_at and drop[r]:
             frame_dropped[f - base] = True
@@ -299,18 +325,15 @@ def serve_group_priority(jt, jf, jh, jc, limit, slot_of, slot_resource, rank, bi
                 n_out += 1
         else:
             frame_end[f - base] = end
-    # Jobs not served before the limit wait for the next window: the slots' queues, the group's own hand-overs and
-    # the arrivals not taken yet.
+    # Jobs not served before the limit wait for the next window: the slots' queues, and (one resource) the arrivals
+    # not taken in yet. (With several resources every arrival ready before the limit has joined a queue, since no
+    # decision before the limit was left.)
     for k in range(n_slots):
         r = slot_resource[k]
         for j in range(wn[k]):
             out_t[n_out], out_f[n_out], out_h[n_out], out_c[n_out], out_r[n_out] = wt[k, j], wf[k, j], wh[k, j], \
                 wc[k, j], r
             n_out += 1
-    for j in range(n_heap):
-        out_t[n_out], out_f[n_out], out_h[n_out], out_c[n_out] = ht[j], hf[j], hh[j], hc[j]
-        out_r[n_out] = resource[hc[j], hh[j]]
-        n_out += 1
     while i < n_ext:
         out_t[n_out], out_f[n_out], out_h[n_out], out_c[n_out] = jt[i], jf[i], jh[i], jc[i]
         out_r[n_out] = resource[jc[i], jh[i]]
