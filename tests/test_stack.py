@@ -450,3 +450,61 @@ def test_the_schema_and_the_loader_refuse_a_typo_at_the_same_key(cascade):
     assert list(error.absolute_path) == ["models", "kw", "gate"] and "hodl" in error.message
     with pytest.raises(InputError, match=r"models\.kw\.gate\.hodl"):
         load_stack(write_stack(folder, doc))
+
+
+# The shipped stack ---------------------------------------------------------------------------------------------
+
+SHIPPED_STACK = ROOT / "examples" / "stacks" / "vad-ww-codec.yaml"
+
+
+def _calls_through_gate(gating, gated, threshold, hold, duration):
+    """The gate as docs/stacks.md states it, one call at a time (a plain loop, not the engine's numpy): the traces
+    loop (a pass lasts the last arrival plus one period), a firing call opens the gate at its ready time plus its
+    period (its deadline), for ``hold`` seconds; a gated call is made when its ready time is in an opening."""
+    import bisect
+
+    def calls(trace):
+        period = 1.0 / trace.meta.frame_rate
+        arrival = trace.frames["t_arrival"].to_numpy()
+        length = float(arrival[-1]) + period
+        out, loop = [], 0
+        while True:
+            for i, a in enumerate(arrival.tolist()):
+                t = loop * length + a
+                if t >= duration:
+                    return out, period
+                out.append((t + period, i))
+            loop += 1
+
+    g_calls, g_period = calls(gating)
+    score = gating.frames["score"].to_numpy()
+    opens = [ready + g_period for ready, i in g_calls if score[i] >= threshold]
+    made = 0
+    for ready, _ in calls(gated)[0]:
+        j = bisect.bisect_right(opens, ready) - 1
+        made += j >= 0 and ready < opens[j] + hold
+    return made, len(calls(gated)[0])
+
+
+@pytest.mark.parametrize("profile", ["earbud", "phone"])
+def test_the_shipped_stack_runs_on_the_earbud_and_the_phone(profile):
+    from dslsim.trace.io import read_trace
+
+    result = simulate_stack(profile, SHIPPED_STACK)
+    rows, s = model_rows(result), result.summary
+    vad, ww = read_trace("vad-fr-50s"), read_trace("okay-nabu-fr-50s")
+    made, full = _calls_through_gate(vad, ww, 0.5, 1.0, 600.0)
+    assert rows.loc["ww", "calls"] == made and rows.loc["ww", "ungated_calls"] == full
+    assert rows.loc["vad", "calls"] == 60_000
+    # No one says the wake word in the scene: okay_nabu's score stays far below its 0.85 cutoff, the codec sleeps.
+    assert np.nanmax(ww.frames["score"]) < 0.85 and rows.loc["codec", "calls"] == 0
+    assert rows.loc["codec", "ungated_calls"] == 30_000
+    assert s.keeps_up and rows["keeps_up"].all() and s.battery_gain_pct > 0
+    assert result.models["power_mW"].iloc[:-1].sum() == pytest.approx(1e3 * s.battery_power_W, rel=1e-12)
+
+
+def test_the_shipped_gate_sweep_loads():
+    from dslsim.sweep.spec import load_spec
+
+    spec = load_spec(ROOT / "examples" / "stacks" / "sweep-vad-ww-codec-gates.yaml")
+    assert len(spec.points) == 12 and spec.stack_doc["name"] == "vad-ww-codec"

@@ -130,11 +130,15 @@ class StackModel:
         return 1.0 / self.rate
 
     def full_calls(self, duration: float) -> int:
-        """How many calls arrive in ``duration`` seconds at its full rate (its trace looped)."""
+        """How many calls arrive before ``duration`` at its full rate (its trace looped): those whose arrival, computed
+        as the stream computes it (loop x length + arrival), is before it."""
         n = len(self.arrival)
         loops = int(duration // self.length)
-        rest = duration - loops * self.length
-        return loops * n + int(np.searchsorted(self.arrival, rest, side="left"))
+        # Every loop before loops - 1 is whole; the last two or three are counted call by call, as they arrive.
+        count = max(loops - 1, 0) * n
+        for loop in range(max(loops - 1, 0), loops + 2):
+            count += int(np.count_nonzero(loop * self.length + self.arrival < duration))
+        return count
 
 
 @dataclass(frozen=True)
@@ -507,7 +511,7 @@ def _last_ready(model: StackModel, duration: float) -> float:
     if k == 0:
         return 0.0
     loop, i = divmod(k - 1, len(model.arrival))
-    return loop * model.length + float(model.arrival[i]) + model.period
+    return (loop * model.length + float(model.arrival[i])) + model.period
 
 
 # The merged stream of calls ------------------------------------------------------------------------------------
@@ -544,7 +548,6 @@ class _ModelStream:
         self.model = model
         self.first_code = first_code
         self.duration = duration
-        self.ready_base = model.arrival + model.period
         self.next = 0                     # the next call's index
         self.total = model.full_calls(duration)
         # Calls buffered: index, ready time, merged path code, row of the trace (for its scores).
@@ -562,7 +565,7 @@ class _ModelStream:
         self.next = int(k[-1]) + 1 if len(k) else self.total
         n = len(self.model.arrival)
         loop, i = np.divmod(k, n)
-        ready = loop * self.model.length + self.ready_base[i]
+        ready = (loop * self.model.length + self.model.arrival[i]) + self.model.period
         codes = self.model.codes[i].astype(np.int64) + self.first_code
         self.buffer = [np.concatenate((old, new)) for old, new in zip(self.buffer, (k, ready, codes, i))]
 
