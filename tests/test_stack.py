@@ -508,3 +508,33 @@ def test_the_shipped_gate_sweep_loads():
 
     spec = load_spec(ROOT / "examples" / "stacks" / "sweep-vad-ww-codec-gates.yaml")
     assert len(spec.points) == 12 and spec.stack_doc["name"] == "vad-ww-codec"
+
+
+def test_the_cli_prints_writes_and_judges_a_stack(cascade):
+    import json
+
+    from click.testing import CliRunner
+
+    from dslsim.cli.main import cli
+
+    folder, doc = cascade
+    profile = folder / "simple.yaml"
+    profile.write_text(yaml.safe_dump(SIMPLE))
+    path = write_stack(folder, doc)
+    out = folder / "out"
+    res = CliRunner().invoke(cli, ["simulate", "-p", str(profile), "--stack", path, "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "per model" in res.output and "vs ungated" in res.output
+    models = pd.read_csv(out / "models.csv")
+    assert models["part"].tolist() == ["det", "kw", "big", *OTHER_ROWS, "total"]
+    assert models.set_index("part").loc["kw", "calls"] == 240
+    assert {"models.csv", "models.parquet"} <= set(json.loads((out / "run.json").read_text())["files"])
+    res = CliRunner().invoke(cli, ["simulate", "-p", str(profile), "--stack", path, "--json", "--no-baseline"])
+    doc_json = json.loads(res.output)
+    assert [m["part"] for m in doc_json["models"]][:3] == ["det", "kw", "big"]
+    assert doc_json["meta"]["models"]["kw"]["gate"] == {"model": "det", "score": "score", "threshold": 0.5,
+                                                         "hold_s": 1.5, "when": "above"}
+    late = copy.deepcopy(doc)
+    late["models"]["big"]["deadline"] = "2 ms"
+    res = CliRunner().invoke(cli, ["simulate", "-p", str(profile), "--stack", write_stack(folder, late)])
+    assert res.exit_code == 4 and "model 'big'" in res.output

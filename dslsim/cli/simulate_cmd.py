@@ -137,10 +137,8 @@ def simulate(profile, trace_path, stack_path, scenario, baseline, out_dir, forma
             doc["uncertainty"] = {"draws": draws, "seed": seed, "band_percentiles": [5, 95],
                                   **{k: {"low": lo, "median": mid, "high": hi} for k, (lo, mid, hi) in spread.items()}}
         click.echo(json.dumps(json_safe(doc), indent=1))
-    elif result.models is not None:
-        click.echo(render_stack(result, budget))
     else:
-        click.echo(render_summary(result, budget))
+        click.echo(render_stack(result, budget) if result.models is not None else render_summary(result, budget))
         if spread is not None:
             click.echo("\n" + uncertainty_text(spread, draws, seed))
         if explain:
