@@ -530,7 +530,7 @@ def test_the_cli_prints_writes_and_judges_a_stack(cascade):
     assert models.set_index("part").loc["kw", "calls"] == 240
     assert {"models.csv", "models.parquet"} <= set(json.loads((out / "run.json").read_text())["files"])
     res = CliRunner().invoke(cli, ["simulate", "-p", str(profile), "--stack", path, "--json", "--no-baseline"])
-    doc_json = json.loads(res.output)
+    doc_json = json.loads(res.stdout)
     assert [m["part"] for m in doc_json["models"]][:3] == ["det", "kw", "big"]
     assert doc_json["meta"]["models"]["kw"]["gate"] == {"model": "det", "score": "score", "threshold": 0.5,
                                                          "hold_s": 1.5, "when": "above"}
