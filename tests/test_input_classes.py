@@ -505,10 +505,6 @@ KNOWN_GAPS = {
                                           "(dslsim/sim/scenario.py)",
     "scenario:stream:name=list": "a scenario's name is read with str(), any value accepted (dslsim/sim/scenario.py)",
     "scenario:watch:name=list": "a scenario's name is read with str(), any value accepted (dslsim/sim/scenario.py)",
-    "schedule:days[0].scenes[0].scene=list": "a slot's scene that is not text ends in an internal TypeError "
-                                             "(dslsim/trace/compose.py, _day: 'scene not in scenes')",
-    "schedule:days[0].scenes[1].scene=list": "a slot's scene that is not text ends in an internal TypeError "
-                                             "(dslsim/trace/compose.py, _day: 'scene not in scenes')",
 }
 
 
@@ -1236,10 +1232,7 @@ WAV_CASES = {"rate 0": dict(rate=0), "rate 1 MHz": dict(rate=1_000_000), "no cha
 CORPUS["wav"] = 2 * len(WAV_CASES) + 5      # two readers; and the five cases of test_bad_wav_files / twelve-bit above
 
 
-@pytest.mark.parametrize("how", [pytest.param(h, marks=[pytest.mark.xfail(
-    reason="a WAV whose data chunk claims more bytes than the file holds is read short without a word (scipy reads "
-           "what is there; dslsim/model/data.py, read_wav)", strict=True)] if h == "data size past the end" else [])
-    for h in WAV_CASES])
+@pytest.mark.parametrize("how", list(WAV_CASES))
 def test_wav_header_corpus(tmp_path, how):
     pytest.importorskip("scipy")
     from dslsim.model.data import read_wav

@@ -7,6 +7,7 @@ from typing import Iterable
 
 import click
 
+from dslsim.cli.params import Number, option
 from dslsim.sim.plan import DEFAULT_MAX_MISS_RATE
 
 #: The exit status of a command whose run (or any of whose runs) does not keep up.
@@ -18,7 +19,7 @@ def feasibility_options(f):
     f = click.option("--anyway", "--allow-backlog", "anyway", is_flag=True,
                      help="Exit 0 even when a run does not keep up (exit 4 otherwise); its battery figures stay "
                           "empty either way.")(f)
-    f = click.option("--max-misses", type=click.FloatRange(0, 100), default=100 * DEFAULT_MAX_MISS_RATE,
+    f = option("--max-misses", type=Number(0, 100, what="a percentage"), default=100 * DEFAULT_MAX_MISS_RATE,
                      show_default=True, metavar="PCT",
                      help="Share of frames (%) that may miss their deadline, dropped ones included, in a run that "
                           "keeps up.")(f)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from dslsim.cli.params import PolicySpeeds, Quantity, option
+from dslsim.cli.schemas import KINDS as SCHEMA_KINDS
 from dslsim.errors import DslsimError
 
 
@@ -91,8 +92,9 @@ def init(name, out, force) -> None:
 
 
 @profiles.command()
-@click.option("--kind", type=click.Choice(["profile", "scenario", "sweep"]), default="profile", show_default=True,
-              help="Which document the schema describes: a hardware profile, a scenario or a sweep spec.")
+@click.option("--kind", type=click.Choice(list(SCHEMA_KINDS)), default="profile", show_default=True,
+              help="Which document the schema describes: a hardware profile, a scenario, a sweep spec or a usage "
+                   "schedule (trace compose).")
 @click.option("--out", "-o", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Write the schema to FILE (atomically) instead of printing it.")
 def schema(kind, out) -> None:

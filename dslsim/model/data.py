@@ -11,6 +11,7 @@ come from the clean speech stem, which is returned too, for evaluation against c
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -263,12 +264,24 @@ def read_wav(path: str | Path, sr: int, allow_empty: bool = False) -> np.ndarray
 
 
 def _check_pcm_width(path: str | Path) -> None:
-    """Refuse integer PCM of a width other than 8, 16, 24 or 32 bits (12-bit files are misread as others)."""
+    """Refuse integer PCM of a width other than 8, 16, 24 or 32 bits (12-bit files are misread as others), and a
+    data chunk that claims more bytes than the file holds (a cut file, which would be read short without a word)."""
     try:
         with open(path, "rb") as fh:
             head = fh.read(4096)
+            size = os.fstat(fh.fileno()).st_size
     except OSError as exc:
         raise DslsimError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
+    pos = 12
+    while head[:4] == b"RIFF" and pos + 8 <= len(head):
+        chunk, length = head[pos:pos + 4], int.from_bytes(head[pos + 4:pos + 8], "little")
+        if chunk == b"data":
+            # 0 and 0xFFFFFFFF mean "unknown" in WAVs written while recording; any other length must fit the file.
+            if length not in (0, 0xFFFFFFFF) and pos + 8 + length > size:
+                raise DslsimError(f"{path}: its data chunk claims {length:,} bytes but the file holds "
+                                  f"{max(size - pos - 8, 0):,} after it (a cut file?).")
+            break
+        pos += 8 + length + (length & 1)
     at = head.find(b"fmt ")
     if head[:4] == b"RIFF" and at >= 0 and len(head) >= at + 24:
         fmt = int.from_bytes(head[at + 8:at + 10], "little")

@@ -78,12 +78,23 @@ def _die_with_parent() -> None:
     import sys
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _quiet_plausibility()
 
     if sys.platform.startswith("linux"):
         try:
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
         except OSError:
             pass
+
+
+def _quiet_plausibility() -> None:
+    """In a worker: the parent printed the profile's plausibility warnings once when it loaded the spec; a worker
+    loading the same numbers for every point would repeat them."""
+    import warnings
+
+    from dslsim.plausible import PlausibilityWarning
+
+    warnings.filterwarnings("ignore", category=PlausibilityWarning)
 
 
 def _dask(tasks: list[dict], scheduler: str, jobs: int | None) -> Iterator[dict[str, Any]]:

@@ -531,7 +531,7 @@ def _day(node: Node, index: int, scenes: dict[str, Scene], frame_rate: float) ->
     for i, slot in enumerate(items):
         SLOT.check(slot)
         scene = slot.data.get("scene")
-        if scene not in scenes:
+        if not isinstance(scene, str) or scene not in scenes:
             raise InputError(source, slot.at("scene"), describe(scene),
                              f"one of the scenes defined under 'scenes': {', '.join(scenes)}")
         prev_end = ends[-1] if ends else 0.0

@@ -38,8 +38,9 @@ RESERVED_COLUMNS = ("frame", "t_arrival", "path")
 
 #: Op kinds dslsim's exporters write (a profile may add any other kind: one table entry). ``generic`` is where an
 #: importer puts ops it cannot classify.
-KNOWN_OP_KINDS = ("conv1d", "conv_transpose1d", "conv2d", "depthwise_conv2d", "pointwise_conv2d", "linear",
-                  "vq_search", "pooling", "elementwise", "softmax", "reshape", "fft", "filterbank", "generic")
+KNOWN_OP_KINDS = ("conv1d", "conv_transpose1d", "conv2d", "conv_transpose2d", "depthwise_conv2d", "pointwise_conv2d",
+                  "linear", "vq_search", "pooling", "elementwise", "softmax", "reshape", "state", "fft", "filterbank",
+                  "generic")
 
 #: Most paths a trace may declare (frames store their path as an 8-bit code).
 MAX_PATHS = 127
