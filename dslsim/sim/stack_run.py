@@ -41,7 +41,7 @@ from dslsim.errors import DslsimError
 from dslsim.hw.load import load_profile
 from dslsim.hw.profile import Profile
 import dslsim.sim.engine as engines
-from dslsim.sim.accumulate import PERCENTILE_RELATIVE_ERROR, FrameTotals
+from dslsim.sim.accumulate import PERCENTILE_RELATIVE_ERROR, FrameTotals, LatencyQuantiles
 from dslsim.sim.engine import EngineOutput, State, run_engine
 from dslsim.sim.engine.blocks import FrameBlock
 from dslsim.sim.plan import DEFAULT_MAX_MISS_RATE
@@ -65,8 +65,8 @@ class StackTotals:
         """The compiled stack."""
         self.models = [FrameTotals(len(m.meta.paths), m.deadline) for m in sp.stack.models]
         """Per model, its calls' totals (path codes its own, deadline its own)."""
-        self.all = FrameTotals(len(plan.hops), math.inf)
-        """Every call's totals (its late count is the models' sum, set by :meth:`aggregate`)."""
+        self.latency = LatencyQuantiles()
+        """Every call's latency, for the run's percentiles (the other totals are the models' summed)."""
         self.completed = np.zeros(len(plan.hops), np.int64)
         """Per merged path code, the calls that were not dropped."""
         self.dropped_used: dict[tuple[int, int], int] = {}
@@ -80,9 +80,10 @@ class StackTotals:
 
     def __call__(self, block: FrameBlock) -> None:
         """Take a block of finished calls."""
-        self.all.add(block.ready, block.codes, block.end, block.energy, block.dropped)
         codes = np.asarray(block.codes, np.int64)
         dropped = np.asarray(block.dropped, bool)
+        latency = block.end - block.ready
+        self.latency.add(latency[~dropped] if dropped.any() else latency)
         self.completed += np.bincount(codes[~dropped], minlength=len(self.completed))
         if dropped.any():
             pairs, counts = np.unique(np.stack((codes[dropped], np.asarray(block.used)[dropped])), axis=1,
@@ -117,14 +118,36 @@ class StackTotals:
         np.add.at(out, self.sp.model_of_code, per_code)
         return out
 
-    def aggregate(self) -> FrameTotals:
+    def aggregate(self) -> "RunTotals":
         """Every call's totals, each call late against its own model's deadline."""
-        self.all.late = sum(t.late for t in self.models)
-        return self.all
+        return RunTotals(self)
 
     def miss_rates(self) -> list[float]:
         """Each model's share of calls that missed their deadline (dropped ones included)."""
         return [(t.late + t.dropped) / t.frames if t.frames else 0.0 for t in self.models]
+
+
+class RunTotals:
+    """A stack's totals over every call, read as :func:`dslsim.sim.results.summarize` reads a :class:`FrameTotals`:
+    the models' counts and energies summed (path codes in merged order), the latency of every call."""
+
+    def __init__(self, totals: StackTotals):
+        models = totals.models
+        self.frames: int = sum(t.frames for t in models)
+        """Calls made."""
+        self.dropped: int = sum(t.dropped for t in models)
+        """Calls dropped."""
+        self.late: int = sum(t.late for t in models)
+        """Calls that ended after their own model's deadline (dropped ones not included)."""
+        self.path_frames: np.ndarray = np.concatenate([t.path_frames for t in models])
+        """Calls per merged path code."""
+        self.path_energy: np.ndarray = np.concatenate([t.path_energy for t in models])
+        """Energy of the calls per merged path code (J)."""
+        maxima = [t.latency_max for t in models if t.latency_max == t.latency_max]
+        self.latency_max: float = max(maxima) if maxima else math.nan
+        """The largest latency of any call (s)."""
+        self.latency: LatencyQuantiles = totals.latency
+        """Every call's latency."""
 
 
 @dataclass
@@ -245,9 +268,11 @@ def _replay(sp: StackPlan, calls: StackCalls, runs: list[_Run], engine: str,
     from dslsim.sim.engine.batch import BatchReplay  # numba loads only when the batch engine runs
 
     replays = [BatchReplay(plan, run.sink, None, span) for run in runs]
-    pool = ThreadPoolExecutor(max_workers=len(runs)) if len(runs) > 1 else None
+    pool = ThreadPoolExecutor(max_workers=len(runs))
     try:
-        for em in calls:
+        stream = iter(calls)
+        em = next(stream, None)
+        while em is not None:
             feeds = []
             for run, replay in zip(runs, replays):
                 chunk = em.gated() if run.gated else em.ungated()
@@ -255,20 +280,20 @@ def _replay(sp: StackPlan, calls: StackCalls, runs: list[_Run], engine: str,
                     check(*_codes_ready(chunk))
                 if len(chunk[1]):
                     feeds.append((replay.feed, *chunk))
-            if pool is None or len(feeds) < 2:
-                for feed, *args in feeds:
-                    feed(*args)
-            else:
-                for future in [pool.submit(*f) for f in feeds]:
-                    future.result()
+            # The runs replay this stretch in their threads while this one makes the next stretch (the compiled loop
+            # and numpy release the GIL).
+            futures = [pool.submit(*f) for f in feeds]
+            nxt = next(stream, None)
+            for future in futures:
+                future.result()
             if progress is not None and len(em.ready):
                 for run in runs:
                     progress(run.label, float(em.ready[-1]), span)
+            em = nxt
         for run, replay in zip(runs, replays):
             run.out = replay.finish()
     finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _codes_ready(chunk: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
