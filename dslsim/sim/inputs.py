@@ -5,6 +5,7 @@ whatever the trace's length). Both give the engine the same chunks of frames.
 from __future__ import annotations
 
 import hashlib
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
@@ -17,7 +18,7 @@ if TYPE_CHECKING:  # the compiled engine loads only when it runs
     from dslsim.sim.engine.blocks import Chunk
 
 
-class TraceInput:
+class TraceInput(ABC):
     """Frames to replay. ``meta``: the trace's metadata; ``frames``: how many; ``span``: the last frame's ready
     time (s), which is the trace's end; :meth:`chunks` the frames (as routed, or all on one path)."""
 
@@ -25,15 +26,15 @@ class TraceInput:
     frames: int
     span: float
 
+    @abstractmethod
     def chunks(self, path_code: int | None = None, check: Callable[[np.ndarray, float], None] | None = None
                ) -> Iterator[Chunk]:
         """The frames in order, in chunks; with ``path_code`` every frame on that path. ``check(codes, span)``
         sees the first chunk before the engine does (to refuse an absurd run early)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def key(self) -> tuple:
         """What identifies the frames' arrival times, for a cache of runs that depend on nothing else."""
-        raise NotImplementedError
 
 
 class InMemory(TraceInput):
