@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+import numpy as np
+
 from dslsim.errors import DslsimError
 from dslsim.cost import Cost, active_power, idle_power, peripheral_power, power_sources, stage_cost
 from dslsim.hw.profile import Battery, Profile, SleepState
@@ -252,3 +254,53 @@ def build_plan(meta: TraceMeta, profile: Profile, scenario: Scenario,
                 battery=profile.battery,
                 floor_power=profile.floor_power, battery_floor_power=profile.battery_floor_power,
                 profile_name=profile.name, profile_file=profile.source_file)
+
+
+#: Limits of one simulation: the engine marks a frame's cores in a 64-bit mask, steps run-ahead resources every
+#: ``RUN_AHEAD`` simulated seconds (:mod:`dslsim.sim.engine.reference`), and a day at 75 Hz is 6.5 M frames;
+#: past these a run is a typo, not a study.
+MAX_RESOURCES = 62
+MAX_SPAN_S = 10 * 365 * 86400.0
+MAX_SERVICE_S = 3600.0
+MAX_JOBS = 2_000_000_000
+MAX_JOB_ENERGY_J = 1000.0
+
+
+def check_size(plan: Plan, span: float, frames: int, frame_duration: float) -> None:
+    """Refuse, before any work, a simulation whose span, job count or single job is absurd, with the figure."""
+    if len(plan.resources) > MAX_RESOURCES:
+        raise DslsimError(f"{len(plan.resources)} cores and links: the engine handles at most {MAX_RESOURCES}.")
+    if not np.isfinite(span) or span > MAX_SPAN_S:
+        raise DslsimError(f"the trace spans {span:.3g} s of simulated time; at most {MAX_SPAN_S:.3g} s (10 years) "
+                          f"per simulation.")
+    for path, hops in zip(plan.path_names, plan.hops):
+        for hop in hops:
+            if not np.isfinite(hop.energy) or hop.energy > MAX_JOB_ENERGY_J:
+                raise DslsimError(
+                    f"path '{path}': one job on '{plan.resources[hop.resource].name}' would cost {hop.energy:.3g} J; "
+                    f"check the profile's energies (at most {MAX_JOB_ENERGY_J:g} J per job).")
+            if not np.isfinite(hop.service) or hop.service > MAX_SERVICE_S:
+                where = f"stages {list(hop.stages)}" if hop.stages else "a link transfer"
+                raise DslsimError(
+                    f"path '{path}': {where} on '{plan.resources[hop.resource].name}' would take {hop.service:.3g} s "
+                    f"per frame (frames come every {frame_duration:.3g} s); check the clock and the op counts "
+                    f"(at most {MAX_SERVICE_S:g} s per job).")
+    hops = max((len(h) for h in plan.hops), default=1)
+    if frames * hops > MAX_JOBS:
+        raise DslsimError(f"{frames:,} frames x up to {hops} hops = {frames * hops:,} jobs; at most {MAX_JOBS:,} "
+                          f"per simulation (split the trace).")
+
+
+def check_backlog(plan: Plan, codes: np.ndarray, span: float) -> None:
+    """Refuse a run whose busiest core needs more than 100x the time its frames (``codes``, arriving over ``span``
+    seconds: the whole trace, or its first block) take to arrive: a clock typo ('4 kHz' for a DSP), not a study;
+    the engine's run time follows simulated time, so it would grind through the backlog."""
+    busy = np.zeros(len(plan.resources))
+    for count, hops in zip(np.bincount(codes, minlength=len(plan.hops)), plan.hops):
+        for hop in hops:
+            busy[hop.resource] += count * hop.service
+    worst = int(busy.argmax())
+    if busy[worst] > 100 * max(span, 1.0):
+        raise DslsimError(
+            f"'{plan.resources[worst].name}' would need {busy[worst]:.3g} s to run what arrives in {span:.3g} s "
+            f"({busy[worst] / max(span, 1e-12):.0f}x); check its clock and the placement.")

@@ -323,3 +323,31 @@ def summarize(totals: FrameTotals, out: EngineOutput, resources: pd.DataFrame, p
         feature_charge_per_day_Ah=24.0 * feature_current,
         feature_pct_per_day=100.0 * 24.0 * feature_current / battery.capacity_ah,
         miss_shortfall=(miss_check[1] or None) if miss_check is not None and not miss_check[0] else None)
+
+
+def scenario_warnings(summary: Summary, resources: pd.DataFrame, plan: Plan, scenario_name: str) -> list[str]:
+    """Sentences about figures that would mislead: a backlog that never drains, cores that could sleep but idle
+    clocked all run by oversight (not those whose idle mode is declared, nor those whose streaming audio needs the
+    clock in every sleep state they have)."""
+    s = summary
+    out = []
+    if not s.queue_stable:
+        out.append(f"the scenario cannot keep up: '{s.busiest_resource}' is busy "
+                   f"{100 * s.max_utilization:.0f} % of the time frames arrive, so its queue grows without bound "
+                   f"(p50 latency {1e3 * s.latency_p50_s:,.1f} ms); no battery life is reported. Averaged over "
+                   f"the time to drain the queue it would read {s.battery_life_drained_h:,.1f} h, which no device "
+                   f"would see.")
+    elif not s.keeps_up:
+        out.append(f"the scenario cannot keep up: {s.shortfall}; no battery life is reported (it would read "
+                   f"{s.battery_life_drained_h:,.1f} h for a device that misses that many frames).")
+    for r in plan.resources:
+        if not r.unused_sleep_states:
+            continue
+        rows = resources[(resources["resource"] == r.name) & (resources["component"] == "idle")]
+        idle_share = float(rows["time_s"].sum()) / s.duration_s if s.duration_s > 0 else 0.0
+        out.append(f"core '{r.name}' has sleep states ({', '.join(r.unused_sleep_states)}) but no sleep policy "
+                   f"and no declared idle mode in scenario '{scenario_name}': it waits clock-gated at "
+                   f"{1e3 * r.idle_power:.3f} mW whenever it is not running ({100 * idle_share:.0f} % of the time); "
+                   f"add 'sleep: {{{r.name}: {{{r.unused_sleep_states[0]}: 1 ms}}}}' if it may sleep, or "
+                   f"'idle: {{{r.name}: clock-gated}}' if it must not.")
+    return out

@@ -24,9 +24,12 @@ from dslsim.sim.accumulate import PERCENTILE_RELATIVE_ERROR, FrameTotals
 import dslsim.sim.engine as engines
 from dslsim.sim.engine import Account, EngineOutput, jobs_in, run_engine
 from dslsim.sim.engine.blocks import FrameBlock
-from dslsim.sim.plan import DEFAULT_MAX_MISS_RATE, Plan, build_plan
+# The limits and checks of a run, and its warnings, live beside the plan and the results (a stack's replay uses
+# them too); they are imported here under their old names.
+from dslsim.sim.plan import (DEFAULT_MAX_MISS_RATE, MAX_JOB_ENERGY_J, MAX_JOBS, MAX_RESOURCES,  # noqa: F401
+                             MAX_SERVICE_S, MAX_SPAN_S, Plan, build_plan, check_backlog, check_size)
 from dslsim.sim.inputs import FromFile, InMemory, TraceInput
-from dslsim.sim.results import FrameCollector, FrameWriter, SimResult, run_tables
+from dslsim.sim.results import FrameCollector, FrameWriter, SimResult, run_tables, scenario_warnings
 from dslsim.sim.scenario import Scenario, load_scenario, parse_scenario
 from dslsim.sim.summary import Summary
 from dslsim.trace.io import TraceFile, read_trace
@@ -253,81 +256,3 @@ def with_idle_resources(out: EngineOutput, plan: Plan, touched: list[int]) -> En
         lists["dynamic_energy"][r], lists["transition_energy"][r] = account.dynamic, account.transitions
         lists["wake_count"][r], lists["unattributed_energy"][r] = account.wakes, account.unattributed
     return replace(out, **lists)
-
-
-#: Limits of one simulation: the engine marks a frame's cores in a 64-bit mask, steps run-ahead resources every
-#: ``RUN_AHEAD`` simulated seconds (:mod:`dslsim.sim.engine.reference`), and a day at 75 Hz is 6.5 M frames;
-#: past these a run is a typo, not a study.
-MAX_RESOURCES = 62
-MAX_SPAN_S = 10 * 365 * 86400.0
-MAX_SERVICE_S = 3600.0
-MAX_JOBS = 2_000_000_000
-MAX_JOB_ENERGY_J = 1000.0
-
-
-def check_size(plan: Plan, span: float, frames: int, frame_duration: float) -> None:
-    """Refuse, before any work, a simulation whose span, job count or single job is absurd, with the figure."""
-    if len(plan.resources) > MAX_RESOURCES:
-        raise DslsimError(f"{len(plan.resources)} cores and links: the engine handles at most {MAX_RESOURCES}.")
-    if not np.isfinite(span) or span > MAX_SPAN_S:
-        raise DslsimError(f"the trace spans {span:.3g} s of simulated time; at most {MAX_SPAN_S:.3g} s (10 years) "
-                          f"per simulation.")
-    for path, hops in zip(plan.path_names, plan.hops):
-        for hop in hops:
-            if not np.isfinite(hop.energy) or hop.energy > MAX_JOB_ENERGY_J:
-                raise DslsimError(
-                    f"path '{path}': one job on '{plan.resources[hop.resource].name}' would cost {hop.energy:.3g} J; "
-                    f"check the profile's energies (at most {MAX_JOB_ENERGY_J:g} J per job).")
-            if not np.isfinite(hop.service) or hop.service > MAX_SERVICE_S:
-                where = f"stages {list(hop.stages)}" if hop.stages else "a link transfer"
-                raise DslsimError(
-                    f"path '{path}': {where} on '{plan.resources[hop.resource].name}' would take {hop.service:.3g} s "
-                    f"per frame (frames come every {frame_duration:.3g} s); check the clock and the op counts "
-                    f"(at most {MAX_SERVICE_S:g} s per job).")
-    hops = max((len(h) for h in plan.hops), default=1)
-    if frames * hops > MAX_JOBS:
-        raise DslsimError(f"{frames:,} frames x up to {hops} hops = {frames * hops:,} jobs; at most {MAX_JOBS:,} "
-                          f"per simulation (split the trace).")
-
-
-def check_backlog(plan: Plan, codes: np.ndarray, span: float) -> None:
-    """Refuse a run whose busiest core needs more than 100x the time its frames (``codes``, arriving over ``span``
-    seconds: the whole trace, or its first block) take to arrive: a clock typo ('4 kHz' for a DSP), not a study;
-    the engine's run time follows simulated time, so it would grind through the backlog."""
-    busy = np.zeros(len(plan.resources))
-    for count, hops in zip(np.bincount(codes, minlength=len(plan.hops)), plan.hops):
-        for hop in hops:
-            busy[hop.resource] += count * hop.service
-    worst = int(busy.argmax())
-    if busy[worst] > 100 * max(span, 1.0):
-        raise DslsimError(
-            f"'{plan.resources[worst].name}' would need {busy[worst]:.3g} s to run what arrives in {span:.3g} s "
-            f"({busy[worst] / max(span, 1e-12):.0f}x); check its clock and the placement.")
-
-
-def scenario_warnings(summary: Summary, resources: pd.DataFrame, plan: Plan, scenario_name: str) -> list[str]:
-    """Sentences about figures that would mislead: a backlog that never drains, cores that could sleep but idle
-    clocked all run by oversight (not those whose idle mode is declared, nor those whose streaming audio needs the
-    clock in every sleep state they have)."""
-    s = summary
-    out = []
-    if not s.queue_stable:
-        out.append(f"the scenario cannot keep up: '{s.busiest_resource}' is busy "
-                   f"{100 * s.max_utilization:.0f} % of the time frames arrive, so its queue grows without bound "
-                   f"(p50 latency {1e3 * s.latency_p50_s:,.1f} ms); no battery life is reported. Averaged over "
-                   f"the time to drain the queue it would read {s.battery_life_drained_h:,.1f} h, which no device "
-                   f"would see.")
-    elif not s.keeps_up:
-        out.append(f"the scenario cannot keep up: {s.shortfall}; no battery life is reported (it would read "
-                   f"{s.battery_life_drained_h:,.1f} h for a device that misses that many frames).")
-    for r in plan.resources:
-        if not r.unused_sleep_states:
-            continue
-        rows = resources[(resources["resource"] == r.name) & (resources["component"] == "idle")]
-        idle_share = float(rows["time_s"].sum()) / s.duration_s if s.duration_s > 0 else 0.0
-        out.append(f"core '{r.name}' has sleep states ({', '.join(r.unused_sleep_states)}) but no sleep policy "
-                   f"and no declared idle mode in scenario '{scenario_name}': it waits clock-gated at "
-                   f"{1e3 * r.idle_power:.3f} mW whenever it is not running ({100 * idle_share:.0f} % of the time); "
-                   f"add 'sleep: {{{r.name}: {{{r.unused_sleep_states[0]}: 1 ms}}}}' if it may sleep, or "
-                   f"'idle: {{{r.name}: clock-gated}}' if it must not.")
-    return out

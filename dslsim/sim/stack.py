@@ -46,6 +46,7 @@ measured against.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -242,8 +243,6 @@ def parse_stack(data: Any, source: str = "<stack>", base_dir: str | Path = ".", 
 
 
 def _matches(pattern: str, text: str) -> bool:
-    import re
-
     return re.match(pattern, text) is not None
 
 
@@ -312,7 +311,12 @@ def _resolve(node: Node, key: str, here: Path) -> Path:
     return path if path.is_absolute() else here / path
 
 
-def _trace_calls(node: Node, here: Path, source: str):
+#: What a model's trace gives a stack: its metadata, arrivals (s), path codes, score columns by name.
+Calls = tuple[TraceMeta, np.ndarray, np.ndarray, dict[str, np.ndarray]]
+
+
+def _trace_calls(node: Node, here: Path, source: str) -> tuple[TraceMeta, np.ndarray, np.ndarray,
+                                                                dict[str, np.ndarray], str]:
     """A model's trace: (meta, arrivals, path codes, score columns, file)."""
     from dslsim.shipped import shipped_traces, trace_path
 
@@ -330,7 +334,7 @@ def _trace_calls(node: Node, here: Path, source: str):
 
 
 @lru_cache(maxsize=8)
-def _read_calls(path: str, mtime_ns: int):
+def _read_calls(path: str, mtime_ns: int) -> Calls:
     """A trace's arrivals, path codes and score columns (cached per process: a sweep parses its stack per point)."""
     from dslsim.trace.io import read_trace
 

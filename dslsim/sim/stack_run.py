@@ -37,16 +37,14 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from dslsim.errors import DslsimError
 from dslsim.hw.load import load_profile
 from dslsim.hw.profile import Profile
 import dslsim.sim.engine as engines
 from dslsim.sim.accumulate import PERCENTILE_RELATIVE_ERROR, FrameTotals, LatencyQuantiles
 from dslsim.sim.engine import EngineOutput, State, run_engine
 from dslsim.sim.engine.blocks import FrameBlock
-from dslsim.sim.plan import DEFAULT_MAX_MISS_RATE
-from dslsim.sim.results import FrameCollector, FrameWriter, SimResult, resource_table, summarize
-from dslsim.sim.run import check_backlog, check_size, scenario_warnings
+from dslsim.sim.plan import DEFAULT_MAX_MISS_RATE, check_backlog, check_size
+from dslsim.sim.results import FrameCollector, FrameWriter, SimResult, resource_table, scenario_warnings, summarize
 from dslsim.sim.scenario import Scenario
 from dslsim.sim.stack import Stack, StackCalls, StackPlan, compile_stack, load_stack, parse_stack
 from dslsim.sim.summary import PERCENTILES, Summary
@@ -155,11 +153,16 @@ class _Run:
     """One replay of a stack: gated (as the gates let calls through) or not, where its calls go, its output."""
 
     label: str
+    """Its name on the progress bars ('simulate', 'ungated')."""
     gated: bool
+    """Whether the gates apply (else every model at its full rate)."""
     sinks: list[Callable]
+    """Where its finished calls go, block by block."""
     out: EngineOutput | None = None
+    """The engine's per-resource figures, once run."""
 
     def sink(self, block: FrameBlock) -> None:
+        """Hand a block of finished calls to every sink."""
         for s in self.sinks:
             s(block)
 
