@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -538,3 +539,27 @@ def test_the_cli_prints_writes_and_judges_a_stack(cascade):
     late["models"]["big"]["deadline"] = "2 ms"
     res = CliRunner().invoke(cli, ["simulate", "-p", str(profile), "--stack", write_stack(folder, late)])
     assert res.exit_code == 4 and "model 'big'" in res.output
+
+
+def test_a_truncated_model_file_is_refused_naming_the_stack_key_and_the_file(cascade):
+    import shutil
+
+    import pymicro_wakeword
+
+    folder, doc = cascade
+    source = Path(pymicro_wakeword.__file__).parent / "models" / "okay_nabu.tflite"
+    data = source.read_bytes()
+    model = folder / "nabu.tflite"
+    model.write_bytes(data[: len(data) // 3])
+    bad = copy.deepcopy(doc)
+    bad["models"]["kws"] = {"model": "nabu.tflite", "rate": "33 Hz", "gate": {"model": "det", "threshold": 0.5,
+                                                                             "hold": "1 s"}}
+    path = write_stack(folder, bad)
+    with pytest.raises(DslsimError) as err:
+        load_stack(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}: models.kws.model: ") and "nabu.tflite" in message
+    shutil.copy(source, model)      # the whole file reads; without its manifest beside it, it states no rate
+    bad["models"]["kws"].pop("rate")
+    with pytest.raises(InputError, match=r"models\.kws\.rate: found nothing, expected calls per second"):
+        load_stack(write_stack(folder, bad))

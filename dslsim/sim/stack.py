@@ -369,9 +369,7 @@ def _model_file(node: Node, here: Path, source: str, rate: float | None) -> tupl
                          "an existing model file (relative to the stack file)")
     try:
         graph = read_model(file)
-    except InputError:
-        raise
-    except DslsimError as exc:
+    except DslsimError as exc:  # the reader names the file and the key inside it; say which model of the stack
         raise DslsimError(f"{source}: {node.at('model')}: {exc}") from None
     if rate is None:
         if graph.call_rate_hz is None:
