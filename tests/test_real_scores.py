@@ -238,8 +238,8 @@ def test_score_help_has_an_example():
     assert r.exit_code == 0 and "Examples:" in r.output and "dslsim trace score" in r.output
 
 
-@pytest.mark.parametrize("case", ["missing", "rate", "stereo", "empty", "short", "model", "out", "both", "none",
-                                  "seed-with-file", "not-wav"])
+@pytest.mark.parametrize("case", ["missing", "rate", "stereo", "empty", "short", "short-scene", "model", "out", "both",
+                                  "none", "seed-with-file", "not-wav"])
 def test_bad_input_is_refused_naming_the_file_or_option(tmp_path, case):
     out = tmp_path / "o.parquet"
     tone = (3000 * np.sin(np.arange(SR) / 7)).astype(np.int16)
@@ -251,7 +251,8 @@ def test_bad_input_is_refused_naming_the_file_or_option(tmp_path, case):
                    ["st.wav", "channels", "mono"]),
         "empty": ([_wav(tmp_path / "empty.wav", []), out, "--model", "vad"], ["empty.wav", "no audio samples"]),
         "short": ([_wav(tmp_path / "short.wav", tone[:4000]), out, "--model", "vad"],
-                  ["0.250 s", "first score"]),
+                  ["short.wav", "0.250 s", "first score"]),
+        "short-scene": ([out, "--model", "vad", "--scene-seconds", "0.001"], ["--scene-seconds 0.001", "0.77 s"]),
         "model": ([_wav(tmp_path / "ok.wav", tone), out, "--model", "hey_siri"], ["--model", "hey_siri"]),
         "out": ([_wav(tmp_path / "ok.wav", tone), tmp_path / "o.csv", "--model", "vad"], ["o.csv", ".parquet"]),
         "both": ([_wav(tmp_path / "ok.wav", tone), out, "--model", "vad", "--scene-seconds", "5"],
@@ -263,7 +264,7 @@ def test_bad_input_is_refused_naming_the_file_or_option(tmp_path, case):
     }[case]
     if case == "not-wav":
         (tmp_path / "x.wav").write_text("hello")
-    if case in ("short",) and not HAS_VAD:
+    if case in ("short", "short-scene") and not HAS_VAD:
         pytest.skip("pymicro-vad is not installed")
     r = _cli("trace", "score", *args)
     assert r.exit_code == 2, r.output

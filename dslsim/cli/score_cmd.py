@@ -84,7 +84,11 @@ def score(ctx, files, model_name, scene_seconds, seed, speech_dirs, background, 
         audio = sc.read_audio(audio_path)
         source = {"audio": str(audio_path), "audio_sha256": file_sha256(audio_path)}
     spec = sc.model_spec(model_name)            # the package is there, before a scene is built
+    what = str(audio_path) if audio_path is not None else f"--scene-seconds {scene_seconds:g}"
     if audio_path is None:
+        if scene_seconds * sc.SAMPLE_RATE < sc.min_samples(spec):
+            raise DslsimError(f"{what}: model {model_name} gives its first score after "
+                              f"{sc.min_samples(spec) / sc.SAMPLE_RATE:g} s of audio; give a scene at least that long.")
         from dslsim.model.data import BACKGROUNDS, SpeechCorpus, scene
 
         corpus = SpeechCorpus.from_dirs(list(speech_dirs), sc.SAMPLE_RATE) if speech_dirs else None
@@ -95,14 +99,12 @@ def score(ctx, files, model_name, scene_seconds, seed, speech_dirs, background, 
         source = {"audio": "generated always-on scene",
                   "scene_seconds": scene_seconds, "scene_seed": [SCENE_SEED_SPACE, seed],
                   "speech_dirs": list(speech_dirs), "background": background or "drawn by the seed"}
-    if len(audio) == 0:
-        raise DslsimError(f"{audio_path or '--scene-seconds'}: no audio samples; expected 16 kHz mono audio.")
     from tqdm import tqdm
 
     disable = None if progress is None else not progress
     with tqdm(total=len(audio), desc=f"score {model_name}", unit="sample", unit_scale=True, dynamic_ncols=True,
               disable=disable, leave=False) as bar:
-        result = sc.score_audio(audio, model_name, progress=bar.update)
+        result = sc.score_audio(audio, model_name, progress=bar.update, source=what)
     per_call = None if labels is None else sc.call_labels(result, labels)
     t = sc.scores_trace(result, threshold=threshold, labels=per_call, source=source)
     write_trace(t, out)

@@ -315,14 +315,20 @@ class Scores:
 Progress = Callable[[int], object]
 
 
-def _chunks(pcm: np.ndarray, name: str, spec: ModelSpec) -> int:
-    """How many whole 10 ms chunks ``pcm`` holds; an error when that is not enough for one scored call."""
+def min_samples(spec: ModelSpec) -> int:
+    """The fewest samples of audio after which the model has given a score."""
+    return (_first_scored_chunk(spec) + 1) * CHUNK_SAMPLES
+
+
+def _chunks(pcm: np.ndarray, spec: ModelSpec, source: str) -> int:
+    """How many whole 10 ms chunks ``pcm`` holds; an error naming ``source`` when that is not enough for one scored
+    call."""
     n = len(pcm) // CHUNK_SAMPLES
-    need = _first_scored_chunk(spec) + 1
-    if n < need:
-        raise DslsimError(f"{len(pcm):,} samples ({len(pcm) / SAMPLE_RATE:.3f} s) of audio: model {name} gives its "
-                          f"first score after {need * CHUNK_SAMPLES:,} samples ({need * CHUNK_SAMPLES / SAMPLE_RATE:g} "
-                          f"s); give at least that much audio.")
+    need = min_samples(spec)
+    if n * CHUNK_SAMPLES < need:
+        raise DslsimError(f"{source}: {len(pcm):,} samples ({len(pcm) / SAMPLE_RATE:.3f} s) of audio; model "
+                          f"{spec.name} gives its first score after {need:,} samples ({need / SAMPLE_RATE:g} s): give "
+                          f"at least that much audio.")
     return n
 
 
@@ -335,13 +341,14 @@ def _first_scored_chunk(spec: ModelSpec) -> int:
     return FIRST_FEATURE_CHUNK + stride * spec.sliding_window - 1
 
 
-def vad_scores(audio: np.ndarray, progress: Progress | None = None) -> Scores:
-    """Run pymicro-vad's detector over 16 kHz mono ``audio`` (float in [-1, 1] or int16), one call per 10 ms."""
+def vad_scores(audio: np.ndarray, progress: Progress | None = None, source: str = "the audio") -> Scores:
+    """Run pymicro-vad's detector over 16 kHz mono ``audio`` (float in [-1, 1] or int16), one call per 10 ms;
+    ``source`` names the audio in errors."""
     spec = model_spec(VAD)
     from pymicro_vad import MicroVad
 
     pcm = pcm16(audio)
-    n = _chunks(pcm, VAD, spec)
+    n = _chunks(pcm, spec, source)
     raw = pcm[: n * CHUNK_SAMPLES].astype("<i2").tobytes()
     step = 2 * CHUNK_SAMPLES
     vad = MicroVad()
@@ -362,16 +369,18 @@ def vad_scores(audio: np.ndarray, progress: Progress | None = None) -> Scores:
     return Scores(spec, t, score, None, wall, cpu)
 
 
-def wake_word_scores(audio: np.ndarray, name: str, progress: Progress | None = None) -> Scores:
+def wake_word_scores(audio: np.ndarray, name: str, progress: Progress | None = None,
+                     source: str = "the audio") -> Scores:
     """Run a pymicro-wakeword model over 16 kHz mono ``audio`` through the package's streaming API: features per
-    10 ms, one model call per ``stride`` feature frames, the sliding mean as the score."""
+    10 ms, one model call per ``stride`` feature frames, the sliding mean as the score; ``source`` names the audio
+    in errors."""
     if name == VAD:
         raise DslsimError("use vad_scores for the voice-activity detector.")
     spec = model_spec(name)
     from pymicro_wakeword import MicroWakeWord, MicroWakeWordFeatures, Model
 
     pcm = pcm16(audio)
-    n = _chunks(pcm, name, spec)
+    n = _chunks(pcm, spec, source)
     model = MicroWakeWord.from_builtin(Model(name))
     stride = int(model.stride)
     if stride * CHUNK_SAMPLES != spec.samples_per_call or model.sliding_window_size != spec.sliding_window:
@@ -411,15 +420,16 @@ def wake_word_scores(audio: np.ndarray, name: str, progress: Progress | None = N
                   np.asarray(cpu), frontend_wall_s=frontend / n)
 
 
-def score_audio(audio: np.ndarray, name: str, progress: Progress | None = None) -> Scores:
-    """Per-call scores of model ``name`` (``vad`` or a wake word, see :data:`MODELS`) over 16 kHz mono audio."""
+def score_audio(audio: np.ndarray, name: str, progress: Progress | None = None, source: str = "the audio") -> Scores:
+    """Per-call scores of model ``name`` (``vad`` or a wake word, see :data:`MODELS`) over 16 kHz mono audio;
+    ``source`` names the audio in errors (a file, an option)."""
     check_model(name)
     audio = np.asarray(audio)
     if audio.size == 0:
-        raise DslsimError("the audio is empty (no samples); give 16 kHz mono audio.")
+        raise DslsimError(f"{source}: no audio samples; expected 16 kHz mono audio.")
     if name == VAD:
-        return vad_scores(audio, progress)
-    return wake_word_scores(audio, name, progress)
+        return vad_scores(audio, progress, source)
+    return wake_word_scores(audio, name, progress, source)
 
 
 # --- the trace of the calls ----------------------------------------------------------------------------------------
