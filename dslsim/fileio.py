@@ -7,8 +7,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import secrets
 import stat
-import tempfile
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -67,19 +67,17 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DslsimError(f"{target}: cannot create the folder {target.parent}: {exc.strerror}.") from None
-    tmp: Path | None = None
+    # The name is chosen before the file exists, so an interrupt at any point after it is made (even inside the
+    # call that makes it) still finds and removes it.
+    tmp = target.parent / f".{target.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp"
     try:
-        # Inside the try, so an interrupt right after the temporary file is made still removes it.
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        tmp = Path(tmp_name)
-        os.close(fd)
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         yield tmp
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the mode a plain open() would
         os.replace(tmp, target)
     except BaseException:
-        if tmp is not None:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
         raise
 
 
