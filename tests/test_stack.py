@@ -426,12 +426,11 @@ def test_the_committed_stack_schema_is_fresh_and_accepts_the_shipped_stack():
     jsonschema = pytest.importorskip("jsonschema")
     import json
 
-    from dslsim.sim.stack_schema import stack_json_schema
+    from dslsim.cli.schemas import document_schema, schema_text
 
     committed = ROOT / "docs" / "schemas" / "stack.schema.json"
-    assert committed.read_text(encoding="utf-8") == json.dumps(stack_json_schema(), indent=2,
-                                                               ensure_ascii=False) + "\n"
-    validator = jsonschema.Draft202012Validator(stack_json_schema())
+    assert committed.read_text(encoding="utf-8") == schema_text("stack")
+    validator = jsonschema.Draft202012Validator(document_schema("stack"))
     for path in sorted((ROOT / "examples" / "stacks").glob("*.yaml")):
         doc = yaml.safe_load(path.read_text())
         if "models" in doc:
@@ -442,12 +441,12 @@ def test_the_schema_and_the_loader_refuse_a_typo_at_the_same_key(cascade):
     jsonschema = pytest.importorskip("jsonschema")
     from jsonschema.exceptions import best_match
 
-    from dslsim.sim.stack_schema import stack_json_schema
+    from dslsim.cli.schemas import document_schema
 
     folder, doc = cascade
     doc = copy.deepcopy(doc)
     doc["models"]["kw"]["gate"]["hodl"] = "1 s"
-    error = best_match(jsonschema.Draft202012Validator(stack_json_schema()).iter_errors(doc))
+    error = best_match(jsonschema.Draft202012Validator(document_schema("stack")).iter_errors(doc))
     assert list(error.absolute_path) == ["models", "kw", "gate"] and "hodl" in error.message
     with pytest.raises(InputError, match=r"models\.kw\.gate\.hodl"):
         load_stack(write_stack(folder, doc))

@@ -93,8 +93,8 @@ def init(name, out, force) -> None:
 
 @profiles.command()
 @click.option("--kind", type=click.Choice(list(SCHEMA_KINDS)), default="profile", show_default=True,
-              help="Which document the schema describes: a hardware profile, a scenario, a sweep spec or a usage "
-                   "schedule (trace compose).")
+              help="Which document the schema describes: a hardware profile, a scenario, a sweep spec, a usage "
+                   "schedule (trace compose) or a stack.")
 @click.option("--out", "-o", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Write the schema to FILE (atomically) instead of printing it.")
 def schema(kind, out) -> None:
