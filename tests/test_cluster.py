@@ -130,3 +130,39 @@ def test_a_worker_that_dies_mid_sweep_loses_no_point(tmp_path, cluster):
     remote = run_sweep(spec, tmp_path / "remote", scheduler=address, on_row=kill_one)
     assert killed and workers[0].wait(timeout=10) != 0
     pd.testing.assert_frame_equal(_rows(serial), _rows(remote))
+
+
+def test_a_stack_sweep_ships_the_stacks_model_files(tmp_path, cluster, monkeypatch):
+    """A stack names its models' traces relative to itself: they travel too, and the workers run from copies."""
+    import yaml
+
+    address, folders, _ = cluster
+    client_dir = tmp_path / "client"
+    client_dir.mkdir()
+    for name, seed in (("detector", 6), ("worker", 7)):
+        write_trace(synth_trace(duration=20.0, frame_rate=50.0, light_share=0.7, mean_burst=0.4, seed=seed),
+                    client_dir / f"{name}.parquet")
+    (client_dir / "stack.yaml").write_text(yaml.safe_dump({
+        "name": "pair", "duration": "20 s",
+        "models": {"det": {"trace": "detector.parquet", "priority": 1},
+                   "work": {"trace": "worker.parquet", "gate": {"model": "det", "threshold": 0.5, "hold": "1 s"}}}}))
+    (client_dir / "spec.yaml").write_text(yaml.safe_dump({
+        "name": "pair-gates", "base": {"profile": "watch", "stack": "stack.yaml"}, "baseline": True,
+        "axes": {"stack.models.work.gate.threshold": [0.3, 0.6, 0.9]}}))
+    spec = load_spec(client_dir / "spec.yaml")
+    serial = run_sweep(spec, tmp_path / "serial", jobs=1)
+    ship = sweep_run.ship_inputs
+
+    def ship_then_hide(client, tasks):
+        shipped = ship(client, tasks)
+        for name in ("detector", "worker"):
+            (client_dir / f"{name}.parquet").rename(client_dir / f"{name}.gone")
+        return shipped
+
+    monkeypatch.setattr(sweep_run, "ship_inputs", ship_then_hide)
+    remote = run_sweep(spec, tmp_path / "remote", scheduler=address)
+    pd.testing.assert_frame_equal(_rows(serial), _rows(remote))
+    # A worker writes its copies when it runs a point: each that ran one has both traces, under their hashes.
+    digests = {file_sha256(client_dir / f"{name}.gone") for name in ("detector", "worker")}
+    copies = [{c.name.split(".")[0] for c in folder.rglob("dslsim-inputs/*")} for folder in folders]
+    assert digests in copies and all(c in (set(), digests) for c in copies)

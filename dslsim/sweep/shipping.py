@@ -19,24 +19,41 @@ from dslsim.sweep.point import run_points
 #: The largest input file a sweep ships (a month of 75 Hz frames is about 0.7 GB).
 MAX_SHIPPED_BYTES = 4 << 30
 
-#: Task keys that name input files.
-FILE_KEYS = ("trace",)
+#: Keys of a stack's model that name a file.
+STACK_FILE_KEYS = ("trace", "model")
+
+
+def input_files(task: dict[str, Any]) -> dict[str, str]:
+    """The files a task reads, as the task names them -> their path on the client: its trace, and a stack's model
+    traces and files and its scenario file (relative to the stack; a shipped name is no file and is not shipped:
+    the worker's dslsim has it)."""
+    files: dict[str, str] = {}
+    if task.get("trace"):
+        files[task["trace"]] = task["trace"]
+    stack = task.get("stack")
+    if isinstance(stack, dict):
+        folder = Path(task.get("stack_dir") or ".")
+        named = [m.get(k) for m in (stack.get("models") or {}).values() if isinstance(m, dict)
+                 for k in STACK_FILE_KEYS]
+        named.append(stack.get("scenario"))
+        for name in named:
+            if isinstance(name, str) and (folder / name).is_file():
+                files[name] = str(folder / name)
+    return files
 
 
 def ship_inputs(client, tasks: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Scatter every input file the tasks name to all workers of ``client``; returns, by file path as the tasks
-    name it, ``{"sha256", "suffix", "data"}`` with ``data`` the scattered future."""
+    """Scatter every input file the tasks name (:func:`input_files`) to all workers of ``client``; returns, by
+    the name as the tasks give it, ``{"sha256", "suffix", "data"}`` with ``data`` the scattered future."""
     shipped: dict[str, dict[str, Any]] = {}
     for task in tasks:
-        for key in FILE_KEYS:
-            path = task.get(key)
-            if path is None or path in shipped:
+        for name, path in input_files(task).items():
+            if name in shipped:
                 continue
             digest = file_sha256(path)
             data = read_input_bytes(path, MAX_SHIPPED_BYTES, "sweep input")
             future = client.scatter({f"dslsim-input-{digest}": data}, broadcast=True, hash=False)
-            shipped[path] = {"sha256": digest, "suffix": Path(path).suffix,
-                             "data": future[f"dslsim-input-{digest}"]}
+            shipped[name] = {"sha256": digest, "suffix": Path(path).suffix, "data": future[f"dslsim-input-{digest}"]}
             del data
     return shipped
 
@@ -77,8 +94,24 @@ def run_shipped_points(tasks: list[dict[str, Any]], shipped: dict[str, dict[str,
 
     from dslsim.plausible import PlausibilityWarning
 
-    local = {path: str(local_copy(item["sha256"], item["suffix"], item["data"])) for path, item in shipped.items()}
+    local = {name: str(local_copy(item["sha256"], item["suffix"], item["data"])) for name, item in shipped.items()}
     with warnings.catch_warnings():  # the client printed them once when it loaded the spec
         warnings.simplefilter("ignore", PlausibilityWarning)
-        return run_points([{**task, **{k: local.get(task[k], task[k]) for k in FILE_KEYS if k in task}}
-                           for task in tasks])
+        return run_points([with_local_files(task, local) for task in tasks])
+
+
+def with_local_files(task: dict[str, Any], local: dict[str, str]) -> dict[str, Any]:
+    """``task`` with every file it names (:func:`input_files`) replaced by its local copy (an absolute path)."""
+    task = dict(task)
+    if task.get("trace") in local:
+        task["trace"] = local[task["trace"]]
+    stack = task.get("stack")
+    if isinstance(stack, dict):
+        stack = dict(stack)
+        stack["models"] = {name: {k: local.get(v, v) if k in STACK_FILE_KEYS and isinstance(v, str) else v
+                                  for k, v in model.items()} if isinstance(model, dict) else model
+                           for name, model in (stack.get("models") or {}).items()}
+        if isinstance(stack.get("scenario"), str):
+            stack["scenario"] = local.get(stack["scenario"], stack["scenario"])
+        task["stack"] = stack
+    return task
