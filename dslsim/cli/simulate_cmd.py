@@ -8,6 +8,7 @@ import json
 import click
 
 from dslsim.cli.feasibility import feasibility_options, finish
+from dslsim.cli.params import Number, Seed, option
 from dslsim.cli.progress import SimProgress, progress_option
 from dslsim.sim.budget import BUDGET_OF
 
@@ -41,20 +42,21 @@ from dslsim.sim.budget import BUDGET_OF
 @click.option("--engine", type=click.Choice(["auto", "batch", "reference"]), default="auto", show_default=True,
               help="Simulation engine: the compiled batch engine, the SimPy reference (same numbers, bit for bit), "
                    "or by run size.")
-@click.option("--budget", "budget_pct", type=click.FloatRange(0, min_open=True), default=None, metavar="PCT",
-              help="Always-on budget in % of the battery per day (Android's guidance: 1), checked against the "
-                   "feature's own drain (the run less the device doing nothing).")
+@option("--budget", "budget_pct", type=Number(0, min_open=True, what="a percentage per day"), default=None,
+        metavar="PCT",
+        help="Always-on budget in % of the battery per day (Android's guidance: 1), checked against the "
+             "feature's own drain (the run less the device doing nothing).")
 @click.option("--budget-of", type=click.Choice(BUDGET_OF), default="feature", show_default=True,
               help="Check the budget against the feature's own drain or the device's total.")
 @click.option("--fail-over-budget", is_flag=True, help="Exit 5 when the run is over the budget.")
 @click.option("--uncertainty", "draws", type=click.IntRange(min=2, max=100_000), default=None, metavar="N",
               help="Also draw N profiles within the numbers' stated ranges (tolerance, min/max) or the defaults "
                    "below, and give 5-95 % bands on power, battery life and the feature's share (seeded).")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the --uncertainty draws.")
-@click.option("--assumed-tolerance", type=click.FloatRange(0, 100, max_open=True), default=30.0, show_default=True,
-              metavar="PCT", help="Range (+-%) of a number marked assumed that states none of its own.")
-@click.option("--sourced-tolerance", type=click.FloatRange(0, 100, max_open=True), default=0.0, show_default=True,
-              metavar="PCT", help="Range (+-%) of a sourced number that states none of its own.")
+@option("--seed", type=Seed(), default=0, show_default=True, help="Seed of the --uncertainty draws.")
+@option("--assumed-tolerance", type=Number(0, 100, max_open=True, what="a percentage"), default=30.0,
+        show_default=True, metavar="PCT", help="Range (+-%) of a number marked assumed that states none of its own.")
+@option("--sourced-tolerance", type=Number(0, 100, max_open=True, what="a percentage"), default=0.0,
+        show_default=True, metavar="PCT", help="Range (+-%) of a sourced number that states none of its own.")
 @click.option("--explain", is_flag=True,
               help="Also list the largest contributors to the battery draw, with the profile numbers behind each "
                    "and their sources.")
