@@ -500,12 +500,7 @@ def user_named(path: tuple, maps: tuple[str, ...]) -> bool:
 
 #: Cases that show a gap in a reader this corpus does not own, by case id: why, and whose file it is. Each runs as a
 #: strict xfail, so the day the reader is fixed the entry must go.
-KNOWN_GAPS = {
-    "profile:default_scenario.name=list": "a scenario's name is read with str(), any value accepted "
-                                          "(dslsim/sim/scenario.py)",
-    "scenario:stream:name=list": "a scenario's name is read with str(), any value accepted (dslsim/sim/scenario.py)",
-    "scenario:watch:name=list": "a scenario's name is read with str(), any value accepted (dslsim/sim/scenario.py)",
-}
+KNOWN_GAPS: dict[str, str] = {}
 
 
 def cases(items: list[Mutation]) -> list:

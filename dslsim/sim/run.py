@@ -8,8 +8,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
@@ -17,7 +18,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from dslsim.errors import DslsimError
+from dslsim.errors import DslsimError, InputError
 from dslsim.hw.load import load_profile
 from dslsim.hw.profile import Profile
 from dslsim.sim.accumulate import PERCENTILE_RELATIVE_ERROR, FrameTotals
@@ -85,13 +86,18 @@ def simulate(profile: str | Path | Profile, trace: str | Path | Trace | None = N
         scenario = load_scenario(scenario, profile)
     source = _input(trace, frames, engine, lookahead, window)
     plan = build_plan(source.meta, profile, scenario, max_miss_rate)
-    check_size(plan, source.span, source.frames, source.meta.frame_duration)
+    # A size refusal is about the pair: it names the trace and the profile, which the check does not know.
+    where = (f"{trace if not isinstance(trace, Trace) else 'the trace'} on "
+             f"{profile.source_file or plan.profile_name}")
+    with _naming(where):
+        check_size(plan, source.span, source.frames, source.meta.frame_duration)
     if isinstance(source, FromFile) and engine == "reference":
         raise DslsimError("the reference engine replays a trace held in memory; keep the per-frame table "
                           "(frames=True) or use the batch engine.")
 
     def backlog(codes: np.ndarray, span: float) -> None:
-        check_backlog(plan, codes, span)
+        with _naming(where):
+            check_backlog(plan, codes, span)
 
     dense = list(source.meta.paths).index(source.meta.dense_path)
     runs: list[_Run] = []
@@ -152,6 +158,17 @@ def simulate(profile: str | Path | Profile, trace: str | Path | Trace | None = N
     return SimResult(frames=collector.table() if collector is not None else pd.DataFrame(),
                      resources=run.resources, summary=summary, baseline=base, meta=meta,
                      timeline=run.timeline, warnings=warnings)
+
+
+@contextmanager
+def _naming(where: str) -> Iterator[None]:
+    """Prefix a refusal raised inside with ``where`` (what it is about)."""
+    try:
+        yield
+    except InputError:
+        raise
+    except DslsimError as exc:
+        raise DslsimError(f"{where}: {exc}") from None
 
 
 @dataclass

@@ -166,7 +166,7 @@ def parse_scenario(data: Any, profile: Profile, source: str = "<scenario>", pref
     streaming = _streaming(root, profile, sleep)
 
     where = f"{source} ({prefix})" if prefix else str(source)
-    return Scenario(name=str(root.data.get("name", Path(source).stem)), placement=placement,
+    return Scenario(name=root.text("name", default=Path(source).stem or "scenario"), placement=placement,
                     default_core=default_core, opp=opp, sleep=sleep, deadline=deadline, when_busy=when_busy,
                     source=where, idle=idle, streaming=streaming)
 

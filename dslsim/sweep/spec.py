@@ -201,7 +201,11 @@ def parse_spec(data: Any, source: str = "<sweep>", base_dir: str | Path = ".", d
         stack_inputs = tuple(dict.fromkeys(m.source for m in stack.models))
         stack_scenario = stack.scenario
     if base.data.get("scenario"):
-        scenario_source = str(relative(BASE.text(base, "scenario")))
+        scenario_path = relative(BASE.text(base, "scenario"))
+        if not scenario_path.is_file():
+            raise InputError(source, base.at("scenario"), repr(base.data["scenario"]),
+                             f"a scenario file, relative to this spec (looked for {scenario_path})")
+        scenario_source = str(scenario_path)
         scenario_doc = load_yaml(scenario_source)
     elif isinstance(stack_scenario, str):
         scenario_source, scenario_doc = stack_scenario, load_yaml(stack_scenario)
