@@ -212,27 +212,26 @@ def _replay(plan: Plan, source: TraceInput, runs: list[_Run], engine: str, looka
     from dslsim.sim.engine.batch import BatchReplay  # numba loads only when the batch engine runs
 
     replays = [BatchReplay(plan, run.sink, None, span) for run in runs]
-    pool = ThreadPoolExecutor(max_workers=len(runs)) if len(runs) > 1 else None
+    # Each run feeds in a thread of its own while this thread reads and checks the next block, so reading overlaps
+    # the replay; a run takes its chunks in order (its previous feed is awaited before the next is given).
+    pool = ThreadPoolExecutor(max_workers=len(runs))
+    pending: list = []
     try:
         for index, ready, codes in source.chunks(None, check):
-            feeds = []
-            for run, replay in zip(runs, replays):
-                own = codes if run.path_code is None else np.full_like(codes, run.path_code)
-                feeds.append((replay.feed, index, ready, own))
-            if pool is None:
-                for feed, *args in feeds:
-                    feed(*args)
-            else:
-                for future in [pool.submit(*f) for f in feeds]:
-                    future.result()
+            for future in pending:
+                future.result()
+            pending = [pool.submit(replay.feed, index, ready,
+                                   codes if run.path_code is None else np.full_like(codes, run.path_code))
+                       for run, replay in zip(runs, replays)]
             if progress is not None:
                 for run in runs:
-                    progress(run.label, float(ready[-1]), span)
+                    progress(run.label, float(ready[0]), span)
+        for future in pending:
+            future.result()
         for run, replay in zip(runs, replays):
             run.out = replay.finish()
     finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _input(trace: str | Path | Trace, frames: bool, engine: str, lookahead: bool,
