@@ -56,7 +56,7 @@ class InMemory(TraceInput):
         yield self.index, self.ready, codes
 
     def key(self):
-        return ("arrivals", hashlib.sha1(self.ready.tobytes()).hexdigest())
+        return ("arrivals", hashlib.sha1(memoryview(np.ascontiguousarray(self.ready))).hexdigest())
 
 
 class FromFile(TraceInput):
