@@ -218,3 +218,27 @@ def test_a_queue_that_grows_without_bound_stops_a_streamed_run_with_the_reason(t
     write_trace(synth_trace(duration=2 * 3600.0, frame_rate=75.0, light_share=0.8, mean_burst=0.5, seed=1), path)
     with pytest.raises(Exception, match="cannot keep up: .* frames .* still waiting, 'dsp' is busy until"):
         simulate("phone", path, frames=False, engine="batch")
+
+
+def test_ctrl_c_during_a_streamed_run_leaves_no_per_frame_file(tmp_path):
+    """Interrupted while it streams the per-frame table: exit 130, one line, and no file (not even a temporary)."""
+    import os
+    import signal
+    import time
+
+    day = tmp_path / "day.parquet"
+    write_trace(synth_trace(duration=12 * 3600.0, frame_rate=75.0, light_share=0.8, mean_burst=0.5, seed=1,
+                            width=16, embed_dim=64), day)
+    out = tmp_path / "out"
+    out.mkdir()
+    cmd = [sys.executable, "-m", "dslsim.cli.main", "simulate", "-p", "phone", "-t", str(day), "--no-progress",
+           "--frames-out", str(out / "frames.parquet")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            cwd=ROOT)
+    deadline = time.time() + 60
+    while time.time() < deadline and not any(out.iterdir()):      # the writer has started
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err, (proc.returncode, err[-2000:])
+    assert list(out.iterdir()) == []
