@@ -177,7 +177,9 @@ def sweep_report(manifest: dict, df: pd.DataFrame, resolution_pct: float = MODEL
     axes = list(manifest["axes"])
     rep = HtmlReport(f"dslsim sweep: {manifest['name']}")
     rep.text(f"{len(df)} of {len(manifest['points'])} points finished. Base: profile {manifest['profile']}, "
-             f"scenario {manifest['scenario']}, trace {manifest['trace']}. Axes: {', '.join(axes)}.")
+             f"scenario {manifest['scenario']}, "
+             f"{'stack ' + manifest['stack'] if manifest.get('stack') else 'trace ' + str(manifest['trace'])}. "
+             f"Axes: {', '.join(axes)}.")
     if df.empty:
         return rep
     df = df.assign(always_on_power_mW=df["always_on_power_W"] * 1e3, latency_p99_ms=df["latency_p99_s"] * 1e3,

@@ -64,8 +64,8 @@ class SweepStore:
             stale.unlink(missing_ok=True)
         write_text_atomic(manifest, json.dumps({
             "name": spec.name, "source": spec.source, "digest": digest, "profile": spec.profile_file,
-            "scenario": spec.scenario_source, "trace": spec.trace_file, "baseline": spec.baseline,
-            "axes": spec.axes, "points": [{"id": point_id(p), **p} for p in spec.points]}, indent=1, default=str))
+            "scenario": spec.scenario_source, "trace": spec.trace_file, "stack": spec.stack_source or None,
+            "baseline": spec.baseline, "axes": spec.axes, "points": [{"id": point_id(p), **p} for p in spec.points]}, indent=1, default=str))
 
     def _files(self) -> list[Path]:
         return [*self.points_dir.glob("*.json"), *self.points_dir.glob("*.parquet")]
