@@ -6,6 +6,11 @@ before the job that makes it, so a job taken from the front of that order can ne
 made. Each job's arithmetic is :mod:`dslsim.sim.engine.job`, the functions the reference engine calls, compiled
 here, so the results are bit-identical (the tests compare them on random scenarios). No fast-math: IEEE
 semantics are kept. The compiled code is cached on disk after the first call.
+
+The body that runs one job (its start after any wake-up, its accounting and its charge to the frame) is written out
+in both loops, the FIFO one and the priority one, on purpose: moved into a shared inlined function taking the
+arrays, a day with its baseline took 2.5-2.9 s instead of 1.0-1.2 s (measured), the cost of passing two dozen arrays
+per job. The scalar arithmetic inside it is shared (:mod:`dslsim.sim.engine.job`).
 """
 
 from __future__ import annotations
