@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import html
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -226,6 +228,20 @@ class FrameWriter:
             except Exception:  # the file goes anyway
                 pass
         self._tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def finishing(writer: "FrameWriter | None") -> Iterator[None]:
+    """Give ``writer``'s file its name when the block inside ends, or remove it when the block fails or is
+    interrupted; nothing to do without a writer."""
+    try:
+        yield
+    except BaseException:
+        if writer is not None:
+            writer.abandon()
+        raise
+    if writer is not None:
+        writer.close()
 
 
 def timeline_table(out: EngineOutput, plan: Plan) -> pd.DataFrame | None:

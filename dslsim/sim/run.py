@@ -30,7 +30,8 @@ from dslsim.sim.engine.blocks import FrameBlock
 from dslsim.sim.plan import (DEFAULT_MAX_MISS_RATE, MAX_JOB_ENERGY_J, MAX_JOBS, MAX_RESOURCES,  # noqa: F401
                              MAX_SERVICE_S, MAX_SPAN_S, Plan, build_plan, check_backlog, check_size)
 from dslsim.sim.inputs import FromFile, InMemory, TraceInput
-from dslsim.sim.results import FrameCollector, FrameWriter, SimResult, run_tables, scenario_warnings
+from dslsim.sim.results import (FrameCollector, FrameWriter, SimResult, finishing, run_tables,
+                                 scenario_warnings)
 from dslsim.sim.scenario import Scenario, load_scenario, parse_scenario
 from dslsim.sim.summary import Summary
 from dslsim.trace.io import TraceFile, read_trace
@@ -122,14 +123,8 @@ def simulate(profile: str | Path | Profile, trace: str | Path | Trace | None = N
     writer = FrameWriter(plan, frames_out) if frames_out is not None else None
     main = _Run("simulate", None, [totals] + [s for s in (collector, writer) if s is not None])
     runs.append(main)
-    try:
+    with finishing(writer):
         _replay(plan, source, runs, engine, lookahead, window, progress, backlog)
-        if writer is not None:
-            writer.close()
-    except BaseException:
-        if writer is not None:
-            writer.abandon()
-        raise
     out = main.out
     base: Summary | None = None
     if baseline:

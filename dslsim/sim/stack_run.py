@@ -44,7 +44,8 @@ from dslsim.sim.accumulate import PERCENTILE_RELATIVE_ERROR, FrameTotals, Latenc
 from dslsim.sim.engine import EngineOutput, State, run_engine
 from dslsim.sim.engine.blocks import FrameBlock
 from dslsim.sim.plan import DEFAULT_MAX_MISS_RATE, check_backlog, check_size
-from dslsim.sim.results import FrameCollector, FrameWriter, SimResult, resource_table, scenario_warnings, summarize
+from dslsim.sim.results import (FrameCollector, FrameWriter, SimResult, finishing, resource_table,
+                                 scenario_warnings, summarize)
 from dslsim.sim.scenario import Scenario
 from dslsim.sim.stack import Stack, StackCalls, StackPlan, compile_stack, load_stack, parse_stack
 from dslsim.sim.summary import PERCENTILES, Summary
@@ -210,14 +211,8 @@ def simulate_stack(profile: str | Path | Profile, stack: str | Path | Stack | Ma
         if cached is None:
             base_run = _Run("ungated", False, [StackTotals(sp)])
             runs.append(base_run)
-    try:
+    with finishing(writer):
         _replay(sp, calls, runs, use, progress)
-        if writer is not None:
-            writer.close()
-    except BaseException:
-        if writer is not None:
-            writer.abandon()
-        raise
     if base_run is not None:
         cached = (base_run.out, base_run.sinks[0])
         if baseline_cache is not None:
