@@ -4,6 +4,7 @@ whatever the trace's length). Both give the engine the same chunks of frames.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -48,6 +49,18 @@ class InMemory(TraceInput):
         self.codes = trace.path_codes()
         self.index = trace.frames["frame"].to_numpy()
         self.span = float(self.ready[-1]) if self.frames else 0.0
+        self._key: tuple | None = None
+
+    def rerouted(self, trace: Trace) -> InMemory:
+        """This input routed as ``trace``, a re-routed copy of this input's trace (the same frames and arrival
+        times; :meth:`Trace.rethreshold`): the ready times and their hash are shared, not recomputed, which a
+        sweep that re-routes one day-long trace per point would otherwise redo a thousand times."""
+        if len(trace) != self.frames:
+            raise ValueError(f"a re-routed copy has the same frames; got {len(trace)} for {self.frames}")
+        self.key()
+        out = copy.copy(self)
+        out.trace, out.meta, out.codes = trace, trace.meta, trace.path_codes()
+        return out
 
     def chunks(self, path_code=None, check=None):
         codes = self.codes if path_code is None else np.full_like(self.codes, path_code)
@@ -56,7 +69,9 @@ class InMemory(TraceInput):
         yield self.index, self.ready, codes
 
     def key(self):
-        return ("arrivals", hashlib.sha1(memoryview(np.ascontiguousarray(self.ready))).hexdigest())
+        if self._key is None:
+            self._key = ("arrivals", hashlib.sha1(memoryview(np.ascontiguousarray(self.ready))).hexdigest())
+        return self._key
 
 
 class FromFile(TraceInput):

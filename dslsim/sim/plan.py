@@ -13,6 +13,7 @@ import numpy as np
 from dslsim.errors import DslsimError
 from dslsim.cost import Cost, active_power, idle_power, peripheral_power, power_sources, stage_cost
 from dslsim.hw.profile import Battery, Profile, SleepState
+from dslsim.sim.engine import path_counts
 from dslsim.sim.engine.states import AWAKE_STATE_NAMES, State
 from dslsim.sim.scenario import Scenario
 from dslsim.trace.schema import TraceMeta
@@ -296,7 +297,7 @@ def check_backlog(plan: Plan, codes: np.ndarray, span: float) -> None:
     seconds: the whole trace, or its first block) take to arrive: a clock typo ('4 kHz' for a DSP), not a study;
     the engine's run time follows simulated time, so it would grind through the backlog."""
     busy = np.zeros(len(plan.resources))
-    for count, hops in zip(np.bincount(codes, minlength=len(plan.hops)), plan.hops):
+    for count, hops in zip(path_counts(codes, len(plan.hops)), plan.hops):
         for hop in hops:
             busy[hop.resource] += count * hop.service
     worst = int(busy.argmax())

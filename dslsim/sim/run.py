@@ -38,7 +38,7 @@ from dslsim.trace.io import TraceFile, read_trace
 from dslsim.trace.schema import Trace
 
 
-def simulate(profile: str | Path | Profile, trace: str | Path | Trace | None = None,
+def simulate(profile: str | Path | Profile, trace: str | Path | Trace | InMemory | None = None,
              scenario: str | Path | Scenario | Mapping | None = None,
              *, baseline: bool = True, progress: Callable[[str, float, float], None] | None = None,
              lookahead: bool = True, window: tuple[float, float] | None = None,
@@ -46,7 +46,9 @@ def simulate(profile: str | Path | Profile, trace: str | Path | Trace | None = N
              max_miss_rate: float = DEFAULT_MAX_MISS_RATE, frames: bool = True,
              frames_out: str | Path | None = None, stack: str | Path | Mapping | None = None) -> SimResult:
     """Simulate ``trace`` on ``profile`` under ``scenario`` (a file, a mapping as a scenario file holds it, or
-    by default the profile's default scenario). Profiles and traces: a shipped name or a file.
+    by default the profile's default scenario). Profiles and traces: a shipped name or a file; a trace may also
+    be a :class:`~dslsim.trace.schema.Trace` or an :class:`~dslsim.sim.inputs.InMemory` input (which a caller
+    re-routing one trace many times keeps, see :meth:`~dslsim.sim.inputs.InMemory.rerouted`).
 
     With ``baseline=True`` the same scenario is simulated again with every frame on the trace's dense path,
     and the summary gains ``baseline_*`` and ``battery_gain_*`` entries. ``progress(label, done, total)``
@@ -88,7 +90,7 @@ def simulate(profile: str | Path | Profile, trace: str | Path | Trace | None = N
     source = _input(trace, frames, engine, lookahead, window)
     plan = build_plan(source.meta, profile, scenario, max_miss_rate)
     # A size refusal is about the pair: it names the trace and the profile, which the check does not know.
-    where = (f"{trace if not isinstance(trace, Trace) else 'the trace'} on "
+    where = (f"{trace if not isinstance(trace, (Trace, InMemory)) else 'the trace'} on "
              f"{profile.source_file or plan.profile_name}")
     with _naming(where):
         check_size(plan, source.span, source.frames, source.meta.frame_duration)
@@ -229,10 +231,12 @@ def _replay(plan: Plan, source: TraceInput, runs: list[_Run], engine: str, looka
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _input(trace: str | Path | Trace, frames: bool, engine: str, lookahead: bool,
+def _input(trace: str | Path | Trace | InMemory, frames: bool, engine: str, lookahead: bool,
            window: tuple[float, float] | None) -> TraceInput:
     """The frames to replay: in memory when given so, when the per-frame table is kept or the reference engine
     must run (it replays arrays); otherwise a file read block by block."""
+    if isinstance(trace, InMemory):
+        return trace
     if isinstance(trace, Trace):
         return InMemory(trace)
     if frames or engine == "reference" or window is not None or not lookahead:

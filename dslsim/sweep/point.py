@@ -18,9 +18,12 @@ _BASELINES: dict = {}
 
 @lru_cache(maxsize=2)
 def _trace(path: str, mtime: float):
+    """The trace, and its frames as a replay input (re-routed per point, its arrival times computed once)."""
+    from dslsim.sim.inputs import InMemory
     from dslsim.trace.io import read_trace
 
-    return read_trace(path)
+    trace = read_trace(path)
+    return trace, InMemory(trace)
 
 
 def run_point(task: dict[str, Any]) -> dict[str, Any]:
@@ -38,12 +41,13 @@ def run_point(task: dict[str, Any]) -> dict[str, Any]:
         _BASELINES.clear()
     if task.get("stack") is not None:
         return _stack_point(task, profile, scenario, t0)
-    trace = _trace(task["trace"], Path(task["trace"]).stat().st_mtime)
+    trace, source = _trace(task["trace"], Path(task["trace"]).stat().st_mtime)
     thresholds = task.get("thresholds")
     if thresholds:
         trace = trace.rethreshold(thresholds[""] if "" in thresholds else thresholds)
+        source = source.rerouted(trace)
     # A point keeps its summary only: no per-frame table, so a day-long trace costs the worker the trace alone.
-    result = simulate(profile, trace, scenario, baseline=task["baseline"], baseline_cache=_BASELINES,
+    result = simulate(profile, source, scenario, baseline=task["baseline"], baseline_cache=_BASELINES,
                       max_miss_rate=task.get("max_miss_rate", DEFAULT_MAX_MISS_RATE), frames=False)
     s = result.summary
     row = _axis_values(task)

@@ -126,8 +126,17 @@ class Decision:
     def fires(self, scores: np.ndarray, thresholds: np.ndarray | None = None) -> np.ndarray:
         """Per frame, whether this decision takes it (a missing score, NaN, never fires). ``thresholds``: the
         per-frame thresholds of a decision with a ``threshold_column`` (default: the fixed ``threshold``)."""
-        scores = np.asarray(scores, dtype=np.float64)
-        cut = self.threshold if thresholds is None else np.asarray(thresholds, dtype=np.float64)
+        scores = np.asarray(scores)
+        if thresholds is None and scores.dtype == np.float32:
+            # Float32 scores against the smallest float32 at or above the threshold: for every float32 score the
+            # answer of the float64 comparison (score >= t iff score >= that float32, and so for <), without a
+            # float64 copy of the scores (a sweep re-routes a day of them per point).
+            cut = np.float32(self.threshold)
+            if float(cut) < self.threshold:
+                cut = np.nextafter(cut, np.float32(np.inf))
+        else:
+            scores = scores.astype(np.float64, copy=False)
+            cut = self.threshold if thresholds is None else np.asarray(thresholds, dtype=np.float64)
         with np.errstate(invalid="ignore"):
             return scores >= cut if self.when == "above" else scores < cut
 
@@ -181,7 +190,7 @@ class TraceMeta:
         for decision in reversed(self.decisions):          # earlier decisions win: apply them last
             column = decision.threshold_column
             cut = None if column is None else frames[column].to_numpy(dtype=np.float64, na_value=np.nan)
-            codes = np.where(decision.fires(frames[decision.score].to_numpy(dtype=np.float64, na_value=np.nan), cut),
+            codes = np.where(decision.fires(_floats(frames[decision.score]), cut),
                              np.int8(names.index(decision.path)), codes)
         return codes.astype(np.int8)
 
@@ -431,6 +440,14 @@ class Trace:
                                  f"(thresholds {self.meta.thresholds}{_row_thresholds(self.meta, frames, bad)}); "
                                  f"a trace's paths and scores must agree")
         return self
+
+
+def _floats(column: pd.Series) -> np.ndarray:
+    """A column as a float array, missing values NaN: a float column as it is stored (float32 scores stay float32,
+    no copy), anything else as float64."""
+    if column.dtype in (np.float32, np.float64):
+        return column.to_numpy()
+    return column.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def _row_thresholds(meta: TraceMeta, frames: pd.DataFrame, row: int) -> str:
