@@ -198,3 +198,29 @@ def test_baseline_cache_key_is_what_the_dense_schedule_depends_on(trace):
 def test_resource_table_counts_each_wakeup_once(trace):
     r = simulate("watch", trace, baseline=False)
     assert int(r.resources["wakeups"].sum()) == r.summary["wakeups"] == int(r.frames["wakeups"].sum())
+
+
+def test_baseline_cache_keeps_a_binned_baseline_per_deadline(trace, monkeypatch):
+    """A baseline whose latencies went to the histogram cannot recount its late frames against another deadline:
+    it is replayed once per deadline and then reused, not replayed again each time the deadline changes (a sweep
+    with the deadline as its fastest axis replayed it for every point), and every summary is a fresh run's."""
+    from dslsim.hw.load import load_profile
+    from dslsim.sim import accumulate, run
+    from dslsim.sim.scenario import parse_scenario
+
+    monkeypatch.setattr(accumulate, "EXACT_LATENCIES", 1000)        # binned after 1,000 frames
+    profile = load_profile("watch")
+    scenarios = [parse_scenario({**profile.default_scenario, "deadline": d}, profile) for d in ("5 ms", "30 ms")]
+    replays = []
+    real_replay = run._replay
+    monkeypatch.setattr(run, "_replay", lambda plan, source, runs, *rest: (replays.append(len(runs)),
+                                                                            real_replay(plan, source, runs, *rest)))
+    cache: dict = {}
+    for threshold in (0.3, 0.5, 0.7):
+        for scenario in scenarios:
+            cached = simulate(profile, trace.rethreshold(threshold), scenario, baseline_cache=cache)
+            fresh = simulate(profile, trace.rethreshold(threshold), scenario)
+            assert same_figures(cached.baseline, fresh.baseline) and same_figures(cached.summary, fresh.summary)
+    with_cache = replays[0::2]                                      # each cached call, then its fresh twin
+    assert with_cache == [2, 2, 1, 1, 1, 1]                         # run + baseline for each deadline, then the run
+    assert len(cache) == 1 and len(next(iter(cache.values()))) == 2

@@ -112,12 +112,14 @@ def simulate(profile: str | Path | Profile, trace: str | Path | Trace | InMemory
         # never visits, the battery, the floor and the deadline enter only when the summary is made below.
         key = (tuple((r, plan.resources[r]) for r in touched), plan.hops[dense], plan.frame_duration, source.span,
                source.key())
-        hit = baseline_cache.get(key) if baseline_cache is not None else None
-        # A cached run counted its late frames against its own deadline; recounted here when that can be exact.
-        totals_now = hit[1].for_deadline(plan.deadline) if hit is not None else None
-        if totals_now is not None:
-            cached = (hit[0], totals_now)
-        else:
+        # A cached run counted its late frames against its own deadline: kept per deadline (a run too long for
+        # exact latencies cannot recount them), recounted when that can be exact.
+        by_deadline = baseline_cache.get(key, {}) if baseline_cache is not None else {}
+        cached = by_deadline.get(plan.deadline)
+        for out, counted in by_deadline.values():
+            if cached is None and (recounted := counted.for_deadline(plan.deadline)) is not None:
+                cached = (out, recounted)
+        if cached is None:
             base_run = _Run("baseline", dense, [FrameTotals(len(plan.path_names), plan.deadline)])
             runs.append(base_run)
     totals = FrameTotals(len(plan.path_names), plan.deadline)
@@ -133,7 +135,7 @@ def simulate(profile: str | Path | Profile, trace: str | Path | Trace | InMemory
         if base_run is not None:
             cached = (base_run.out, base_run.sinks[0])
             if baseline_cache is not None:
-                baseline_cache[key] = cached
+                baseline_cache.setdefault(key, {})[plan.deadline] = cached
         base = run_tables(with_idle_resources(cached[0], plan, touched), cached[1], plan, source.span).summary
     run = run_tables(out, totals, plan, source.span)
     summary = run.summary.with_baseline(base) if base is not None else run.summary
