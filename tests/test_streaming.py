@@ -58,6 +58,21 @@ def test_binned_percentiles_stay_within_the_stated_bound(monkeypatch, seed):
     assert np.any(got != exact)
 
 
+def test_binned_percentiles_do_not_depend_on_how_the_latencies_come(monkeypatch):
+    """Latencies wait to be binned in batches: any cut of the same latencies into blocks, and any batch size,
+    gives the same counts, so the same percentiles to the bit."""
+    monkeypatch.setattr(accumulate, "EXACT_LATENCIES", 1000)
+    values = lognormal(300_000, 7)
+    results = []
+    for parts, batch in ((3, 1 << 18), (97, 1 << 18), (97, 1000), (1, 1)):
+        monkeypatch.setattr(accumulate, "BIN_BATCH", batch)
+        q = LatencyQuantiles()
+        for part in np.array_split(values, parts):
+            q.add(part)
+        results.append(q.percentiles(QS))
+    assert all(r == results[0] for r in results)
+
+
 def test_totals_do_not_depend_on_how_frames_arrive_in_blocks():
     rng = np.random.default_rng(3)
     n = 300_000

@@ -17,6 +17,9 @@ import numpy as np
 #: Frames whose latencies are kept as they are (8 bytes each, 16 MB); past this, a histogram (a few MB at most).
 EXACT_LATENCIES = 1 << 21
 
+#: Latencies binned together once the histogram has taken over (2 MB at most waiting).
+BIN_BATCH = 1 << 18
+
 #: Mantissa bits a histogram bin keeps: 2**14 bins per octave.
 HISTOGRAM_BITS = 14
 
@@ -35,6 +38,8 @@ class LatencyQuantiles:
         self._zeros = 0                                 # latencies of exactly 0 s (no bin: log scale)
         self._low = 0                                   # key of self._counts[0]
         self._counts = np.zeros(0, np.int64)
+        self._unbinned: list[np.ndarray] = []           # latencies waiting to be binned together
+        self._unbinned_count = 0
 
     def add(self, latency: np.ndarray) -> None:
         """Take a block of latencies (not kept: copied or binned)."""
@@ -47,7 +52,21 @@ class LatencyQuantiles:
                 return
             latency = np.concatenate(self._kept)
             self._kept = None
-        self._bin(latency)
+        else:
+            latency = np.array(latency, dtype=np.float64)
+        # Binned a quarter of a million at a time: a block's bin counts span the whole range of latencies (tens of
+        # thousands of bins), which costs as much as binning the block itself; counts do not depend on the grouping.
+        self._unbinned.append(latency)
+        self._unbinned_count += len(latency)
+        if self._unbinned_count >= BIN_BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Bin the latencies waiting to be binned."""
+        if self._unbinned:
+            latency = np.concatenate(self._unbinned) if len(self._unbinned) > 1 else self._unbinned[0]
+            self._unbinned, self._unbinned_count = [], 0
+            self._bin(latency)
 
     def _bin(self, latency: np.ndarray) -> None:
         positive = latency > 0
@@ -87,6 +106,7 @@ class LatencyQuantiles:
         if self._kept is not None:
             values = np.concatenate(self._kept)
             return [float(v) for v in np.percentile(values, qs, overwrite_input=True)]
+        self._flush()
         cumulative = np.cumsum(self._counts) + self._zeros
         out = []
         for q in qs:
