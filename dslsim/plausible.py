@@ -120,10 +120,26 @@ RANGES: dict[str, Range] = {
         "a run current per MHz of clock at the supply pins", "uA/MHz", 1e12, 1.0, 5000.0,
         "Ambiq Apollo4, about 4 uA/MHz, is the lowest published microcontroller figure (the shipped earbud); STM32U5 "
         "datasheet Run currents are 20 to 80 uA/MHz (DS13737); a phone's fastest core draws about 800 uA/MHz at "
-        "the battery (Pixel 6 X1 at 2.63 GHz, its power_profile.xml)"),
+        "the battery (Pixel 6 X1 at 2.63 GHz, its power_profile.xml)",
+        possible_low=0.0,
+        why_impossible="a running core draws more current at a higher clock (it switches more often): no part per "
+                       "MHz is a table whose currents do not grow with the clock, a sign slip, or a floor above "
+                       "the measured current"),
     "idle_current_per_mhz": Range(
-        "a clock-gated (Sleep) current per MHz at the supply pins", "uA/MHz", 1e12, None, 5000.0,
-        "no core draws more per MHz while waiting than the 5000 uA/MHz allowed while running"),
+        "a clock-gated (Sleep) current per MHz at the supply pins", "uA/MHz", 1e12, 0.0, 5000.0,
+        "no core draws more per MHz while waiting than the 5000 uA/MHz allowed while running",
+        possible_low=0.0, low_inclusive=True,
+        why_impossible="a current drawn is not negative (it would cancel the floor's)"),
+    "floor_current": Range(
+        "a clock-independent (floor) current of a Run or Sleep operating point at the supply pins", "mA", 1e3,
+        0.0, 50.0,
+        "the shipped datasheet tables fit floors of 0 to 0.91 mA (STM32U575: DS13737 Tables 38 and 45; STM32H7A3: "
+        "DS13195 Tables 35 and 39; 0 where a range's rows lie far from 0 Hz), and the H7A3's whole Run current at "
+        "280 MHz is 33.5 mA (DS13195 Table 35): a floor above 50 mA is more than a large microcontroller draws in "
+        "all",
+        possible_low=0.0, low_inclusive=True,
+        why_impossible="a board draws current at 0 Hz, it does not give it back: a floor below zero is a line "
+                       "extrapolated far below its clocks, or a sign slip"),
     "c_rate": Range(
         "a discharge rate of a cell, in C (current / nominal capacity)", "C", 1.0, 1e-4, 20.0,
         "coin cells are rated near C/1000 (Energizer CR2032: 235 mAh into 15 kOhm, about 0.2 mA); high-power "

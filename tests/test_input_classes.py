@@ -745,6 +745,54 @@ def test_datasheet_corpus(tmp_path, m):
                           _sane_calibration, must_refuse=must)
 
 
+def _every_typ(state: str, edit: Callable[[str], str]) -> Callable[[dict], dict]:
+    """A change of every row's typical current of the seed's ``state`` table."""
+    def change(sheet: dict) -> dict:
+        sheet = unshared(sheet)
+        for row in sheet["tables"][state][0]["points"]:
+            row["typ"] = edit(row["typ"])
+        return sheet
+    return change
+
+
+#: Whole tables changed by hand, and what calibrate must make of the lines it fits to them (reasoned from the seed,
+#: DS13737 Tables 38 and 45: Run 39 to 71 uA/MHz over floors of 0 to 0.32 mA, Sleep 12 to 21 uA/MHz over 0.1 to
+#: 0.44 mA): refused when a line is impossible, warned (naming the table) when implausible, else read cleanly.
+SHEET_FIT_CASES = [
+    # One current at every clock: no part per MHz, which no running core has.
+    ("run-flat", _every_typ("run", lambda typ: "3 mA"), "refused"),
+    # Every Run row in A where the datasheet says mA: floors up to 0.32 A (over 50 mA), 39,000+ uA/MHz (over 5000).
+    ("run-in-amperes", _every_typ("run", lambda typ: typ.replace("mA", "A")), "warned"),
+    ("sleep-in-amperes", _every_typ("sleep", lambda typ: typ.replace("mA", "A")), "warned"),
+    # Every Run row in uA: 0.04 to 0.07 uA/MHz, below the 1 uA/MHz of the most frugal published core.
+    ("run-in-microamperes", _every_typ("run", lambda typ: typ.replace("mA", "uA")), "warned"),
+    # Sleep in uA or flat: a Sleep part per MHz of 0.01 to 0.02 uA/MHz or of 0 is possible and has no plausible
+    # lower bound (a clock-gated core may draw next to nothing per MHz); floors of 0.1 uA or the flat 3 mA pass.
+    ("sleep-in-microamperes", _every_typ("sleep", lambda typ: typ.replace("mA", "uA")), "clean"),
+    ("sleep-flat", _every_typ("sleep", lambda typ: "3 mA"), "clean"),
+]
+CORPUS["datasheet_yaml"] += len(SHEET_FIT_CASES)
+
+
+@pytest.mark.parametrize("name, change, outcome", SHEET_FIT_CASES, ids=[c[0] for c in SHEET_FIT_CASES])
+def test_datasheet_tables_whose_fitted_lines_are_impossible_or_implausible(tmp_path, name, change, outcome):
+    from dslsim.plausible import PlausibilityWarning
+
+    _, read = _read_bench(tmp_path, BENCH_SEED, change(SHEET_SEED))
+    state = name.split("-")[0]
+    table = {"run": "tables.run[0] (Table 38)", "sleep": "tables.sleep[0] (Table 45)"}[state]
+    if outcome == "refused":
+        expect_clean_or_named(read, tmp_path / "sheet.yaml", f"{table}, range", must_refuse=True)
+        return
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PlausibilityWarning)
+        _sane_calibration(read())
+    said = [str(w.message) for w in caught if issubclass(w.category, PlausibilityWarning)]
+    named = [s for s in said if s.startswith(f"{tmp_path / 'sheet.yaml'}: {table}, range ")]
+    assert (len(named) > 0) == (outcome == "warned"), said
+    assert len(named) == len(said), said          # nothing about the table left as it was
+
+
 # --- op tables: CSV columns and YAML keys ----------------------------------------------------------------------
 
 def _op_table_seed() -> "pd.DataFrame":

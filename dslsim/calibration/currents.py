@@ -12,7 +12,10 @@ switches; e = 1 through an LDO, which passes the core's current). Least squares 
 point weighs as much as a 20 mA one, with no floor below zero (a range tabulated only far from 0 Hz would
 otherwise extrapolate to a negative intercept). A range's floor needs its own clocks only to be tested: two points of a
 range fix its floor against the shared slope, and :func:`leave_one_clock_out` predicts each point from all the
-others (its range's remaining clocks and every other range), the check of what users change (the clock).
+others (its range's remaining clocks and every other range), the check of what users change (the clock). Each
+fitted floor and part per MHz is checked against its physical range (:func:`check_lines`, :mod:`dslsim.plausible`)
+when a measurement file is read: a Run table whose current does not grow with the clock is refused, a table in A
+where the datasheet says mA is warned.
 
 The tables are transcribed as the datasheet prints them (``dslsim/data/validation/datasheets/``: every table
 of a state, each with its ``source`` and its rows); a measurement file picks the ones that match the board::
@@ -77,6 +80,8 @@ class CurrentTable:
     """What the table was measured with (supply, regulator, code, clock source, peripherals)."""
     points: tuple[CurrentPoint, ...]
     """Every tabulated point, in file order."""
+    path: str = ""
+    """Key path of the table in its file (``tables.run[1]``)."""
 
     def by_range(self) -> dict[str, list[CurrentPoint]]:
         """The points of each range, in file order of the ranges."""
@@ -152,6 +157,13 @@ def fit_ranges(points: list[CurrentPoint], voltages: dict[str, float], exponent:
     # intercept below zero, which no board draws. Clocks in MHz keep the columns of one scale.
     rows[:, -1] /= 1e6
     solution, _ = nnls(rows * weight[:, None], target * weight)
+    # What is below a billionth of the table's largest current at every tabulated clock is the solver's rounding
+    # (a datasheet prints three digits), not a figure: it is zero, so a table whose current does not grow with the
+    # clock gets no part per MHz at all (1e-27 A/Hz, a warning at most, then a network factor of 1e15), as by hand.
+    negligible = 1e-9 * float(target.max())
+    solution[:-1][solution[:-1] < negligible] = 0.0
+    if solution[-1] * rows[:, -1].max() < negligible:
+        solution[-1] = 0.0
     solution[-1] /= 1e6
     c = float(solution[-1])
     counts = {label: len({p.clock for p in points if p.range == label}) for label in labels}
@@ -222,7 +234,7 @@ def _pick_table(root: Node, state: str, choice: Node, column: str, where: dict, 
     if not points:
         raise InputError(root.source, f"{tpath}.points", "no row", f"rows matching {where} ({choice.source}: "
                          f"{choice.at('where')})")
-    table = CurrentTable(state, node.text("source"), str(node.data.get("conditions", "")), tuple(points))
+    table = CurrentTable(state, node.text("source"), str(node.data.get("conditions", "")), tuple(points), tpath)
     for pts in table.by_range().values():
         _check_monotone(root.source, pts)
     if all(len({p.clock for p in pts}) < 2 for pts in table.by_range().values()):
@@ -246,6 +258,38 @@ def _check_monotone(path: str, points: list[CurrentPoint]) -> None:
 def fit_table(table: CurrentTable, voltages: dict[str, float], exponent: int) -> dict[str, LineFit]:
     """The line of every range of ``table`` (:func:`fit_ranges`)."""
     return fit_ranges(list(table.points), voltages, exponent)
+
+
+#: The physical range (:data:`dslsim.plausible.RANGES`) of each state's part per MHz.
+SLOPE_RANGES = {"run": "run_current_per_mhz", "sleep": "idle_current_per_mhz"}
+
+
+def table_name(table: CurrentTable) -> str:
+    """The table as its file names it: key path and number (``tables.run[1] (Table 38)``)."""
+    number = re.search(r"\bTable\s+\d+", table.source)
+    return f"{table.path} ({number.group(0)})" if number else table.path
+
+
+def check_lines(data: DatasheetCurrents) -> dict[str, dict[str, LineFit]]:
+    """Every table's fitted lines (the voltages of ``data`` known), each range's floor and part per MHz checked
+    against their physical ranges (:mod:`dslsim.plausible`): one below zero, or a Run current that does not grow
+    with the clock, is refused naming the table file, the table and the range; one outside the plausible span is
+    kept with a warning. Returns state -> range label -> line."""
+    from dslsim import plausible
+
+    exponent = voltage_exponent(data.regulator)
+    lines = {}
+    for state, table in data.tables.items():
+        lines[state] = fit_table(table, data.voltages, exponent)
+        for label, line in lines[state].items():
+            rows = [p for p in table.points if p.range == label]
+            clocks = ", ".join(f"{f / 1e6:g}" for f in sorted({p.clock for p in rows}))
+            where = f"{table_name(table)}, range {label!r} ({data.ranges[label]})"
+            how = (f"fitted on its rows at {clocks} MHz ({rows[0].path}, ...) with every range's floor and one part "
+                   f"per MHz ~ Vcore^{exponent}")
+            plausible.check("floor_current", line.base, data.path, f"{where}: the floor", how)
+            plausible.check(SLOPE_RANGES[state], line.per_hz, data.path, f"{where}: the part per MHz", how)
+    return lines
 
 
 def leave_one_clock_out(data: DatasheetCurrents) -> list[dict]:

@@ -25,7 +25,9 @@ cost is what makes a depthwise MAC dearer than a pointwise one), so every MAC ki
 
 **Power.** Energy / latency of each measurement is the rail power while running; a core's run current is the
 geometric mean of its measurements' power / (pin voltage * clock), written to the operating point that runs that
-clock. Nothing else in the profile changes.
+clock. Nothing else in the profile changes. With a datasheet's current tables each operating point gets their
+floors and parts per MHz instead, the Run part times the network's factor over the datasheet code; what is written
+is checked against the physical ranges of :mod:`dslsim.plausible` (refused if impossible, warned if implausible).
 """
 
 from __future__ import annotations
@@ -42,8 +44,8 @@ from dslsim.errors import DslsimError, InputError, describe
 from dslsim.cost import op_outputs, pin_voltage
 from dslsim.hw.load import load_profile, profile_path
 from dslsim.hw.profile import Core, Profile
-from dslsim.calibration.currents import (DatasheetCurrents, fit_table, leave_one_clock_out, load_datasheet_currents,
-                                        voltage_exponent)
+from dslsim.calibration.currents import (SLOPE_RANGES, DatasheetCurrents, check_lines, fit_table, leave_one_clock_out,
+                                        load_datasheet_currents, table_name, voltage_exponent)
 from dslsim.trace.model_ops import read_model_ops
 from dslsim.trace.schema import Op
 
@@ -153,7 +155,9 @@ def load_measurements(path: str | Path) -> MeasurementSet:
         if sysm.datasheet is not None:
             _check_datasheet(sysm.datasheet, core, path, f"systems.{name}.datasheet")
             voltages = {label: core.opp(opp).voltage for label, opp in sysm.datasheet.ranges.items()}
-            out.systems[name] = replace(sysm, datasheet=replace(sysm.datasheet, voltages=voltages))
+            datasheet = replace(sysm.datasheet, voltages=voltages)
+            check_lines(datasheet)  # the floors and parts per MHz calibrate would write, before any work
+            out.systems[name] = replace(sysm, datasheet=datasheet)
     return out
 
 
@@ -276,11 +280,15 @@ def calibrated_profile_data(data: MeasurementSet, cal: Calibration, system: str)
             ops[kind] = entry
     node["ops"] = ops
     if sysm.datasheet is not None:
-        _datasheet_currents(node, core, sysm, cal.power[system], f"{data.path.name}, systems.{system}")
+        _datasheet_currents(node, core, sysm, cal.power[system], f"{data.path.name}, systems.{system}", data.path)
         return raw
     clock = core.clock(sysm.clock)
     watts = cal.power[system]
     current = watts / (pin_voltage(core) * clock.freq) - clock.opp.base_current / clock.freq
+    plausible.check("run_current_per_mhz", current, data.path, f"systems.{system}",
+                    f"{watts * 1e3:.4g} mW measured at {sysm.clock / 1e6:g} MHz and {pin_voltage(core):g} V, less the "
+                    f"floor of operating point {clock.opp.name!r} of {sysm.profile_path.name}, "
+                    f"{clock.opp.base_current * 1e6:.4g} uA")
     # Without current tables the measured all-in power is the only figure: other operating points follow it by
     # their core voltage (clock power ~ C V^2 f: the current per Hz at the pins goes with V^2 through an SMPS,
     # with V through an LDO), floor included, which is why the result is marked assumed.
@@ -330,9 +338,12 @@ def _pins(ds: DatasheetCurrents, core: Core) -> float:
     return core.supply.voltage if core.supply.regulator == "ldo" else ds.voltage
 
 
-def _datasheet_currents(node: dict, core: Core, sysm: System, watts: float, where: str) -> None:
+def _datasheet_currents(node: dict, core: Core, sysm: System, watts: float, where: str, source: Path) -> None:
     """Write each operating point's Run and Sleep floor and slope from the datasheet's tables; the Run slope times
-    the measured network's factor over the datasheet's code (:func:`nn_factor`)."""
+    the measured network's factor over the datasheet's code (:func:`nn_factor`). The tables' own floors and
+    slopes were checked when the measurement file was read (:func:`~dslsim.calibration.currents.check_lines`);
+    what is scaled here (by that factor, or to a range without a table) is checked as written, against the same
+    ranges, naming the measurement file ``source`` and the operating point."""
     ds = sysm.datasheet
     k = nn_factor(ds, core, sysm.clock, watts)
     if k <= 0:
@@ -365,6 +376,11 @@ def _datasheet_currents(node: dict, core: Core, sysm: System, watts: float, wher
                        f"capacitance (part per MHz ~ Vcore^{voltage_exponent(ds.regulator)}) on relative error; "
                        f"{line.clocks} clock(s) of range {label}")
                 tol = {"tolerance": f"{min(spread[state], 99.0):.3g} %"} if state in spread else {}
+                if state == "run":
+                    plausible.check("run_current_per_mhz", line.per_hz * factor, source,
+                                    f"systems.{sysm.name}: operating point {spec.name!r}, {slope_key}",
+                                    f"{table_name(table)}, range {label!r}: {line.per_hz * 1e12:.4g} uA/MHz x {k:.3g}, "
+                                    f"the measured network's factor over the datasheet code")
                 point[base_key] = {"value": f"{_number(line.base * 1e6)} uA", **tol, "source": f"{how}: the floor"}
                 point[slope_key] = {"value": f"{_number(line.per_hz * factor * 1e12)} uA/MHz", **tol,
                                     "source": f"{how}: the part per MHz{extra}"}
@@ -380,6 +396,10 @@ def _datasheet_currents(node: dict, core: Core, sysm: System, watts: float, wher
             scale = (spec.voltage / near.voltage) ** e
             why = (f"{ds.document} has no {state} table for {spec.name}: range {near_label}'s floor and its part "
                    f"per MHz x ({spec.voltage:g} V / {near.voltage:g} V)^{e}")
+            plausible.check(SLOPE_RANGES[state], line.per_hz * factor * scale, source,
+                            f"systems.{sysm.name}: operating point {spec.name!r}, {slope_key}",
+                            f"{table_name(ds.tables[state])}, range {near_label!r}: {line.per_hz * 1e12:.4g} uA/MHz"
+                            f"{f' x {k:.3g}' if state == 'run' else ''} x ({spec.voltage:g} V / {near.voltage:g} V)^{e}")
             point[base_key] = {"value": f"{_number(line.base * 1e6)} uA", "assumed": why}
             point[slope_key] = {"value": f"{_number(line.per_hz * factor * scale * 1e12)} uA/MHz",
                                 "assumed": why + extra}
