@@ -3,7 +3,8 @@ and on a local Dask cluster.
 
 Each run is the `dslsim sweep` command in a fresh process (start-up and result writing included), timed by wall
 clock. The sweep varies the watch's application-core sleep timeout (10 values) and clock (2), the switch
-threshold (10) and the deadline (5): 20 distinct all-dense baselines, 1,000 points.
+threshold (10) and the deadline (5): 20 distinct all-dense baselines (100 for a day-long trace, one per
+deadline: its latencies are binned), 1,000 points.
 
     python benchmarks/bench_sweep.py                      # serial, 2 processes, Dask with 1 and 2 workers
     python benchmarks/bench_sweep.py --runs pool1 pool2   # only the process pool

@@ -58,7 +58,9 @@ def simulate(profile: str | Path | Profile, trace: str | Path | Trace | InMemory
     (seconds) records every core's state intervals there, in ``result.timeline``, for timeline and
     power-over-time plots. ``baseline_cache`` (any mapping, e.g. a dict kept across calls) reuses an all-dense
     baseline already computed for what its schedule depends on: a sweep over the switch threshold, the deadline
-    or a core the dense path never visits then simulates the baseline once. ``max_miss_rate``: the share of frames
+    or a core the dense path never visits then simulates the baseline once (once per deadline for a run of more
+    than :data:`~dslsim.sim.accumulate.EXACT_LATENCIES` frames, whose binned latencies cannot be recounted
+    against another deadline). ``max_miss_rate``: the share of frames
     that may miss their deadline (dropped ones included) in a run that keeps up; one that does not keep up has no
     battery figures.
 
