@@ -70,3 +70,30 @@ def test_profiles_list_and_show():
 def test_every_command_has_help_with_an_example(command):
     out = run(*command, "--help")
     assert "Example" in out and "dslsim" in out
+
+
+def test_a_command_imports_only_what_it_runs():
+    """`dslsim simulate` loads its own command, not the sweep's, the model's or the report's modules."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.argv = ['dslsim', 'simulate', '-p', 'watch', '-t', %r]\n"
+            "from dslsim.cli.entry import main\n"
+            "try:\n    main()\nexcept SystemExit as e:\n    assert e.code in (0, None), e.code\n"
+            "print(sorted(m for m in sys.modules if m.startswith('dslsim.cli.')))" % str(SHIPPED_TRACE))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    loaded = out.stdout.strip().splitlines()[-1]
+    assert "dslsim.cli.simulate_cmd" in loaded
+    for other in ("sweep_cmd", "model_cmd", "report_cmd", "trace_cmd", "measured_cmd"):
+        assert f"dslsim.cli.{other}" not in loaded
+
+
+def test_every_listed_command_loads_under_its_name():
+    from dslsim.cli.main import COMMANDS, load_command
+
+    listing = run("--help")
+    for name in COMMANDS:
+        assert load_command(name).name == name and f"  {name} " in listing
+    assert {"simulate", "sweep", "report", "trace", "model", "profiles"} <= set(COMMANDS)
+    assert "early-exit" in run("model", "--help") and "compose" in run("trace", "--help")

@@ -1324,9 +1324,10 @@ def _commands() -> dict[str, "click.Command"]:
     out = {}
 
     def walk(command, name):
-        if isinstance(command, click.Group):
-            for sub_name, sub in command.commands.items():
-                walk(sub, f"{name} {sub_name}")
+        if isinstance(command, click.Group):       # listed and loaded as the CLI does (commands load lazily)
+            ctx = click.Context(command)
+            for sub_name in command.list_commands(ctx):
+                walk(command.get_command(ctx, sub_name), f"{name} {sub_name}")
         elif command.callback is not None and command.callback.__module__ in owned:
             out[name] = command
     walk(cli, "dslsim")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
@@ -13,6 +14,12 @@ from dslsim.errors import DslsimError
 
 class _Root(click.Group):
     """Click group that reports :class:`DslsimError` without a traceback."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return load_command(cmd_name) if cmd_name in COMMANDS else None
 
     def invoke(self, ctx: click.Context):
         try:
@@ -50,31 +57,36 @@ def cli() -> None:
     """
 
 
-def _register() -> None:
-    from dslsim.cli.compare_cmd import compare
-    from dslsim.cli.compose_cmd import compose
-    from dslsim.cli.early_exit_cmd import early_exit
-    from dslsim.cli.from_model_cmd import from_model
-    from dslsim.cli.measured_cmd import compare_measured
-    from dslsim.cli.model_cmd import model, train
-    from dslsim.cli.profiles_cmd import profiles
-    from dslsim.cli.report_cmd import report
-    from dslsim.cli.score_cmd import score
-    from dslsim.cli.simulate_cmd import simulate
-    from dslsim.cli.sweep_cmd import sweep
-    from dslsim.cli.trace_cmd import trace
-    from dslsim.cli.validate_cmd import calibrate, validate
-
-    for command in (simulate, compare, compare_measured, sweep, report, trace, profiles, calibrate, validate, train,
-                    model):
-        cli.add_command(command)
-    model.add_command(early_exit)
-    trace.add_command(from_model)
-    trace.add_command(compose)
-    trace.add_command(score)
+#: Each command: the module that defines it, its name there, and its subcommands (added when it loads). A
+#: command's module is imported only when the command runs (or help lists every command): ``dslsim simulate``
+#: does not pay for importing what ``sweep``, ``model`` or ``report`` need.
+COMMANDS: dict[str, tuple[str, str, tuple[tuple[str, str], ...]]] = {
+    "simulate": ("dslsim.cli.simulate_cmd", "simulate", ()),
+    "compare": ("dslsim.cli.compare_cmd", "compare", ()),
+    "compare-measured": ("dslsim.cli.measured_cmd", "compare_measured", ()),
+    "sweep": ("dslsim.cli.sweep_cmd", "sweep", ()),
+    "report": ("dslsim.cli.report_cmd", "report", ()),
+    "trace": ("dslsim.cli.trace_cmd", "trace", (("dslsim.cli.from_model_cmd", "from_model"),
+                                               ("dslsim.cli.compose_cmd", "compose"),
+                                               ("dslsim.cli.score_cmd", "score"))),
+    "profiles": ("dslsim.cli.profiles_cmd", "profiles", ()),
+    "calibrate": ("dslsim.cli.validate_cmd", "calibrate", ()),
+    "validate": ("dslsim.cli.validate_cmd", "validate", ()),
+    "train": ("dslsim.cli.model_cmd", "train", ()),
+    "model": ("dslsim.cli.model_cmd", "model", (("dslsim.cli.early_exit_cmd", "early_exit"),)),
+}
 
 
-_register()
+def load_command(name: str) -> click.Command:
+    """The command registered as ``name`` in :data:`COMMANDS`, imported (with its subcommands) on first use."""
+    module, attr, subcommands = COMMANDS[name]
+    command = getattr(importlib.import_module(module), attr)
+    if isinstance(command, click.Group):
+        for sub_module, sub_attr in subcommands:
+            sub = getattr(importlib.import_module(sub_module), sub_attr)
+            if sub.name not in command.commands:
+                command.add_command(sub)
+    return command
 
 
 def main(argv: list[str] | None = None) -> None:
