@@ -124,3 +124,28 @@ def test_early_exit_training_interrupted(tmp_path):
                              "--threads", "1"], tmp_path, after_cpu_s=5.0)
     assert_interrupted_cleanly(status, err, out)
     assert not (out / "ee.pt").exists()      # a checkpoint is written once, when training ends
+
+
+def test_an_interrupt_inside_an_import_waits_for_the_import(tmp_path):
+    """Ctrl-C while a module is being imported is raised once the import is done: the module is whole (its body
+    ran to the end) and the interrupt still arrives, as a KeyboardInterrupt the CLI reports with status 130.
+    Raised inside the import machinery it could be swallowed or turned into another error."""
+    (tmp_path / "slow_module.py").write_text(
+        "import os, signal, time\n"
+        "os.kill(os.getpid(), signal.SIGINT)      # Ctrl-C in the middle of this module's import\n"
+        "time.sleep(0.2)\n"
+        "FINISHED = True\n")
+    program = ("import sys, time\n"
+               f"sys.path.insert(0, {str(tmp_path)!r})\n"
+               "from dslsim.cli.entry import install\n"
+               "install()\n"
+               "try:\n"
+               "    import slow_module\n"
+               "    t = time.monotonic()\n"
+               "    while time.monotonic() - t < 5:\n"
+               "        time.sleep(0.01)\n"
+               "    print('no interrupt')\n"
+               "except KeyboardInterrupt:\n"
+               "    print('interrupted after import', getattr(sys.modules.get('slow_module'), 'FINISHED', False))\n")
+    out = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert out.stdout.strip() == "interrupted after import True", out.stdout + out.stderr
