@@ -1,4 +1,8 @@
-"""Build the HTML reports: one simulation (with named baselines and timelines) or one sweep."""
+"""Build the HTML reports: one simulation (with named baselines and timelines), one stack of models (with each
+model's share of the battery draw) or one sweep.
+
+A stack's report is a simulation's report in a stack's words (calls, each against its model's deadline; the gain
+against every model ungated): the same verdict, cards and summary, with the attribution table in front."""
 
 from __future__ import annotations
 
@@ -26,20 +30,34 @@ def default_window(trace: Trace, width: float = 1.0) -> tuple[float, float]:
     return t0, t0 + width
 
 
+def label(result: SimResult, key: str, text: str | None = None) -> str:
+    """The label of figure ``key`` (or ``text``) as a report shows it: :data:`FIGURES`' own, in a stack's words for
+    a stack's result (calls, not frames; the gain is against every model ungated)."""
+    text = text or FIGURES[key].label
+    if result.models is None:
+        return text
+    if key.startswith("battery_gain"):
+        return "battery gain vs ungated"
+    return text.replace("frames", "calls").replace("frame", "call").replace("the feature's", "the stack's")
+
+
 def summary_table(result: SimResult) -> pd.DataFrame:
-    """Every figure of the summary as (figure, value) rows, named and shown as :data:`FIGURES` says."""
+    """Every figure of the summary as (figure, value) rows, named and shown as :data:`FIGURES` says (a stack's in
+    its words, :func:`label`)."""
     s = result.summary
 
-    def row(key: str, label: str | None = None, also: str = "") -> tuple[str, str]:
-        return label or FIGURES[key].label, FIGURES[key].format(getattr(s, key)) + also
+    def row(key: str, text: str | None = None, also: str = "") -> tuple[str, str]:
+        return label(result, key, text), FIGURES[key].format(getattr(s, key)) + also
 
     share, energy = FIGURES["shares"], FIGURES["energy_per_frame_J"]
     rows = [row("frames"), row("duration_s")]
-    rows += [(f"{share.label} on '{path}'", share.format(v)) for path, v in s.shares.items()]
+    rows += [(label(result, "shares", f"{share.label} on '{path}'"), share.format(v)) for path, v in s.shares.items()]
     rows += [row(f"latency_{k}_s") for k in ("p50", "p95", "p99", "max")]
-    rows += [row("deadline_s"), row("deadline_miss_rate"), row("dropped"), row("wakeups"), row("transition_energy_J")]
-    rows += [(f"energy per '{path}' frame", energy.format(v)) for path, v in s.energy_per_frame_J.items()
-             if math.isfinite(v)]
+    # A stack has no deadline of its own: each model's is in its table.
+    rows += [row("deadline_s") if result.models is None else ("deadline", "each model's own (per-model table)")]
+    rows += [row("deadline_miss_rate"), row("dropped"), row("wakeups"), row("transition_energy_J")]
+    rows += [(label(result, "energy_per_frame_J", f"energy per '{path}' frame"), energy.format(v))
+             for path, v in s.energy_per_frame_J.items() if math.isfinite(v)]
     rows += [row("compute_power_W"), row("floor_power_W"), row("always_on_power_W"), row("battery_power_W"),
              row("battery_life_h", also=f" ({FIGURES['battery_life_days'].format(s.battery_life_days)})"),
              row("battery_life_ideal_h", also=f" ({s.battery_model} model above)"), row("battery_current_A"),
@@ -61,12 +79,12 @@ def headline_cards(result: SimResult, spread: dict[str, tuple[float, float, floa
     s = result.summary
     spread = spread or {}
 
-    def card(key: str, label: str | None = None) -> tuple[str, str]:
+    def card(key: str, text: str | None = None) -> tuple[str, str]:
         value = FIGURES[key].format(getattr(s, key))
         if key in spread:
             lo, _, hi = spread[key]
             value += f" ({FIGURES[key].number(lo)}-{FIGURES[key].number(hi)})"
-        return (label or FIGURES[key].label) + (", 5-95 % band" if key in spread else ""), value
+        return label(result, key, text) + (", 5-95 % band" if key in spread else ""), value
 
     if not s.keeps_up:
         return ([card("always_on_power_W"), card("latency_p99_s"), card("deadline_miss_rate"),
@@ -77,8 +95,10 @@ def headline_cards(result: SimResult, spread: dict[str, tuple[float, float, floa
              card("feature_pct_per_day", "the feature's own, per day")]
     if s.battery_gain_pct is not None:
         cards.insert(1, card("battery_gain_pct"))
+    missed, each = ("frames miss their deadline", "") if result.models is None else \
+        ("calls miss their model's deadline", "each model ")
     verdict = (f"Keeps up: every queue drains, {FIGURES['deadline_miss_rate'].format(s.deadline_miss_rate)} of "
-               f"frames miss their deadline (at most {FIGURES['max_miss_rate'].format(s.max_miss_rate)} allowed).")
+               f"{missed} ({each}at most {FIGURES['max_miss_rate'].format(s.max_miss_rate)} allowed).")
     return cards, True, verdict
 
 
@@ -110,9 +130,7 @@ def simulation_report(result: SimResult, baselines: pd.DataFrame, profile: Profi
     src = trace.meta.source
     rep.text(f"Profile {profile.source_file}; scenario '{scenario_name}'; trace of {len(trace):,} frames at "
              f"{trace.meta.frame_rate:g} frames/s from {src.get('model', src.get('generator', 'unknown source'))}.")
-    if profile.unsourced:
-        rep.text(f"Warning: {len(profile.unsourced)} profile numbers carry no source: "
-                 f"{', '.join(profile.unsourced[:10])}.", note=True)
+    _unsourced(rep, profile)
     rep.heading("Summary")
     rep.table("summary", summary_table(result))
     rep.heading("Where the figures come from")
@@ -148,6 +166,131 @@ def simulation_report(result: SimResult, baselines: pd.DataFrame, profile: Profi
                caption="Power of all cores together (top) and of each core (log scale above 0.01 mW), state bands "
                        "behind; a wake-up's energy is drawn spread over its wake interval.")
     return rep
+
+
+#: The columns of a stack's attribution table (``SimResult.models``) as its report shows them, in two tables: who
+#: pays (every row) and each model's calls against its deadline (the models' rows). Each column: (column, header with
+#: its unit, scale to that unit, format spec of a cell). A column not listed is shown as it is, in the first table.
+MODEL_COLUMNS = {
+    "models": (
+        ("part", "part", None, None), ("kind", "kind", None, None), ("priority", "priority", 1.0, ".0f"),
+        ("gate", "gate", None, None), ("calls", "calls", 1.0, ",.0f"), ("ungated_calls", "ungated calls", 1.0, ",.0f"),
+        ("calls_per_s", "calls/s", 1.0, ".4g"), ("busy_pct", "busy (%)", 1.0, ".3f"),
+        ("energy_per_call_uJ", "energy per call (uJ)", 1.0, ".3f"), ("energy_J", "energy (J)", 1.0, ".4f"),
+        ("power_mW", "power at the battery (mW)", 1.0, ".4f"), ("current_mA", "current (mA)", 1.0, ".4f"),
+        ("mAh_per_day", "mAh/day", 1.0, ".3f"), ("pct_per_day", "battery %/day", 1.0, ".4f"),
+        ("share_pct", "share of the draw (%)", 1.0, ".2f"),
+        ("ungated_pct_per_day", "ungated battery %/day", 1.0, ".4f")),
+    "model_latency": (
+        ("part", "part", None, None), ("rate_hz", "rate (Hz)", 1.0, ".4g"), ("calls", "calls", 1.0, ",.0f"),
+        ("deadline_s", "deadline (ms)", 1e3, ".4g"), ("latency_p50_s", "p50 latency (ms)", 1e3, ".3f"),
+        ("latency_p95_s", "p95 latency (ms)", 1e3, ".3f"), ("latency_p99_s", "p99 latency (ms)", 1e3, ".3f"),
+        ("latency_max_s", "max latency (ms)", 1e3, ".3f"), ("deadline_misses", "deadline misses", 1.0, ",.0f"),
+        ("dropped", "dropped calls", 1.0, ",.0f"), ("deadline_miss_rate", "deadline miss rate (%)", 100.0, ".2f"),
+        ("keeps_up", "keeps up", None, "")),
+}
+
+
+def model_tables(result: SimResult) -> dict[str, tuple[pd.DataFrame, dict[str, str]]]:
+    """A stack's attribution table as its report shows it, by table name (:data:`MODEL_COLUMNS`): every column of
+    ``result.models`` in one of them, headed with its unit and scaled to it, and each listed column's format spec.
+    A run that does not keep up has no battery figure: its shares of the draw are left out too."""
+    t = result.models.copy()
+    if not result.summary.keeps_up:
+        t["share_pct"] = math.nan
+    listed = {c for columns in MODEL_COLUMNS.values() for c, *_ in columns}
+    tables = {}
+    for name, columns in MODEL_COLUMNS.items():
+        rows = t if name == "models" else t[t["kind"] == "model"]
+        out, formats = {}, {}
+        for column, header, scale, spec in columns:
+            if column in rows:
+                out[header] = rows[column] * scale if scale is not None else rows[column]
+                if spec is not None:
+                    formats[header] = spec
+        if name == "models":
+            out.update({c: rows[c] for c in rows.columns if c not in listed})
+        tables[name] = (pd.DataFrame(out).reset_index(drop=True), formats)
+    return tables
+
+
+def ungated_table(result: SimResult) -> pd.DataFrame:
+    """A stack's run against its ungated run (every model at its full rate), in the columns of
+    :func:`~dslsim.sim.baselines.named_baselines`; ``scenario_gain_pct`` is how much longer the stack lasts."""
+    rows = [("stack", "as configured: each model gated by its gate", result.summary),
+            ("ungated", "every model at its full rate, no gates", result.baseline)]
+    df = pd.DataFrame([{"configuration": name, "description": text, "always_on_power_mW": 1e3 * s.always_on_power_W,
+                        "latency_p99_ms": 1e3 * s.latency_p99_s, "deadline_miss_rate": s.deadline_miss_rate,
+                        "dropped": s.dropped, "battery_life_h": s.battery_life_h, "keeps_up": s.keeps_up}
+                       for name, text, s in rows])
+    df["scenario_gain_pct"] = 100.0 * (df["battery_life_h"].iloc[0] / df["battery_life_h"] - 1.0)
+    return df
+
+
+def stack_report(result: SimResult, profile: Profile) -> HtmlReport:
+    """Report for one stack of models (:func:`~dslsim.sim.stack_run.simulate_stack`'s result): the verdict and
+    headline figures as for one simulation, each model's share of the battery draw (figure and table), the run
+    against every model ungated, the summary, and where the energy goes. Nothing is simulated here."""
+    m = result.meta
+    models = m.get("models", {})
+    rep = HtmlReport(f"dslsim: {profile.name} / stack {m.get('stack')} / {m.get('scenario', '')}")
+    rep.headline(*headline_cards(result), result.warnings)
+    inputs = "; ".join(f"{name} from {'trace' if info.get('kind') == 'trace' else 'model file'} {info.get('source')}"
+                       for name, info in models.items())
+    rep.text(f"Profile {profile.source_file}; scenario '{m.get('scenario', '')}'; stack file {m.get('stack_file')} "
+             f"(stack '{m.get('stack')}'): {FIGURES['frames'].number(result.summary.frames)} calls over "
+             f"{FIGURES['duration_s'].format(result.summary.duration_s)} of {len(models)} models: {inputs}.")
+    _unsourced(rep, profile)
+    rep.heading("Who pays for what: each model's share of the battery draw")
+    if result.summary.keeps_up:
+        rep.figure("model_shares", *plots.model_shares(result.models),
+                   caption="Each model's calls' energy plus its share, by busy time, of its cores' waiting above "
+                           "rest; the rows that are no model's apart (docs/stacks.md). Each bar is labelled with "
+                           "its share, its power at the battery and its % of the battery per day; the bars add up "
+                           "to the battery draw.")
+    else:
+        rep.text("The stack does not keep up: there is no battery draw to share, and no model has a battery figure. "
+                 "The table gives each model's calls, latency and deadline misses.", note=True)
+    tables = model_tables(result)
+    rep.table("models", tables["models"][0], formats=tables["models"][1],
+              caption="One row per model, then the rows that are no model's, then the total. Power, current, mAh "
+                      "and % of the battery at the battery, after the converter; the rows add up to the total. "
+                      "busy: share of the run its jobs ran; energy per call: its calls' own energy; ungated: the "
+                      "same stack with every model at its full rate.")
+    rep.table("model_latency", tables["model_latency"][0], formats=tables["model_latency"][1],
+              caption="Each model's calls against its own deadline (dropped calls count as misses). A model keeps "
+                      "up when no core's queue grows without bound and at most the allowed share of its calls "
+                      "miss.")
+    if result.baseline is not None:
+        rep.heading("Battery life against the ungated run")
+        base = ungated_table(result)
+        if base["keeps_up"].any():      # neither keeping up: a figure of two labels and no bar says no more
+            rep.figure("battery_comparison", *plots.battery_comparison(base),
+                       caption="The stack as its gates run it, and every model at its full rate. A run that does "
+                               "not keep up has no battery life and no bar; it is labelled.")
+        rep.table("baselines", base, caption="scenario_gain_pct: how much longer the stack lasts than each row.")
+    rep.heading("Summary")
+    rep.table("summary", summary_table(result),
+              caption="The device's figures over every call: latency percentiles mix the models (each model's are "
+                      "in its row above).")
+    rep.heading("Where the figures come from")
+    rep.table("contributors", contributors(result), float_format="{:,.3f}",
+              caption="The battery draw split by what pays for it, largest first, with the profile numbers behind "
+                      "each and their sources.")
+    rep.heading("Where the energy goes")
+    rep.figure("energy_breakdown", *plots.energy_breakdown(result),
+               caption="Mean power drawn from the battery: per core and link (residency in each power state, dynamic "
+                       "op energy, wake-up transitions), the platform floor and the converter's loss; the bars add "
+                       "up to the battery draw.")
+    rep.table("per_core", result.per_core())
+    return rep
+
+
+def _unsourced(rep: HtmlReport, profile: Profile) -> None:
+    """A note on the profile numbers that carry no source, if any."""
+    if profile.unsourced:
+        rep.text(f"Warning: {len(profile.unsourced)} profile numbers carry no source: "
+                 f"{', '.join(profile.unsourced[:10])}.", note=True)
 
 
 def feasible_front(df: pd.DataFrame, ok: pd.Series, minimize: list[str], maximize: list[str] = ()) -> pd.Series:

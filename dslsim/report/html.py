@@ -9,8 +9,12 @@ from __future__ import annotations
 import base64
 import html
 import io
+import math
+from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from dslsim.fileio import write_text_atomic
@@ -41,6 +45,15 @@ window.addEventListener('load', function () {
 """
 
 
+def _cell(value, spec: str) -> str:
+    """A table cell formatted by ``spec``: empty for a missing value, yes or no for a true or false one."""
+    if value is None or value is pd.NA or (isinstance(value, float) and not math.isfinite(value)):
+        return ""
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    return format(value, spec)
+
+
 class HtmlReport:
     """Collects headings, text, tables and figures; :meth:`write` makes one HTML file (and figure data)."""
 
@@ -69,10 +82,14 @@ class HtmlReport:
         """A paragraph (escaped)."""
         self.parts.append(f"<p{' class=note' if note else ''}>{html.escape(text)}</p>")
 
-    def table(self, name: str, df: pd.DataFrame, caption: str = "", float_format: str = "{:,.4g}") -> None:
-        """An inline table; its data is also kept under ``name``."""
+    def table(self, name: str, df: pd.DataFrame, caption: str = "", float_format: str = "{:,.4g}",
+              formats: Mapping[str, str] | None = None) -> None:
+        """An inline table; its data is also kept under ``name``. ``formats``: a format spec for some columns
+        (',.0f' for counts that a missing value made floats; a true or false value shows as yes or no, a missing
+        one as an empty cell)."""
         self.data[name] = df
-        body = df.to_html(index=False, border=0, float_format=float_format.format, na_rep="")
+        body = df.to_html(index=False, border=0, float_format=float_format.format, na_rep="",
+                          formatters={c: partial(_cell, spec=spec) for c, spec in (formats or {}).items()})
         # Wide or long tables scroll inside their box instead of running off the page.
         self.parts.append(f"<figure><div class=scroll>{body}</div><figcaption>{html.escape(caption)}"
                           f"</figcaption></figure>")

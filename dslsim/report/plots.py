@@ -320,3 +320,46 @@ def heatmap(df: pd.DataFrame, row: str, col: str, value: str, value_label: str |
     fig.colorbar(im, ax=ax, label=value_label or value)
     fig.tight_layout()
     return fig, table.reset_index()
+
+
+#: Colours of a stack's attribution rows: its models', and the rows' that are no model's.
+MODEL_COLOR, DEVICE_COLOR = "#4c72b0", "#aaaaaa"
+
+
+def _share_text(pct: float) -> str:
+    """A share of the draw as a bar's label says it: '41.2 %', '0.23 %', a trace of one '<0.01 %'."""
+    if pct == 0:
+        return "0 %"
+    if pct < 0.01:
+        return "<0.01 %"
+    return f"{pct:.1f} %" if pct >= 1 else f"{pct:.2f} %"
+
+
+def model_shares(models: pd.DataFrame):
+    """Each model's share of a stack's battery draw, and the rows that are no model's (other cores and links, the
+    cores at rest, the platform floor), from its attribution table (``SimResult.models``; the total row left out).
+    Each bar is labelled with its share, its power at the battery and its % of the battery a day; the bars add up
+    to 100 %. A table whose run does not keep up has no battery figures: it is refused (there is no draw to
+    share)."""
+    rows = models[models["kind"] != "total"]
+    if rows["power_mW"].isna().any():
+        raise ValueError("the stack does not keep up: it has no battery draw to share between its models")
+    share = rows["share_pct"].to_numpy(dtype=float)
+    names = [str(p) for p in rows["part"]]
+    colors = [MODEL_COLOR if k == "model" else DEVICE_COLOR for k in rows["kind"]]
+    fig = _figure(figsize=(8, 0.45 * len(rows) + 1.3))
+    ax = fig.subplots()
+    ax.barh(range(len(rows)), share, height=0.7, color=colors)
+    for y, (pct, mw, day) in enumerate(zip(share, rows["power_mW"], rows["pct_per_day"])):
+        ax.text(pct, y, f" {_share_text(pct)}: {mw:.4f} mW, {day:.3f} %/day", va="center", fontsize=8)
+    ax.set_yticks(range(len(rows)), names)
+    ax.invert_yaxis()
+    ax.set_xlim(0, max(share.max(initial=0.0), 1.0) / 0.62)   # the right part left for the longest bar's label
+    total = models.loc[models["kind"] == "total", "power_mW"]
+    ax.set_xlabel("share of the battery draw (%)" + (f"; in all {float(total.iloc[0]):.3f} mW from the battery"
+                                                     if len(total) else ""))
+    ax.legend([_patch(MODEL_COLOR), _patch(DEVICE_COLOR)], ["a model's", "no model's"], frameon=False, fontsize=8,
+              ncol=2, loc="lower left", bbox_to_anchor=(0, 1.0))
+    fig.tight_layout()
+    data = rows[["part", "kind", "share_pct", "power_mW", "mAh_per_day", "pct_per_day"]].reset_index(drop=True)
+    return fig, data
