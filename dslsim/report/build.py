@@ -144,12 +144,7 @@ def simulation_report(result: SimResult, baselines: pd.DataFrame, profile: Profi
                caption="Configurations that do not keep up (a growing queue, or more deadline misses than allowed) "
                        "have no battery life and no bar; they are labelled.")
     rep.table("baselines", base, caption="scenario_gain_pct: how much longer the scenario lasts than each row.")
-    rep.heading("Where the energy goes")
-    rep.figure("energy_breakdown", *plots.energy_breakdown(result),
-               caption="Mean power drawn from the battery: per core and link (residency in each power state, dynamic "
-                       "op energy, wake-up transitions), the platform floor and the converter's loss; the bars add "
-                       "up to the battery draw.")
-    rep.table("per_core", result.per_core())
+    _energy_section(rep, result)
     rep.heading("Paths")
     rep.figure("energy_by_path", *plots.energy_by_path(result),
                caption="Energy per frame of each path (active power while running, dynamic op energy, wake-ups, "
@@ -277,13 +272,18 @@ def stack_report(result: SimResult, profile: Profile) -> HtmlReport:
     rep.table("contributors", contributors(result), float_format="{:,.3f}",
               caption="The battery draw split by what pays for it, largest first, with the profile numbers behind "
                       "each and their sources.")
+    _energy_section(rep, result)
+    return rep
+
+
+def _energy_section(rep: HtmlReport, result: SimResult) -> None:
+    """Where the energy goes: the battery draw per core and link, and the per-core table."""
     rep.heading("Where the energy goes")
     rep.figure("energy_breakdown", *plots.energy_breakdown(result),
                caption="Mean power drawn from the battery: per core and link (residency in each power state, dynamic "
                        "op energy, wake-up transitions), the platform floor and the converter's loss; the bars add "
                        "up to the battery draw.")
     rep.table("per_core", result.per_core())
-    return rep
 
 
 def _unsourced(rep: HtmlReport, profile: Profile) -> None:
