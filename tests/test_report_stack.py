@@ -150,6 +150,14 @@ def test_options_a_stack_does_not_take_are_refused(tmp_path, option):
     assert code == 2 and option[0] in output and not out.exists()
 
 
+@pytest.mark.parametrize("option", [["--max-misses", "5"], ["--window", "1 s:2 s"], ["--uncertainty", "5"]])
+def test_options_a_sweep_report_does_not_take_are_refused(tmp_path, option):
+    """A sweep's points were judged when it ran (against its spec's allowed misses): the report cannot re-judge
+    them, so the option is refused before the store is read."""
+    code, output, out = _report(tmp_path, "--sweep", str(tmp_path / "no-store"), *option)
+    assert code == 2 and option[0] in output and not out.exists()
+
+
 def test_a_stack_that_does_not_keep_up_has_no_battery_figure(tmp_path):
     # The VAD's calls take 75-91 us on the earbud's DSP: a 50 us deadline is missed by every call.
     stack = tmp_path / "tight.yaml"

@@ -48,9 +48,11 @@ def report(ctx, profile, trace_path, stack_path, scenario, window, sweep_dir, ou
 
     if trace_path is not None and stack_path is not None:
         raise click.UsageError("--trace and --stack exclude each other: a stack names its models' traces itself.")
-    # The timeline window and the uncertainty draws are a single trace's; --resolution compares a sweep's points.
+    # The timeline window and the uncertainty draws are a single trace's; --resolution compares a sweep's points;
+    # a sweep's points were judged against the allowed misses when it ran (its spec's max_miss_rate).
     refuse_inapplicable(ctx, "--sweep", "given" if sweep_dir else "not given",
-                        {"resolution": ("given",), "window": ("not given",), "draws": ("not given",)})
+                        {"resolution": ("given",), "window": ("not given",), "draws": ("not given",),
+                         "max_misses": ("not given",)})
     refuse_inapplicable(ctx, "--stack", "given" if stack_path else "not given",
                         {"window": ("not given",), "draws": ("not given",)})
     if sweep_dir:
