@@ -212,14 +212,10 @@ def model_tables(result: SimResult) -> dict[str, tuple[pd.DataFrame, dict[str, s
 def ungated_table(result: SimResult) -> pd.DataFrame:
     """A stack's run against its ungated run (every model at its full rate), in the columns of
     :func:`~dslsim.sim.baselines.named_baselines`; ``scenario_gain_pct`` is how much longer the stack lasts."""
-    rows = [("stack", "as configured: each model gated by its gate", result.summary),
-            ("ungated", "every model at its full rate, no gates", result.baseline)]
-    df = pd.DataFrame([{"configuration": name, "description": text, "always_on_power_mW": 1e3 * s.always_on_power_W,
-                        "latency_p99_ms": 1e3 * s.latency_p99_s, "deadline_miss_rate": s.deadline_miss_rate,
-                        "dropped": s.dropped, "battery_life_h": s.battery_life_h, "keeps_up": s.keeps_up}
-                       for name, text, s in rows])
-    df["scenario_gain_pct"] = 100.0 * (df["battery_life_h"].iloc[0] / df["battery_life_h"] - 1.0)
-    return df
+    from dslsim.sim.baselines import comparison_table
+
+    return comparison_table([("stack", "as configured: each model gated by its gate", result.summary),
+                             ("ungated", "every model at its full rate, no gates", result.baseline)])
 
 
 def stack_report(result: SimResult, profile: Profile) -> HtmlReport:

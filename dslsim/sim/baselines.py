@@ -46,10 +46,16 @@ def on_one_core(scenario: Scenario, core: str) -> Scenario:
     return replace(scenario, name=f"all on {core}", placement={}, default_core=core)
 
 
-def _row(name: str, text: str, s: Summary) -> dict:
-    return {"configuration": name, "description": text, "always_on_power_mW": 1e3 * s.always_on_power_W,
-            "latency_p99_ms": 1e3 * s.latency_p99_s, "deadline_miss_rate": s.deadline_miss_rate,
-            "dropped": s.dropped, "battery_life_h": s.battery_life_h, "keeps_up": s.keeps_up}
+def comparison_table(rows: list[tuple[str, str, Summary]]) -> pd.DataFrame:
+    """Configurations side by side, one row each from ``(name, description, summary)``: power, p99 latency,
+    misses, battery life, whether it keeps up, and ``scenario_gain_pct``, how much longer the first row lasts than
+    each."""
+    df = pd.DataFrame([{"configuration": name, "description": text, "always_on_power_mW": 1e3 * s.always_on_power_W,
+                        "latency_p99_ms": 1e3 * s.latency_p99_s, "deadline_miss_rate": s.deadline_miss_rate,
+                        "dropped": s.dropped, "battery_life_h": s.battery_life_h, "keeps_up": s.keeps_up}
+                       for name, text, s in rows])
+    df["scenario_gain_pct"] = 100.0 * (df["battery_life_h"].iloc[0] / df["battery_life_h"] - 1.0)
+    return df
 
 
 def named_baselines(result: SimResult, profile: str | Path | Profile, trace: str | Path | Trace,
@@ -69,14 +75,12 @@ def named_baselines(result: SimResult, profile: str | Path | Profile, trace: str
     trace = trace if isinstance(trace, Trace) else read_trace(trace)
     scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario, profile)
     dense = trace.meta.dense_path
-    rows = [_row("scenario", f"as configured ({scenario.name})", result.summary),
-            _row(f"all-{dense}", f"every frame on the '{dense}' path", result.baseline)]
+    rows = [("scenario", f"as configured ({scenario.name})", result.summary),
+            (f"all-{dense}", f"every frame on the '{dense}' path", result.baseline)]
     big, low = big_core(profile), low_power_core(profile)
     cores = [(big, "highest MAC rate")] + ([(low, "lowest idle power")] if low != big else [])
     for core, why in cores:
         s = simulate(profile, trace, on_one_core(scenario, core), baseline=False,
                      max_miss_rate=result.summary.max_miss_rate).summary
-        rows.append(_row(f"all-on-{core}", f"every stage on '{core}' ({why})", s))
-    df = pd.DataFrame(rows)
-    df["scenario_gain_pct"] = 100.0 * (df["battery_life_h"].iloc[0] / df["battery_life_h"] - 1.0)
-    return df
+        rows.append((f"all-on-{core}", f"every stage on '{core}' ({why})", s))
+    return comparison_table(rows)

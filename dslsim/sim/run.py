@@ -118,9 +118,9 @@ def simulate(profile: str | Path | Profile, trace: str | Path | Trace | InMemory
         # exact latencies cannot recount them), recounted when that can be exact.
         by_deadline = baseline_cache.get(key, {}) if baseline_cache is not None else {}
         cached = by_deadline.get(plan.deadline)
-        for out, counted in by_deadline.values():
-            if cached is None and (recounted := counted.for_deadline(plan.deadline)) is not None:
-                cached = (out, recounted)
+        if cached is None:
+            recounts = ((out, counted.for_deadline(plan.deadline)) for out, counted in by_deadline.values())
+            cached = next(((out, totals) for out, totals in recounts if totals is not None), None)
         if cached is None:
             base_run = _Run("baseline", dense, [FrameTotals(len(plan.path_names), plan.deadline)])
             runs.append(base_run)
